@@ -1,0 +1,3 @@
+"""Ledgerline: finance records service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,87 @@
+"""Builds the application: settings, database, security parts, routers, error handling."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from ledgerline import __version__
+from ledgerline.auth.passwords import PasswordHasher
+from ledgerline.auth.router import router as auth_router
+from ledgerline.auth.tokens import AccessTokens
+from ledgerline.core import migrations
+from ledgerline.core.config import Settings, get_settings
+from ledgerline.core.db import Database
+from ledgerline.core.errors import install_error_handlers
+from ledgerline.core.health import router as health_router
+from ledgerline.core.instance import get_or_create_secret
+from ledgerline.core.observability import Metrics, RequestContextMiddleware, configure_logging
+from ledgerline.core.ratelimit import RateLimiter
+from ledgerline.orgs.router import router as orgs_router
+from ledgerline.users.router import router as users_router
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    for domain_router in (auth_router, users_router, orgs_router):
+        api.include_router(domain_router)
+    return api
+
+
+async def _signing_secret(settings: Settings, database: Database) -> str:
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    return await get_or_create_secret(database)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    database = Database(
+        settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.should_auto_migrate:
+            await asyncio.to_thread(migrations.upgrade, settings.database_url)
+        await migrations.ensure_current(database)
+        app.state.access_tokens = AccessTokens(
+            await _signing_secret(settings, database),
+            lifetime=dt.timedelta(minutes=settings.access_token_minutes),
+        )
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Ledgerline",
+        version=__version__,
+        description="Finance records for organizations: exact money, roles, fast dashboards.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url="/redoc",
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+        max_body_size=settings.max_json_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.metrics = Metrics()
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
+    app.state.password_hasher = PasswordHasher(
+        time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.include_router(health_router)
+    app.include_router(api_router())
+    return app

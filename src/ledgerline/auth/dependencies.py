@@ -1,0 +1,57 @@
+"""Who is calling: the bearer token resolved to an open login of an existing user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from ledgerline.auth import service as auth_service
+from ledgerline.auth.passwords import PasswordHasher
+from ledgerline.auth.service import Authenticated
+from ledgerline.auth.tokens import AccessTokens
+from ledgerline.core.deps import RateLimiterDep, SessionDep
+from ledgerline.core.errors import Unauthorized
+from ledgerline.users.models import User
+
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_access_tokens(request: Request) -> AccessTokens:
+    tokens: AccessTokens = request.app.state.access_tokens
+    return tokens
+
+
+def get_password_hasher(request: Request) -> PasswordHasher:
+    hasher: PasswordHasher = request.app.state.password_hasher
+    return hasher
+
+
+AccessTokensDep = Annotated[AccessTokens, Depends(get_access_tokens)]
+PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
+
+
+async def get_authenticated(
+    session: SessionDep,
+    tokens: AccessTokensDep,
+    limiter: RateLimiterDep,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+) -> Authenticated:
+    if not token:
+        raise Unauthorized()
+    caller = await auth_service.authenticate(session, tokens, token)
+    await limiter.hit(
+        limiter.requests_per_user, str(caller.user.id), "too many requests; slow down"
+    )
+    return caller
+
+
+async def get_current_user(
+    caller: Annotated[Authenticated, Depends(get_authenticated)],
+) -> User:
+    return caller.user
+
+
+CurrentCaller = Annotated[Authenticated, Depends(get_authenticated)]
+CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -1,0 +1,165 @@
+"""Sign-in, token rotation and sign-out. Services flush; the route layer commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.auth.models import Login, RefreshToken
+from ledgerline.auth.passwords import PasswordHasher
+from ledgerline.auth.schemas import TokenPair
+from ledgerline.auth.tokens import AccessTokens, hash_refresh_token, new_refresh_token
+from ledgerline.core.db import utcnow
+from ledgerline.core.errors import Unauthorized
+from ledgerline.core.ratelimit import RateLimiter
+from ledgerline.core.text import fold_key
+from ledgerline.users.models import User
+
+INVALID_CREDENTIALS = "invalid email or password"
+THROTTLED = "too many failed sign-in attempts; try again later"
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    user: User
+    login: Login
+
+
+class RefreshTokenReused(Unauthorized):
+    """A rotated refresh token came back: someone holds a copy. The login is revoked for good."""
+
+    persist_changes = True
+
+
+async def authenticate(session: AsyncSession, tokens: AccessTokens, token: str) -> Authenticated:
+    claims = tokens.decode(token)
+    row = (
+        await session.execute(
+            select(User, Login)
+            .join(Login, Login.user_id == User.id)
+            .where(
+                Login.id == claims.login_id,
+                User.id == claims.user_id,
+                Login.revoked_at.is_(None),
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise Unauthorized("this sign-in has ended; sign in again")
+    return Authenticated(user=row[0], login=row[1])
+
+
+async def login(
+    session: AsyncSession,
+    tokens: AccessTokens,
+    hasher: PasswordHasher,
+    limiter: RateLimiter,
+    *,
+    email: str,
+    password: str,
+    client_address: str,
+    refresh_lifetime: dt.timedelta,
+) -> TokenPair:
+    """Check credentials; every failure looks and takes the same, known email or not."""
+    email_key = fold_key(email)
+    await limiter.ensure_not_exhausted(limiter.login_failures_per_email, email_key, THROTTLED)
+    await limiter.ensure_not_exhausted(
+        limiter.login_failures_per_address, client_address, THROTTLED
+    )
+    user = await session.scalar(select(User).where(User.email_key == email_key))
+    if not await hasher.verify(password, user.password_hash if user else None) or user is None:
+        await limiter.count(limiter.login_failures_per_email, email_key)
+        await limiter.count(limiter.login_failures_per_address, client_address)
+        raise Unauthorized(INVALID_CREDENTIALS)
+    new_login = Login(user_id=user.id)
+    session.add(new_login)
+    await session.flush()
+    return await _issue_pair(session, tokens, new_login, user.id, refresh_lifetime)
+
+
+async def refresh(
+    session: AsyncSession,
+    tokens: AccessTokens,
+    *,
+    refresh_token: str,
+    refresh_lifetime: dt.timedelta,
+) -> TokenPair:
+    now = utcnow()
+    stored = await session.scalar(
+        select(RefreshToken)
+        .where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
+        .with_for_update()
+    )
+    if stored is None:
+        raise Unauthorized("invalid refresh token")
+    current_login = await session.get_one(Login, stored.login_id)
+    if stored.used_at is not None:
+        if current_login.revoked_at is None:
+            _revoke(current_login, "refresh-token-reuse", now)
+            await session.flush()
+        raise RefreshTokenReused("refresh token was already used; this sign-in is ended")
+    if current_login.revoked_at is not None or stored.expires_at <= now:
+        raise Unauthorized("refresh token expired or revoked; sign in again")
+    claimed = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Unauthorized("refresh token was already used")
+    return await _issue_pair(
+        session, tokens, current_login, current_login.user_id, refresh_lifetime
+    )
+
+
+async def logout(session: AsyncSession, *, refresh_token: str) -> None:
+    """End the login the refresh token belongs to; an unknown token is already as good as ended."""
+    stored = await session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
+    )
+    if stored is None:
+        return
+    target = await session.get_one(Login, stored.login_id)
+    if target.revoked_at is None:
+        _revoke(target, "logout", utcnow())
+        await session.flush()
+
+
+async def end_other_logins(session: AsyncSession, *, user_id: uuid.UUID, keep: uuid.UUID) -> None:
+    await session.execute(
+        update(Login)
+        .where(Login.user_id == user_id, Login.id != keep, Login.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason="password-change")
+    )
+
+
+def _revoke(target: Login, reason: str, at: dt.datetime) -> None:
+    target.revoked_at = at
+    target.revoked_reason = reason
+
+
+async def _issue_pair(
+    session: AsyncSession,
+    tokens: AccessTokens,
+    owner: Login,
+    user_id: uuid.UUID,
+    refresh_lifetime: dt.timedelta,
+) -> TokenPair:
+    opaque = new_refresh_token()
+    session.add(
+        RefreshToken(
+            login_id=owner.id,
+            token_hash=hash_refresh_token(opaque),
+            expires_at=utcnow() + refresh_lifetime,
+        )
+    )
+    await session.flush()
+    return TokenPair(
+        access_token=tokens.issue(user_id=user_id, login_id=owner.id),
+        refresh_token=opaque,
+        expires_in=int(tokens.lifetime.total_seconds()),
+    )

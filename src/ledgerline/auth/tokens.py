@@ -1,0 +1,66 @@
+"""Access tokens (short-lived HS256 JWTs) and refresh tokens (opaque, stored as SHA-256)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from ledgerline.core.db import utcnow
+from ledgerline.core.errors import Unauthorized
+
+ALGORITHM = "HS256"
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    login_id: uuid.UUID
+
+
+class AccessTokens:
+    def __init__(self, secret: str, *, lifetime: dt.timedelta) -> None:
+        self._secret = secret
+        self.lifetime = lifetime
+
+    def issue(self, *, user_id: uuid.UUID, login_id: uuid.UUID) -> str:
+        now = utcnow()
+        claims = {
+            "sub": str(user_id),
+            "sid": str(login_id),
+            "typ": ACCESS_TOKEN_TYPE,
+            "iat": now,
+            "exp": now + self.lifetime,
+            "jti": secrets.token_hex(8),
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def decode(self, token: str) -> AccessClaims:
+        """Verify signature, algorithm and expiry; anything else about the token is a 401."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "iat", "sub", "sid", "typ"]},
+            )
+            if claims["typ"] != ACCESS_TOKEN_TYPE:
+                raise Unauthorized("not an access token")
+            return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("access token expired") from exc
+        except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+            raise Unauthorized("invalid access token") from exc
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

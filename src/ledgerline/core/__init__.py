@@ -1,0 +1,1 @@
+"""Plumbing shared by every domain. Nothing here imports a domain package."""

@@ -1,0 +1,92 @@
+"""Settings, every one an environment variable prefixed ``LEDGERLINE_``."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Literal
+
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RateLimitSetting = Annotated[str, Field(description="limits notation, e.g. 5/15minutes; 0 = off")]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LEDGERLINE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite:///ledgerline.db"
+    auto_migrate: bool | None = None
+    """Migrate on start. Unset means: on for SQLite, off for PostgreSQL."""
+    db_pool_size: int = Field(default=10, ge=1)
+    db_echo: bool = False
+
+    secret_key: SecretStr | None = None
+    """HS256 signing secret (>= 32 bytes). Unset: generated once and kept in the database."""
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65_536, ge=1_024)
+
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+    default_org_name: str = "Default"
+    default_currency: str = "USD"
+    allow_registration: bool = True
+
+    login_failures_per_email: RateLimitSetting = "5/15minutes"
+    login_failures_per_address: RateLimitSetting = "50/15minutes"
+    registrations_per_address: RateLimitSetting = "20/hour"
+    requests_per_user: RateLimitSetting = "1200/minute"
+    redis_url: str | None = None
+
+    max_json_body_bytes: int = Field(default=1_000_000, ge=1_024)
+    import_max_bytes: int = Field(default=20_000_000, ge=1_024)
+    import_max_rows: int = Field(default=200_000, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+    @field_validator(
+        "login_failures_per_email",
+        "login_failures_per_address",
+        "registrations_per_address",
+        "requests_per_user",
+    )
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        if value != "0":
+            parse_many(value)
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        _, _, path = self.database_url.partition(":///")
+        return Path(path) if path and path != ":memory:" else None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

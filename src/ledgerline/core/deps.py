@@ -1,0 +1,48 @@
+"""Dependencies every domain uses: the request's database session and the app's shared parts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.core.config import Settings
+from ledgerline.core.db import Database
+from ledgerline.core.ratelimit import RateLimiter
+from ledgerline.core.routing import SESSION_STATE_KEY
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+async def get_session(
+    request: Request, database: Annotated[Database, Depends(get_database)]
+) -> AsyncIterator[AsyncSession]:
+    """The request's one session; ``LedgerlineRoute`` commits it before the response is sent."""
+    async with database.sessions() as session:
+        setattr(request.state, SESSION_STATE_KEY, session)
+        yield session
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+ClientAddress = Annotated[str, Depends(client_address)]

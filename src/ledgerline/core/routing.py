@@ -1,0 +1,81 @@
+"""The route class every endpoint uses: exact JSON numbers, content-type checks, one commit.
+
+Each request is one transaction. Services flush and never commit; this route class commits after
+the endpoint returns and *before* the response is sent, so a client is never told 2xx for a change
+that failed to commit. (Since FastAPI 0.118 the code after ``yield`` in a dependency runs after the
+response has gone out, which is too late for a commit.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request, Response, params
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.core.errors import AppError, ServiceUnavailable, UnsupportedMediaType
+
+SESSION_STATE_KEY = "db_session"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _reject_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
+
+
+class ExactJSONRequest(Request):
+    """Reads JSON numbers from their text as ``Decimal``, never through a binary float."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            self._json = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+        return self._json
+
+
+def _is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def request_session(request: Request) -> AsyncSession | None:
+    session = getattr(request.state, SESSION_STATE_KEY, None)
+    return session if isinstance(session, AsyncSession) else None
+
+
+async def _commit(request: Request) -> None:
+    session = request_session(request)
+    if session is not None:
+        await session.commit()
+
+
+class LedgerlineRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        takes_json_body = self.body_field is not None and not isinstance(
+            self.body_field.field_info, params.Form
+        )
+
+        async def route_handler(request: Request) -> Response:
+            request = ExactJSONRequest(request.scope, request.receive)
+            if takes_json_body and request.method in _BODY_METHODS:
+                content_type = request.headers.get("content-type")
+                if content_type is not None and not _is_json_media_type(content_type):
+                    raise UnsupportedMediaType("this endpoint takes application/json")
+            try:
+                response = await handler(request)
+                await _commit(request)
+            except AppError as exc:
+                if exc.persist_changes:
+                    await _commit(request)
+                raise
+            except (OperationalError, InterfaceError, ConnectionError, TimeoutError) as exc:
+                raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
+            return response
+
+        return route_handler

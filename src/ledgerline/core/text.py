@@ -1,0 +1,26 @@
+"""Text rules that must behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def fold_key(text: str) -> str:
+    """Case-insensitive comparison key (SQLite's lower() folds only ASCII, so we fold in Python)."""
+    return unicodedata.normalize("NFC", text.strip()).casefold()
+
+
+def reject_control_characters(value: str) -> str:
+    if _FORBIDDEN_CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+CleanText = Annotated[str, AfterValidator(reject_control_characters)]
+"""Free text: control characters other than tab and newline are rejected, NUL included."""

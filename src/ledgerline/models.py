@@ -1,0 +1,23 @@
+"""Every table, imported in one place for Alembic and the tests."""
+
+from __future__ import annotations
+
+from ledgerline.audit.models import AuditEntry
+from ledgerline.auth.models import Login, RefreshToken
+from ledgerline.core.db import Base
+from ledgerline.core.instance import InstanceSetting
+from ledgerline.orgs.models import Membership, Org
+from ledgerline.users.models import User
+
+metadata = Base.metadata
+
+__all__ = [
+    "AuditEntry",
+    "InstanceSetting",
+    "Login",
+    "Membership",
+    "Org",
+    "RefreshToken",
+    "User",
+    "metadata",
+]

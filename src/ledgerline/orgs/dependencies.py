@@ -1,0 +1,80 @@
+"""The org guard: the one place a caller's access to an org is decided."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path
+from sqlalchemy import select
+
+from ledgerline.auth.dependencies import CurrentUser
+from ledgerline.core.deps import SessionDep
+from ledgerline.core.errors import Forbidden, NotFound
+from ledgerline.orgs.models import Membership, Org
+from ledgerline.orgs.permissions import Permission, Role, role_allows
+from ledgerline.users.models import User
+
+ORG_NOT_FOUND = "organization not found"
+
+
+@dataclass(frozen=True, slots=True)
+class OrgContext:
+    org: Org
+    user: User
+    role: Role
+
+    @property
+    def org_id(self) -> uuid.UUID:
+        return self.org.id
+
+
+class OrgGuard:
+    """Resolve the caller's active membership of the org in the path, then check ``permission``.
+
+    Non-members (and inactive members) get 404, so an org's existence is not disclosed;
+    members whose role lacks the permission get 403. The membership is read from the database
+    on every request, so role changes and deactivations apply to the very next request.
+    """
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def __call__(
+        self,
+        session: SessionDep,
+        user: CurrentUser,
+        org_id: Annotated[uuid.UUID, Path(description="organization id")],
+    ) -> OrgContext:
+        row = (
+            await session.execute(
+                select(Org, Membership.role)
+                .join(Membership, Membership.org_id == Org.id)
+                .where(
+                    Org.id == org_id,
+                    Membership.user_id == user.id,
+                    Membership.is_active.is_(True),
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound(ORG_NOT_FOUND)
+        org, role_value = row
+        role = Role(role_value)
+        if not role_allows(role, self.permission):
+            raise Forbidden(f"the {role} role does not allow {self.permission}")
+        return OrgContext(org=org, user=user, role=role)
+
+
+OrgReader = Annotated[OrgContext, Depends(OrgGuard(Permission.ORG_READ))]
+OrgManager = Annotated[OrgContext, Depends(OrgGuard(Permission.ORG_MANAGE))]
+MembersManager = Annotated[OrgContext, Depends(OrgGuard(Permission.MEMBERS_MANAGE))]
+RecordsReader = Annotated[OrgContext, Depends(OrgGuard(Permission.RECORDS_READ))]
+RecordsWriter = Annotated[OrgContext, Depends(OrgGuard(Permission.RECORDS_WRITE))]
+RecordsDeleter = Annotated[OrgContext, Depends(OrgGuard(Permission.RECORDS_DELETE))]
+RecordsImporter = Annotated[OrgContext, Depends(OrgGuard(Permission.RECORDS_IMPORT))]
+RecordsExporter = Annotated[OrgContext, Depends(OrgGuard(Permission.RECORDS_EXPORT))]
+DashboardReader = Annotated[OrgContext, Depends(OrgGuard(Permission.DASHBOARD_READ))]
+InsightsReader = Annotated[OrgContext, Depends(OrgGuard(Permission.INSIGHTS_READ))]
+AuditReader = Annotated[OrgContext, Depends(OrgGuard(Permission.AUDIT_READ))]
