@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from ledgerline import __version__
+from ledgerline.audit.router import router as audit_router
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.auth.router import router as auth_router
 from ledgerline.auth.tokens import AccessTokens
@@ -22,7 +23,9 @@ from ledgerline.core.health import router as health_router
 from ledgerline.core.instance import get_or_create_secret
 from ledgerline.core.observability import Metrics, RequestContextMiddleware, configure_logging
 from ledgerline.core.ratelimit import RateLimiter
+from ledgerline.dashboard.router import router as dashboard_router
 from ledgerline.orgs.router import router as orgs_router
+from ledgerline.records.router import router as records_router
 from ledgerline.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -30,7 +33,15 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for domain_router in (auth_router, users_router, orgs_router):
+    domain_routers = (
+        auth_router,
+        users_router,
+        orgs_router,
+        records_router,
+        dashboard_router,
+        audit_router,
+    )
+    for domain_router in domain_routers:
         api.include_router(domain_router)
     return api
 
@@ -60,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.rate_limiter.close()
             await database.dispose()
 
     app = FastAPI(

@@ -5,18 +5,25 @@ from __future__ import annotations
 from ledgerline.audit.models import AuditEntry
 from ledgerline.auth.models import Login, RefreshToken
 from ledgerline.core.db import Base
+from ledgerline.core.idempotency import IdempotencyKey
 from ledgerline.core.instance import InstanceSetting
+from ledgerline.dashboard.models import DailyTotal
 from ledgerline.orgs.models import Membership, Org
+from ledgerline.records.models import Category, Record
 from ledgerline.users.models import User
 
 metadata = Base.metadata
 
 __all__ = [
     "AuditEntry",
+    "Category",
+    "DailyTotal",
+    "IdempotencyKey",
     "InstanceSetting",
     "Login",
     "Membership",
     "Org",
+    "Record",
     "RefreshToken",
     "User",
     "metadata",

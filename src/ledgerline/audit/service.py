@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.models import AuditEntry
+from ledgerline.audit.schemas import (
+    AuditAction,
+    AuditEntryRead,
+    AuditPage,
+    AuditQuery,
+    EntityType,
+)
 from ledgerline.core.context import current_request_id
-
-
-class AuditAction(StrEnum):
-    RECORD_CREATED = "record.created"
-    RECORD_UPDATED = "record.updated"
-    RECORD_DELETED = "record.deleted"
-    RECORD_RESTORED = "record.restored"
-    RECORDS_IMPORTED = "records.imported"
-    MEMBER_ADDED = "member.added"
-    MEMBER_UPDATED = "member.updated"
-    MEMBER_REMOVED = "member.removed"
-    ORG_UPDATED = "org.updated"
-
-
-class EntityType(StrEnum):
-    RECORD = "record"
-    MEMBERSHIP = "membership"
-    ORG = "org"
+from ledgerline.core.errors import BadRequest
+from ledgerline.core.pagination import decode_cursor, encode_cursor, query_fingerprint
 
 
 def record_change(
@@ -52,3 +44,51 @@ def record_change(
     )
     session.add(entry)
     return entry
+
+
+async def list_entries(session: AsyncSession, org_id: uuid.UUID, query: AuditQuery) -> AuditPage:
+    """Newest first, keyset-paginated on (at, id)."""
+    conditions: list[ColumnElement[bool]] = [AuditEntry.org_id == org_id]
+    if query.entity_type is not None:
+        conditions.append(AuditEntry.entity_type == query.entity_type.value)
+    if query.entity_id is not None:
+        conditions.append(AuditEntry.entity_id == query.entity_id)
+    if query.actor_id is not None:
+        conditions.append(AuditEntry.actor_id == query.actor_id)
+    if query.action is not None:
+        conditions.append(AuditEntry.action == query.action.value)
+    if query.date_from is not None:
+        conditions.append(AuditEntry.at >= _day_start(query.date_from))
+    if query.date_to is not None:
+        conditions.append(AuditEntry.at < _day_start(query.date_to + dt.timedelta(days=1)))
+    fingerprint = query_fingerprint(
+        {"org": str(org_id), **query.model_dump(mode="json", exclude={"cursor", "limit"})}
+    )
+    if query.cursor is not None:
+        raw_at, raw_id = decode_cursor(query.cursor, fingerprint, length=2)
+        try:
+            at, entry_id = dt.datetime.fromisoformat(raw_at), uuid.UUID(raw_id)
+        except (TypeError, ValueError) as exc:
+            raise BadRequest("cursor is malformed") from exc
+        conditions.append(
+            or_(AuditEntry.at < at, and_(AuditEntry.at == at, AuditEntry.id < entry_id))
+        )
+    rows = list(
+        await session.scalars(
+            select(AuditEntry)
+            .where(*conditions)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(query.limit + 1)
+        )
+    )
+    page = rows[: query.limit]
+    next_cursor = None
+    if len(rows) > query.limit:
+        next_cursor = encode_cursor([page[-1].at.isoformat(), str(page[-1].id)], fingerprint)
+    return AuditPage(
+        items=[AuditEntryRead.model_validate(entry) for entry in page], next_cursor=next_cursor
+    )
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)

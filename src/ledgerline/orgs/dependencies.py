@@ -29,6 +29,11 @@ class OrgContext:
     def org_id(self) -> uuid.UUID:
         return self.org.id
 
+    def require(self, permission: Permission) -> None:
+        """For the rare action a query parameter widens (``deleted=only``): same table, same 403."""
+        if not role_allows(self.role, permission):
+            raise Forbidden(f"the {self.role} role does not allow {permission}")
+
 
 class OrgGuard:
     """Resolve the caller's active membership of the org in the path, then check ``permission``.

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit import service as audit_service
-from ledgerline.audit.service import AuditAction, EntityType
+from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core.config import Settings
 from ledgerline.core.errors import Conflict, NotFound
 from ledgerline.core.money import normalize_currency

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from ledgerline.core.schemas import RequestModel, ResponseModel
+
+
+class AuditAction(StrEnum):
+    RECORD_CREATED = "record.created"
+    RECORD_UPDATED = "record.updated"
+    RECORD_DELETED = "record.deleted"
+    RECORD_RESTORED = "record.restored"
+    RECORDS_IMPORTED = "records.imported"
+    MEMBER_ADDED = "member.added"
+    MEMBER_UPDATED = "member.updated"
+    MEMBER_REMOVED = "member.removed"
+    ORG_UPDATED = "org.updated"
+
+
+class EntityType(StrEnum):
+    RECORD = "record"
+    MEMBERSHIP = "membership"
+    ORG = "org"
+
+
+class AuditEntryRead(ResponseModel):
+    id: uuid.UUID
+    at: dt.datetime
+    actor_id: uuid.UUID | None
+    action: AuditAction
+    entity_type: EntityType
+    entity_id: str
+    changes: dict[str, Any] = Field(description="field -> [old, new]")
+    request_id: str | None
+
+
+class AuditPage(ResponseModel):
+    items: list[AuditEntryRead]
+    next_cursor: str | None
+
+
+class AuditQuery(RequestModel):
+    entity_type: EntityType | None = None
+    entity_id: Annotated[str | None, Field(max_length=64)] = None
+    actor_id: uuid.UUID | None = None
+    action: AuditAction | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str | None, Field(max_length=2000)] = None
+
+    @field_validator("date_to")
+    @classmethod
+    def _ordered_dates(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("date_from")
+        if value is not None and start is not None and start > value:
+            raise ValueError("must not be before date_from")
+        return value

@@ -1,0 +1,103 @@
+"""Idempotency keys: a retried create returns the first answer instead of creating twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, ForeignKey, Index, String, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledgerline.core.db import Base, utcnow
+from ledgerline.core.errors import Conflict
+
+KEY_LIFETIME = dt.timedelta(hours=24)
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(default=None)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index(None, "created_at"),)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: dict[str, Any]
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+async def claim(
+    session: AsyncSession, *, user_id: uuid.UUID, scope: str, key: str, payload_hash: str
+) -> StoredResponse | None:
+    """Reserve ``key`` for this request, or return the answer an earlier request stored.
+
+    The reservation is a row insert, so two concurrent requests with one key cannot both
+    proceed: the second waits for the first to commit and then replays its answer.
+    """
+    now = utcnow()
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.user_id == user_id,
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+            IdempotencyKey.created_at < now - KEY_LIFETIME,
+        )
+    )
+    try:
+        async with session.begin_nested():
+            session.add(
+                IdempotencyKey(user_id=user_id, scope=scope, key=key, request_hash=payload_hash)
+            )
+    except IntegrityError:
+        pass
+    else:
+        return None
+    existing = await session.scalar(
+        select(IdempotencyKey)
+        .where(
+            IdempotencyKey.user_id == user_id,
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+        )
+        .execution_options(populate_existing=True)
+    )
+    if existing is None or existing.status is None or existing.response is None:
+        raise Conflict("a request with this Idempotency-Key is still in progress")
+    if existing.request_hash != payload_hash:
+        raise Conflict("this Idempotency-Key was used with a different request body")
+    return StoredResponse(existing.status, existing.response)
+
+
+async def store(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    scope: str,
+    key: str,
+    status: int,
+    body: dict[str, Any],
+) -> None:
+    row = await session.get_one(IdempotencyKey, (user_id, scope, key))
+    row.status = status
+    row.response = body
+    await session.flush()

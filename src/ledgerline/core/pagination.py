@@ -1,0 +1,44 @@
+"""Keyset cursors: opaque, and bound to the query they came from.
+
+A cursor holds the sort key of the last row served and a fingerprint of the org, filters and
+sort it was made for. Reusing it with another query answers 400 instead of silently skipping
+or repeating rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from typing import Any
+
+import orjson
+
+from ledgerline.core.errors import BadRequest
+
+
+def query_fingerprint(parts: dict[str, Any]) -> str:
+    digest = hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str))
+    return digest.hexdigest()[:24]
+
+
+def encode_cursor(position: list[Any], fingerprint: str) -> str:
+    payload = orjson.dumps({"p": position, "f": fingerprint}, default=str)
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: str, *, length: int) -> list[Any]:
+    """The position in ``cursor``; 400 when malformed or made for another query."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeEncodeError) as exc:
+        raise BadRequest("cursor is malformed") from exc
+    if not isinstance(payload, dict):
+        raise BadRequest("cursor is malformed")
+    position = payload.get("p")
+    if not isinstance(position, list) or len(position) != length:
+        raise BadRequest("cursor is malformed")
+    if payload.get("f") != fingerprint:
+        raise BadRequest("cursor belongs to another query (org, filters or sort differ)")
+    return position

@@ -1,0 +1,146 @@
+"""Keeping ``daily_totals`` in step with the records, inside the writing transaction.
+
+Every change is expressed as signed deltas on (org, day, type, category, currency) buckets and
+applied with one ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` per bucket: the
+database adds atomically under its row lock, so concurrent writers never lose an increment.
+Buckets are applied in key order so two transactions lock them in the same order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Insert, Select, and_, delete, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.dashboard.models import DailyTotal
+from ledgerline.records.models import Record
+
+HALF = 2**32
+
+
+def split(amount_minor: int) -> tuple[int, int]:
+    """``amount = high * 2**32 + low``, the two halves summed in separate columns."""
+    return amount_minor // HALF, amount_minor % HALF
+
+
+def join_halves(high: int | None, low: int | None) -> int:
+    return int(high or 0) * HALF + int(low or 0)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Bucket:
+    org_id: uuid.UUID
+    day: dt.date
+    type: str
+    category_id: uuid.UUID
+    currency: str
+
+
+def bucket_of(record: Record) -> Bucket:
+    return Bucket(record.org_id, record.date, record.type, record.category_id, record.currency)
+
+
+class Deltas:
+    """Signed changes to buckets, accumulated over one operation and applied once."""
+
+    def __init__(self) -> None:
+        self._changes: dict[Bucket, list[int]] = defaultdict(lambda: [0, 0, 0])
+
+    def add(self, bucket: Bucket, amount_minor: int, *, sign: int = 1) -> None:
+        high, low = split(amount_minor)
+        change = self._changes[bucket]
+        change[0] += sign * high
+        change[1] += sign * low
+        change[2] += sign
+
+    def remove(self, bucket: Bucket, amount_minor: int) -> None:
+        self.add(bucket, amount_minor, sign=-1)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "org_id": bucket.org_id,
+                "day": bucket.day,
+                "type": bucket.type,
+                "category_id": bucket.category_id,
+                "currency": bucket.currency,
+                "total_high": high,
+                "total_low": low,
+                "record_count": count,
+            }
+            for bucket, (high, low, count) in sorted(self._changes.items())
+            if (high, low, count) != (0, 0, 0)
+        ]
+
+
+_KEY = ["org_id", "day", "type", "category_id", "currency"]
+
+
+def _upsert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _accumulate(statement: Any) -> Insert:
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=_KEY,
+        set_={
+            "total_high": DailyTotal.total_high + excluded.total_high,
+            "total_low": DailyTotal.total_low + excluded.total_low,
+            "record_count": DailyTotal.record_count + excluded.record_count,
+        },
+    )
+
+
+async def apply(session: AsyncSession, deltas: Deltas) -> None:
+    rows = deltas.rows()
+    if not rows:
+        return
+    insert = _upsert(session)
+    for row in rows:
+        await session.execute(_accumulate(insert(DailyTotal).values(**row)))
+
+
+def _bucket_sums(records: Select[Any]) -> Select[Any]:
+    sub = records.subquery()
+    return (
+        select(
+            sub.c.org_id,
+            sub.c.date,
+            sub.c.type,
+            sub.c.category_id,
+            sub.c.currency,
+            func.sum(sub.c.amount_minor.op("/")(literal(HALF))),
+            func.sum(sub.c.amount_minor.op("%")(literal(HALF))),
+            func.count(),
+        )
+        .where(literal(True))
+        .group_by(sub.c.org_id, sub.c.date, sub.c.type, sub.c.category_id, sub.c.currency)
+        .order_by(sub.c.org_id, sub.c.date, sub.c.type, sub.c.category_id, sub.c.currency)
+    )
+
+
+async def add_from_records(session: AsyncSession, records: Select[Any]) -> None:
+    """Add the buckets of the records ``records`` selects, summed by the database (imports)."""
+    columns = [*_KEY, "total_high", "total_low", "record_count"]
+    insert = _upsert(session)
+    await session.execute(
+        _accumulate(insert(DailyTotal).from_select(columns, _bucket_sums(records)))
+    )
+
+
+async def rebuild(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Recompute an org's aggregates from its live records (recovery)."""
+    await session.execute(delete(DailyTotal).where(DailyTotal.org_id == org_id))
+    await add_from_records(session, live_records(org_id))
+
+
+def live_records(org_id: uuid.UUID) -> Select[Any]:
+    return select(Record).where(and_(Record.org_id == org_id, Record.deleted_at.is_(None)))

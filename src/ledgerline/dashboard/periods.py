@@ -1,0 +1,83 @@
+"""Calendar periods (day, ISO week, month): their SQL keys on each database and their sequence."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Integer, cast, func, literal_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from ledgerline.dashboard.schemas import Granularity
+
+MAX_PERIODS = 3660
+
+
+def day_key(day: dt.date) -> str:
+    return day.isoformat()
+
+
+def week_key(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def month_key(day: dt.date) -> str:
+    return f"{day.year}-{day.month:02d}"
+
+
+KEYS = {Granularity.DAY: day_key, Granularity.WEEK: week_key, Granularity.MONTH: month_key}
+
+
+def sql_key(column: Any, granularity: Granularity, dialect: str) -> ColumnElement[str]:
+    """The period key of a date column, computed by the database."""
+    if dialect == "postgresql":
+        pattern = {
+            Granularity.DAY: "YYYY-MM-DD",
+            Granularity.WEEK: 'IYYY-"W"IW',
+            Granularity.MONTH: "YYYY-MM",
+        }[granularity]
+        return func.to_char(column, pattern)
+    if granularity is Granularity.DAY:
+        return func.strftime("%Y-%m-%d", column)
+    if granularity is Granularity.MONTH:
+        return func.strftime("%Y-%m", column)
+    # SQLite has no ISO week before 3.46: the ISO year and week are those of the week's Thursday.
+    thursday = func.date(column, "-3 days", "weekday 4")
+    week = (cast(func.strftime("%j", thursday), Integer) - 1) / 7 + 1
+    return (
+        func.strftime("%Y", thursday)
+        .concat(literal_column("'-W'"))
+        .concat(func.printf("%02d", week))
+    )
+
+
+def period_count(start: dt.date, end: dt.date, granularity: Granularity) -> int:
+    if granularity is Granularity.DAY:
+        return (end - start).days + 1
+    if granularity is Granularity.WEEK:
+        monday = start - dt.timedelta(days=start.weekday())
+        return (end - monday).days // 7 + 1
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def period_keys(start: dt.date, end: dt.date, granularity: Granularity) -> Iterator[str]:
+    """Every period key from the one holding ``start`` to the one holding ``end``, in order."""
+    if granularity is Granularity.MONTH:
+        year, month = start.year, start.month
+        while (year, month) <= (end.year, end.month):
+            yield f"{year}-{month:02d}"
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return
+    step = dt.timedelta(days=1 if granularity is Granularity.DAY else 7)
+    current = start if granularity is Granularity.DAY else start - dt.timedelta(start.weekday())
+    key = KEYS[granularity]
+    while current <= end:
+        yield key(current)
+        current += step
+
+
+def previous_month(key: str) -> str:
+    year, month = (int(part) for part in key.split("-"))
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"

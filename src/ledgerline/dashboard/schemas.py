@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from ledgerline.core.money import normalize_currency
+from ledgerline.core.schemas import RequestModel, ResponseModel
+from ledgerline.records.schemas import RecordDate, RecordRead, RecordType
+
+Money = Annotated[str, Field(examples=["1234.50"], description="decimal string")]
+
+
+class DateRange(RequestModel):
+    date_from: RecordDate | None = None
+    date_to: RecordDate | None = None
+
+    @field_validator("date_to")
+    @classmethod
+    def _ordered(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("date_from")
+        if value is not None and start is not None and start > value:
+            raise ValueError("must not be before date_from")
+        return value
+
+
+class CategoriesQuery(DateRange):
+    type: RecordType | None = None
+
+
+class Granularity(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class TrendsQuery(DateRange):
+    granularity: Granularity = Granularity.MONTH
+
+
+class RecentQuery(DateRange):
+    limit: Annotated[int, Field(ge=1, le=50)] = 10
+
+
+class InsightsQuery(DateRange):
+    currency: Annotated[str | None, Field(description="defaults to the org's currency")] = None
+
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_currency(value)
+
+
+class CurrencyTotals(ResponseModel):
+    currency: str
+    total_income: Money
+    total_expense: Money
+    net_balance: Money
+    record_count: int
+
+
+class Summary(ResponseModel):
+    currency: str = Field(description="the org's currency, which the top-level figures are in")
+    total_income: Money
+    total_expense: Money
+    net_balance: Money
+    record_count: int
+    by_currency: list[CurrencyTotals]
+
+
+class CategoryTotal(ResponseModel):
+    category: str
+    type: RecordType
+    total: Money
+    count: int
+    currency: str
+
+
+class TrendPoint(ResponseModel):
+    period: str = Field(examples=["2026-03", "2026-W09", "2026-03-01"])
+    income: Money
+    expense: Money
+    net: Money
+    currency: str
+
+
+class MonthlyExpense(ResponseModel):
+    months: int = Field(description="calendar months in the period, empty ones included")
+    average: Money
+    median: Money
+
+
+class CategoryShare(ResponseModel):
+    category: str
+    total: Money
+    share: str = Field(description="percent of the period's total expense, 2 decimals")
+
+
+class Change(ResponseModel):
+    current: Money
+    previous: Money
+    change: Money
+    percent: str | None = Field(description="null when the previous month is zero")
+
+
+class MonthOverMonth(ResponseModel):
+    month: str
+    previous_month: str
+    income: Change
+    expense: Change
+
+
+class Insights(ResponseModel):
+    currency: str
+    date_from: dt.date | None
+    date_to: dt.date | None
+    monthly_expense: MonthlyExpense
+    top_expense_categories: list[CategoryShare]
+    month_over_month: MonthOverMonth | None
+    largest_records: list[RecordRead]

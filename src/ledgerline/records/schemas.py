@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+
+from ledgerline.core.money import Amount, normalize_currency
+from ledgerline.core.schemas import RequestModel, ResponseModel
+from ledgerline.core.text import CleanText
+
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2199, 12, 31)
+
+
+class RecordType(StrEnum):
+    INCOME = "income"
+    EXPENSE = "expense"
+
+
+CategoryName = Annotated[
+    CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+]
+Notes = Annotated[CleanText, Field(max_length=1000)]
+RecordDate = Annotated[dt.date, Field(ge=MIN_DATE, le=MAX_DATE)]
+Currency = Annotated[str, Field(min_length=1, max_length=8, examples=["USD"])]
+
+
+def _currency(value: str | None) -> str | None:
+    return None if value is None else normalize_currency(value)
+
+
+class RecordCreate(RequestModel):
+    amount: Amount
+    type: RecordType
+    category: CategoryName
+    date: RecordDate
+    notes: Notes | None = None
+    currency: Currency | None = Field(
+        default=None, description="ISO 4217; defaults to the org's currency"
+    )
+
+    _check_currency = field_validator("currency")(_currency)
+
+
+class RecordUpdate(RequestModel):
+    """Every field optional; only the fields sent change. ``notes: null`` clears the notes."""
+
+    amount: Amount | None = None
+    type: RecordType | None = None
+    category: CategoryName | None = None
+    date: RecordDate | None = None
+    notes: Notes | None = None
+    currency: Currency | None = None
+
+    _check_currency = field_validator("currency")(_currency)
+
+    @field_validator("amount", "type", "category", "date", "currency", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class RecordRead(ResponseModel):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    amount: str = Field(examples=["1234.50"])
+    currency: str
+    type: RecordType
+    category: str
+    date: dt.date
+    notes: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+    version: int
+
+
+class RecordPage(ResponseModel):
+    items: list[RecordRead]
+    next_cursor: str | None
+    total: int | None = Field(default=None, description="present when include_total=true")
+
+
+class RecordSort(StrEnum):
+    DATE_DESC = "-date"
+    DATE_ASC = "date"
+    AMOUNT_DESC = "-amount"
+    AMOUNT_ASC = "amount"
+    CREATED_DESC = "-created_at"
+    CREATED_ASC = "created_at"
+
+
+class DeletedFilter(StrEnum):
+    ONLY = "only"
+
+
+class CategoryRead(ResponseModel):
+    name: str
+    record_count: int
+
+
+_BOUND = r"^\d{1,13}(\.\d{1,4})?$"
+SCALE = 10_000
+"""``amount_scaled`` units per major unit (four decimals, the most any currency has)."""
+
+
+class RecordFilters(RequestModel):
+    """Filters shared by the record list, the CSV export and (dates only) the dashboards."""
+
+    type: RecordType | None = None
+    category: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, description="exact category, case-insensitive; may repeat"
+    )
+    date_from: RecordDate | None = None
+    date_to: RecordDate | None = None
+    amount_min: Annotated[str | None, Field(pattern=_BOUND, examples=["10.00"])] = None
+    amount_max: Annotated[str | None, Field(pattern=_BOUND, examples=["250.00"])] = None
+    currency: Currency | None = None
+    q: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+
+    _check_currency = field_validator("currency")(_currency)
+
+    @field_validator("date_to")
+    @classmethod
+    def _ordered_dates(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("date_from")
+        if value is not None and start is not None and start > value:
+            raise ValueError("must not be before date_from")
+        return value
+
+    @field_validator("amount_max")
+    @classmethod
+    def _ordered_amounts(cls, value: str | None, info: ValidationInfo) -> str | None:
+        low = info.data.get("amount_min")
+        if value is not None and low is not None and Decimal(low) > Decimal(value):
+            raise ValueError("must not be below amount_min")
+        return value
+
+    @staticmethod
+    def scaled(bound: str | None) -> int | None:
+        return None if bound is None else int(Decimal(bound) * SCALE)
+
+
+class RecordListQuery(RecordFilters):
+    sort: RecordSort = RecordSort.DATE_DESC
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str | None, Field(max_length=2000)] = None
+    offset: Annotated[int | None, Field(ge=0, le=10_000)] = Field(
+        default=None, description="for small offsets; cursor is the fast path"
+    )
+    include_total: bool = False
+    deleted: DeletedFilter | None = Field(
+        default=None, description="admins only: `only` lists soft-deleted records"
+    )

@@ -1,0 +1,319 @@
+"""Record writes: each one changes the record, its audit entry and the dashboard aggregates in
+one transaction. Services flush; the route layer commits."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.audit import service as audit_service
+from ledgerline.audit.schemas import AuditAction, EntityType
+from ledgerline.core import idempotency
+from ledgerline.core.db import utcnow
+from ledgerline.core.errors import FieldError, NotFound, PreconditionFailed, ValidationFailed
+from ledgerline.core.money import MoneyError, format_amount, minor_digits, to_minor
+from ledgerline.core.text import fold_key
+from ledgerline.dashboard import aggregates
+from ledgerline.dashboard.models import DailyTotal
+from ledgerline.orgs.dependencies import OrgContext
+from ledgerline.orgs.permissions import Permission
+from ledgerline.records import queries
+from ledgerline.records.models import Category, Record
+from ledgerline.records.schemas import (
+    SCALE,
+    CategoryRead,
+    RecordCreate,
+    RecordListQuery,
+    RecordPage,
+    RecordRead,
+    RecordUpdate,
+)
+
+RECORD_NOT_FOUND = "record not found"
+
+
+def minor_amount(amount: Decimal, currency: str, *, field: str = "amount") -> int:
+    try:
+        return int(to_minor(amount, currency))
+    except MoneyError as exc:
+        raise ValidationFailed([FieldError(field, str(exc))]) from exc
+
+
+def scaled_amount(amount_minor: int, currency: str) -> int:
+    return int(amount_minor * SCALE // 10 ** minor_digits(currency))
+
+
+def search_key(category: str, notes: str | None) -> str:
+    return fold_key(f"{category}\n{notes or ''}")
+
+
+async def category_for(session: AsyncSession, org_id: uuid.UUID, name: str) -> Category:
+    """The org's category named ``name`` case-insensitively, created with this spelling if new."""
+    key = fold_key(name)
+    existing = await session.scalar(
+        select(Category).where(Category.org_id == org_id, Category.name_key == key)
+    )
+    if existing is not None:
+        return existing
+    category = Category(org_id=org_id, name=name, name_key=key)
+    try:
+        async with session.begin_nested():
+            session.add(category)
+    except IntegrityError:
+        found = await session.scalar(
+            select(Category).where(Category.org_id == org_id, Category.name_key == key)
+        )
+        if found is None:
+            raise
+        return found
+    return category
+
+
+def _audit_values(record: Record, category: str) -> dict[str, Any]:
+    return {
+        "amount": format_amount(record.amount_minor, record.currency),
+        "currency": record.currency,
+        "type": record.type,
+        "category": category,
+        "date": record.date.isoformat(),
+        "notes": record.notes,
+    }
+
+
+async def create_record(
+    session: AsyncSession,
+    ctx: OrgContext,
+    data: RecordCreate,
+    *,
+    idempotency_key: str | None = None,
+) -> RecordRead:
+    """Create a record; with an idempotency key, a repeat returns the first answer unchanged."""
+    scope = f"records.create:{ctx.org_id}"
+    if idempotency_key is not None:
+        payload = idempotency.request_hash(data.model_dump(mode="json"))
+        stored = await idempotency.claim(
+            session, user_id=ctx.user.id, scope=scope, key=idempotency_key, payload_hash=payload
+        )
+        if stored is not None:
+            return RecordRead.model_validate(stored.body)
+    currency = data.currency or ctx.org.currency
+    amount_minor = minor_amount(data.amount, currency)
+    category = await category_for(session, ctx.org_id, data.category)
+    record = Record(
+        org_id=ctx.org_id,
+        amount_minor=amount_minor,
+        amount_scaled=scaled_amount(amount_minor, currency),
+        currency=currency,
+        type=data.type.value,
+        category_id=category.id,
+        date=data.date,
+        notes=data.notes,
+        search_key=search_key(category.name, data.notes),
+        created_by=ctx.user.id,
+        updated_by=ctx.user.id,
+    )
+    session.add(record)
+    await session.flush()
+    deltas = aggregates.Deltas()
+    deltas.add(aggregates.bucket_of(record), amount_minor)
+    await aggregates.apply(session, deltas)
+    audit_service.record_change(
+        session,
+        org_id=ctx.org_id,
+        actor_id=ctx.user.id,
+        action=AuditAction.RECORD_CREATED,
+        entity_type=EntityType.RECORD,
+        entity_id=record.id,
+        changes={k: [None, v] for k, v in _audit_values(record, category.name).items()},
+    )
+    result = queries.to_read(record, category.name)
+    if idempotency_key is not None:
+        await idempotency.store(
+            session,
+            user_id=ctx.user.id,
+            scope=scope,
+            key=idempotency_key,
+            status=201,
+            body=result.model_dump(mode="json"),
+        )
+    return result
+
+
+async def get_record(session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID) -> RecordRead:
+    row = (
+        await session.execute(queries.records_of(ctx.org_id).where(Record.id == record_id))
+    ).one_or_none()
+    if row is None:
+        raise NotFound(RECORD_NOT_FOUND)
+    return queries.to_read(*row)
+
+
+async def list_records(
+    session: AsyncSession, ctx: OrgContext, query: RecordListQuery
+) -> RecordPage:
+    if query.deleted is not None:
+        ctx.require(Permission.RECORDS_DELETE)
+    return await queries.list_page(session, ctx.org_id, query)
+
+
+async def _locked(
+    session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID, *, deleted: bool = False
+) -> tuple[Record, str]:
+    """Lock the row for the rest of the transaction, so concurrent writers queue."""
+    row = (
+        await session.execute(
+            queries.records_of(ctx.org_id, deleted=deleted)
+            .where(Record.id == record_id)
+            .with_for_update(of=Record)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(RECORD_NOT_FOUND)
+    return row[0], row[1]
+
+
+async def _write_version(
+    session: AsyncSession, record: Record, expected_version: int, values: dict[str, Any]
+) -> None:
+    """Apply ``values`` only if the row is still at ``expected_version``: the check is in the
+    UPDATE itself, so no interleaving of requests can lose a change."""
+    result = await session.execute(
+        update(Record)
+        .where(Record.id == record.id, Record.version == expected_version)
+        .values(**values, version=Record.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise PreconditionFailed("the record changed meanwhile; fetch it and retry")
+    await session.refresh(record)
+
+
+async def update_record(
+    session: AsyncSession,
+    ctx: OrgContext,
+    record_id: uuid.UUID,
+    data: RecordUpdate,
+    *,
+    if_match: int | None = None,
+) -> RecordRead:
+    record, category_name = await _locked(session, ctx, record_id)
+    if if_match is not None and if_match != record.version:
+        raise PreconditionFailed(
+            f"If-Match version {if_match} is stale; the record is at version {record.version}"
+        )
+    before = _audit_values(record, category_name)
+    old_bucket, old_amount = aggregates.bucket_of(record), record.amount_minor
+    sent = data.model_fields_set
+    currency = data.currency if "currency" in sent and data.currency else record.currency
+    values: dict[str, Any] = {"updated_by": ctx.user.id}
+    if "amount" in sent or "currency" in sent:
+        amount = data.amount if data.amount is not None else _as_decimal(record)
+        values["amount_minor"] = minor_amount(amount, currency)
+        values["amount_scaled"] = scaled_amount(values["amount_minor"], currency)
+        values["currency"] = currency
+    if data.type is not None:
+        values["type"] = data.type.value
+    if data.date is not None:
+        values["date"] = data.date
+    if "notes" in sent:
+        values["notes"] = data.notes
+    if data.category is not None:
+        category = await category_for(session, ctx.org_id, data.category)
+        values["category_id"] = category.id
+        category_name = category.name
+    values["search_key"] = search_key(category_name, values.get("notes", record.notes))
+    await _write_version(session, record, record.version, values)
+    after = _audit_values(record, category_name)
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    deltas = aggregates.Deltas()
+    deltas.remove(old_bucket, old_amount)
+    deltas.add(aggregates.bucket_of(record), record.amount_minor)
+    await aggregates.apply(session, deltas)
+    if changes:
+        audit_service.record_change(
+            session,
+            org_id=ctx.org_id,
+            actor_id=ctx.user.id,
+            action=AuditAction.RECORD_UPDATED,
+            entity_type=EntityType.RECORD,
+            entity_id=record.id,
+            changes=changes,
+        )
+    return queries.to_read(record, category_name)
+
+
+def _as_decimal(record: Record) -> Decimal:
+    return Decimal(format_amount(record.amount_minor, record.currency))
+
+
+async def delete_record(
+    session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID, *, if_match: int | None = None
+) -> None:
+    """Soft delete: the record leaves every list and figure but stays in the database."""
+    record, _category = await _locked(session, ctx, record_id)
+    if if_match is not None and if_match != record.version:
+        raise PreconditionFailed(f"If-Match version {if_match} is stale")
+    now = utcnow()
+    await _write_version(
+        session, record, record.version, {"deleted_at": now, "deleted_by": ctx.user.id}
+    )
+    deltas = aggregates.Deltas()
+    deltas.remove(aggregates.bucket_of(record), record.amount_minor)
+    await aggregates.apply(session, deltas)
+    audit_service.record_change(
+        session,
+        org_id=ctx.org_id,
+        actor_id=ctx.user.id,
+        action=AuditAction.RECORD_DELETED,
+        entity_type=EntityType.RECORD,
+        entity_id=record.id,
+        changes={"deleted": [False, True]},
+    )
+
+
+async def restore_record(
+    session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID
+) -> RecordRead:
+    record, category_name = await _locked(session, ctx, record_id, deleted=True)
+    await _write_version(
+        session,
+        record,
+        record.version,
+        {"deleted_at": None, "deleted_by": None, "updated_by": ctx.user.id},
+    )
+    deltas = aggregates.Deltas()
+    deltas.add(aggregates.bucket_of(record), record.amount_minor)
+    await aggregates.apply(session, deltas)
+    audit_service.record_change(
+        session,
+        org_id=ctx.org_id,
+        actor_id=ctx.user.id,
+        action=AuditAction.RECORD_RESTORED,
+        entity_type=EntityType.RECORD,
+        entity_id=record.id,
+        changes={"deleted": [True, False]},
+    )
+    return queries.to_read(record, category_name)
+
+
+async def list_categories(session: AsyncSession, ctx: OrgContext) -> list[CategoryRead]:
+    """Every category of the org with its count of live records (from the aggregates)."""
+    counts = (
+        select(DailyTotal.category_id, func.sum(DailyTotal.record_count).label("n"))
+        .where(DailyTotal.org_id == ctx.org_id)
+        .group_by(DailyTotal.category_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Category.name, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.category_id == Category.id)
+        .where(Category.org_id == ctx.org_id)
+        .order_by(Category.name_key)
+    )
+    return [CategoryRead(name=name, record_count=int(count)) for name, count in rows]

@@ -1,0 +1,186 @@
+"""Test harness: every test that touches the database runs on SQLite and, when one answers,
+on PostgreSQL. Each backend is migrated once per run; each test starts from empty tables."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from ledgerline.app import create_app
+from ledgerline.core import migrations
+from ledgerline.core.config import Settings
+from ledgerline.core.db import Database
+from ledgerline.models import metadata
+from tests.factories import World, make_world
+
+POSTGRES_URL_ENV = "LEDGERLINE_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+
+
+def _postgres_answers(url: str) -> bool:
+    parsed = make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 1):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if url:
+        return url
+    return DEFAULT_POSTGRES_URL if _postgres_answers(DEFAULT_POSTGRES_URL) else None
+
+
+POSTGRES_ADMIN_URL = _postgres_admin_url()
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_ADMIN_URL else ["sqlite"]
+
+
+async def _pg_admin(sql: str) -> None:
+    assert POSTGRES_ADMIN_URL is not None
+    parsed = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql")
+    connection = await asyncpg.connect(parsed.render_as_string(hide_password=False))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def create_postgres_database(name: str) -> str:
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    assert POSTGRES_ADMIN_URL is not None
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(name: str) -> None:
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def empty_database_url(backend: str, tmp_dir: Path, label: str) -> Iterator[str]:
+    """A fresh, empty database of ``backend``, removed afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_dir / f'{label}.db'}"
+        return
+    name = f"ledgerline_{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = create_postgres_database(name)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database per backend for the whole run."""
+    tmp_dir = tmp_path_factory.mktemp(backend)
+    for url in empty_database_url(backend, tmp_dir, "suite"):
+        migrations.upgrade(url)
+        yield url
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "auto_migrate": False,
+        "secret_key": TEST_SECRET,
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 1024,
+        "log_json": False,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+async def _empty_tables(database: Database) -> None:
+    tables = list(reversed(metadata.sorted_tables))
+    async with database.engine.begin() as connection:
+        if database.is_sqlite:
+            for table in tables:
+                await connection.execute(table.delete())
+        else:
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            await connection.execute(text(f"TRUNCATE {names} CASCADE"))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+async def _empty_database(database_url: str) -> None:
+    cleanup = Database(database_url)
+    try:
+        await _empty_tables(cleanup)
+    finally:
+        await cleanup.dispose()
+
+
+def api_client(application: FastAPI) -> httpx.AsyncClient:
+    """A client of the API at ``http://test/api/v1``; use it with ``async with``."""
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test/api/v1")
+
+
+AppFactory = Callable[..., Awaitable[FastAPI]]
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+    await _empty_database(settings.database_url)
+
+
+@pytest.fixture
+async def app_factory(database_url: str) -> AsyncIterator[AppFactory]:
+    """Started apps on the test database with other settings: ``await app_factory(**overrides)``."""
+    async with AsyncExitStack() as stack:
+
+        async def build(**overrides: object) -> FastAPI:
+            application = create_app(make_settings(database_url, **overrides))
+            await stack.enter_async_context(LifespanManager(application))
+            return application
+
+        yield build
+    await _empty_database(database_url)
+
+
+@pytest.fixture
+def database(app: FastAPI) -> Database:
+    db: Database = app.state.database
+    return db
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(app) as http:
+        yield http
+
+
+@pytest.fixture
+async def world(app: FastAPI) -> World:
+    """An org with an admin, an analyst and a viewer, and an outsider with an org of their own."""
+    return await make_world(app)
