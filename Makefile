@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 ## Serve the API on an embedded SQLite file (migrated, first admin created). DEMO=1 loads demo data.
 run: $(STAMP)
-	$(if $(DEMO),$(BIN)/ledgerline demo,)
-	$(BIN)/ledgerline serve --host $(HOST) --port $(PORT)
+	$(BIN)/ledgerline serve --host $(HOST) --port $(PORT) $(if $(DEMO),--demo,)
 
 ## Lint, types and the whole suite (SQLite, plus PostgreSQL when one answers).
 test: lint types suite

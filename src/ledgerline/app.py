@@ -24,6 +24,7 @@ from ledgerline.core.instance import get_or_create_secret
 from ledgerline.core.observability import Metrics, RequestContextMiddleware, configure_logging
 from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.dashboard.router import router as dashboard_router
+from ledgerline.imports_exports.router import router as imports_exports_router
 from ledgerline.orgs.router import router as orgs_router
 from ledgerline.records.router import router as records_router
 from ledgerline.users.router import router as users_router
@@ -37,6 +38,7 @@ def api_router() -> APIRouter:
         auth_router,
         users_router,
         orgs_router,
+        imports_exports_router,
         records_router,
         dashboard_router,
         audit_router,

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.core import migrations
 from ledgerline.core.config import Settings, get_settings
+from ledgerline.core.console import console, run_async
 from ledgerline.core.db import Database
-from ledgerline.core.errors import AppError, ValidationFailed
 from ledgerline.users import service as users_service
 
 app = typer.Typer(
@@ -26,29 +23,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-console = Console()
-errors = Console(stderr=True)
-T = TypeVar("T")
-
-
-def fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
-
-
-def run_async(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run ``work``; a user mistake or an unreachable database is one line, not a traceback."""
-    try:
-        return asyncio.run(work())
-    except ValidationFailed as exc:
-        raise fail("; ".join(f"{e.field} {e.message}" for e in exc.errors)) from exc
-    except AppError as exc:
-        raise fail(exc.detail) from exc
-    except migrations.DatabaseNotMigrated as exc:
-        raise fail(str(exc)) from exc
-    except OSError as exc:
-        raise fail(f"cannot reach the database: {exc}") from exc
 
 
 def password_hasher(settings: Settings) -> PasswordHasher:
@@ -98,6 +72,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    demo: Annotated[bool, typer.Option(help="Also load the demo org (see `demo`).")] = False,
 ) -> None:
     """Serve the HTTP API. Migrates SQLite and creates the first admin when no user exists."""
     settings = get_settings()
@@ -113,6 +88,10 @@ def serve(
     )
     if created is not None:
         report_admin(created)
+    if demo:
+        from ledgerline.imports_exports.cli import demo_command
+
+        demo_command(reset_passwords=False)
     console.print(f"Ledgerline on http://{host}:{port} (API docs at /docs)")
     uvicorn.run(
         "ledgerline.app:create_app",
@@ -159,6 +138,19 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision."
     """Revert migrations down to REVISION (``base`` empties the schema)."""
     migrations.downgrade(get_settings().database_url, revision)
     console.print(f"Database at {revision}.")
+
+
+def _register_domain_commands() -> None:
+    from ledgerline.dashboard.cli import app as aggregates_app
+    from ledgerline.imports_exports.cli import demo_command, export_command, import_command
+
+    app.add_typer(aggregates_app, name="aggregates")
+    app.command("import")(import_command)
+    app.command("export")(export_command)
+    app.command("demo")(demo_command)
+
+
+_register_domain_commands()
 
 
 def main() -> None:

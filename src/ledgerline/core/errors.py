@@ -32,10 +32,18 @@ class AppError(Exception):
     persist_changes: ClassVar[bool] = False
     """Commit before answering (a security reaction such as revoking a login must stick)."""
 
-    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+        """Members added to the problem body (e.g. an import's row report)."""
 
 
 class BadRequest(AppError):
@@ -161,6 +169,7 @@ async def _app_error(_request: Request, exc: Exception) -> Response:
         title=exc.title,
         errors=exc.errors if isinstance(exc, ValidationFailed) else None,
         headers=exc.headers,
+        extra=exc.extra,
     )
 
 

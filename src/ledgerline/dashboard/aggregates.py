@@ -144,3 +144,35 @@ async def rebuild(session: AsyncSession, org_id: uuid.UUID) -> None:
 
 def live_records(org_id: uuid.UUID) -> Select[Any]:
     return select(Record).where(and_(Record.org_id == org_id, Record.deleted_at.is_(None)))
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A bucket whose stored totals differ from a recount of the records."""
+
+    bucket: Bucket
+    stored: tuple[int, int]
+    recounted: tuple[int, int]
+
+
+async def find_drift(session: AsyncSession, org_id: uuid.UUID) -> list[Drift]:
+    """Compare an org's stored aggregates with a recount from its live records (check mode)."""
+    recount = {
+        Bucket(org, day, kind, category, currency): (join_halves(high, low), int(count))
+        for org, day, kind, category, currency, high, low, count in await session.execute(
+            _bucket_sums(live_records(org_id))
+        )
+    }
+    stored = {
+        Bucket(row.org_id, row.day, row.type, row.category_id, row.currency): (
+            join_halves(row.total_high, row.total_low),
+            int(row.record_count),
+        )
+        for row in await session.scalars(select(DailyTotal).where(DailyTotal.org_id == org_id))
+    }
+    zero = (0, 0)
+    return [
+        Drift(bucket, stored.get(bucket, zero), recount.get(bucket, zero))
+        for bucket in sorted(recount.keys() | stored.keys())
+        if stored.get(bucket, zero) != recount.get(bucket, zero)
+    ]

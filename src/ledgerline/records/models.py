@@ -45,6 +45,8 @@ class Record(TimestampMixin, Base):
     external_id: Mapped[str | None] = mapped_column(String(255))
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     """Content hash of an imported row without ``external_id``, for duplicate detection."""
+    import_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    """The CSV import that created the record (None when created through the API)."""
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -115,5 +117,12 @@ class Record(TimestampMixin, Base):
             "fingerprint",
             postgresql_where=text("fingerprint IS NOT NULL"),
             sqlite_where=text("fingerprint IS NOT NULL"),
+        ),
+        Index(
+            "ix_records_import",
+            "org_id",
+            "import_id",
+            postgresql_where=text("import_id IS NOT NULL"),
+            sqlite_where=text("import_id IS NOT NULL"),
         ),
     )

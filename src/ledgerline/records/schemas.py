@@ -6,11 +6,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
 from ledgerline.core.money import Amount, normalize_currency
 from ledgerline.core.schemas import RequestModel, ResponseModel
-from ledgerline.core.text import CleanText
+from ledgerline.core.text import reject_control_characters
 
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2199, 12, 31)
@@ -21,10 +21,16 @@ class RecordType(StrEnum):
     EXPENSE = "expense"
 
 
+# The constraints come before the control-character check so that they act on the string
+# itself: after a validator, pydantic would check the length before stripping.
 CategoryName = Annotated[
-    CleanText, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(reject_control_characters),
 ]
-Notes = Annotated[CleanText, Field(max_length=1000)]
+Notes = Annotated[
+    str, StringConstraints(max_length=1000), AfterValidator(reject_control_characters)
+]
 RecordDate = Annotated[dt.date, Field(ge=MIN_DATE, le=MAX_DATE)]
 Currency = Annotated[str, Field(min_length=1, max_length=8, examples=["USD"])]
 

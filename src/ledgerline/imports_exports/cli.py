@@ -1,0 +1,210 @@
+"""``ledgerline import``, ``export`` and ``demo``: the same services the API uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.core.config import Settings, get_settings
+from ledgerline.core.console import console, fail, run_async
+from ledgerline.core.db import Database
+from ledgerline.core.migrations import ensure_current
+from ledgerline.core.text import fold_key
+from ledgerline.imports_exports import demo
+from ledgerline.imports_exports import service as imports_exports_service
+from ledgerline.imports_exports.service import ImportRejected
+from ledgerline.orgs.dependencies import OrgContext
+from ledgerline.orgs.models import Membership, Org
+from ledgerline.orgs.permissions import Permission, Role, role_allows
+from ledgerline.records.schemas import RecordFilters, RecordType
+from ledgerline.users.models import User
+
+OrgOption = Annotated[uuid.UUID, typer.Option("--org", help="Organization id.")]
+ActorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as", help="Email of the member acting (default: the org's longest-standing admin)."
+    ),
+]
+
+
+@asynccontextmanager
+async def session_for(settings: Settings) -> AsyncIterator[AsyncSession]:
+    database = Database(settings.database_url)
+    try:
+        await ensure_current(database)
+        async with database.sessions() as session:
+            yield session
+    finally:
+        await database.dispose()
+
+
+async def acting_member(
+    session: AsyncSession, org_id: uuid.UUID, email: str | None, permission: Permission
+) -> OrgContext:
+    """The org context the command acts in, checked against the same permission table."""
+    org = await session.get(Org, org_id)
+    if org is None:
+        raise fail(f"no organization {org_id}")
+    statement = (
+        select(User, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.org_id == org_id, Membership.is_active.is_(True))
+    )
+    if email is not None:
+        statement = statement.where(User.email_key == fold_key(email))
+    else:
+        statement = statement.where(Membership.role == Role.ADMIN.value).order_by(
+            Membership.joined_at
+        )
+    row = (await session.execute(statement.limit(1))).first()
+    if row is None:
+        raise fail(f"{email or 'no active admin'} is not an active member of {org.name}")
+    user, role_value = row
+    role = Role(role_value)
+    if not role_allows(role, permission):
+        raise fail(f"{user.email} is a {role}, which does not allow {permission}")
+    return OrgContext(org=org, user=user, role=role)
+
+
+async def _import(path: Path, org_id: uuid.UUID, actor: str | None, dry_run: bool) -> None:
+    settings = get_settings()
+    size = path.stat().st_size  # noqa: ASYNC240 - one stat before a long import
+    async with session_for(settings) as session:
+        ctx = await acting_member(session, org_id, actor, Permission.RECORDS_IMPORT)
+        with path.open("rb") as stream, _progress() as progress:
+            task = progress.add_task(path.name, total=size)
+            try:
+                report = await imports_exports_service.import_csv(
+                    session,
+                    ctx,
+                    stream,
+                    dry_run=dry_run,
+                    max_rows=settings.import_max_rows,
+                    max_bytes=settings.import_max_bytes,
+                    size=size,
+                    file_name=path.name,
+                    progress=lambda _rows: progress.update(task, completed=stream.tell()),
+                )
+            except ImportRejected as exc:
+                progress.stop()
+                for error in exc.report.errors:
+                    console.print(f"row {error.row}, {error.field}: {error.message}")
+                raise
+            progress.update(task, completed=size)
+        await session.commit()
+    verb = "would create" if dry_run else "created"
+    console.print(f"{verb} {report.created} record(s); {report.duplicates} duplicate(s) skipped")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def import_command(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file.")
+    ],
+    org: OrgOption,
+    dry_run: Annotated[bool, typer.Option(help="Validate and count without writing.")] = False,
+    actor: ActorOption = None,
+) -> None:
+    """Import records from a CSV file: every row or none, duplicates skipped."""
+    run_async(lambda: _import(file, org, actor, dry_run))
+
+
+async def _export(
+    org_id: uuid.UUID, actor: str | None, filters: RecordFilters, output: Path | None
+) -> None:
+    async with session_for(get_settings()) as session:
+        ctx = await acting_member(session, org_id, actor, Permission.RECORDS_EXPORT)
+        target = output.open("wb") if output else sys.stdout.buffer
+        try:
+            async for chunk in imports_exports_service.export_csv(session, ctx, filters):
+                target.write(chunk)
+        finally:
+            if output:
+                target.close()
+
+
+def export_command(
+    org: OrgOption,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
+    ] = None,
+    record_type: Annotated[
+        RecordType | None, typer.Option("--type", help="income or expense.")
+    ] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Category (repeat for several).")
+    ] = None,
+    date_from: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    date_to: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    currency: Annotated[str | None, typer.Option(help="ISO 4217 code.")] = None,
+    actor: ActorOption = None,
+) -> None:
+    """Export records as CSV, with the same filters as the API's list."""
+    try:
+        filters = RecordFilters(
+            type=record_type,
+            category=category or [],
+            date_from=date_from.date() if date_from else None,
+            date_to=date_to.date() if date_to else None,
+            currency=currency,
+        )
+    except ValueError as exc:
+        raise fail(str(exc).splitlines()[-1]) from exc
+    run_async(lambda: _export(org, actor, filters, output))
+    if output:
+        console.print(f"Records written to {output}")
+
+
+async def _demo(reset_passwords: bool) -> demo.DemoResult:
+    from ledgerline.cli import password_hasher
+
+    settings = get_settings()
+    async with session_for(settings) as session:
+        result = await demo.load_demo(
+            session,
+            password_hasher(settings),
+            today=dt.datetime.now(dt.UTC).date(),
+            reset_passwords=reset_passwords,
+        )
+        await session.commit()
+        return result
+
+
+def demo_command(
+    reset_passwords: Annotated[
+        bool, typer.Option(help="Give the demo users new passwords and print them.")
+    ] = False,
+) -> None:
+    """Load the "Demo Company" org: three users (admin, analyst, viewer), two years of records."""
+    from ledgerline.cli import migrate_if_configured
+
+    migrate_if_configured(get_settings())
+    result = run_async(lambda: _demo(reset_passwords))
+    console.print(
+        f"[bold]{demo.ORG_NAME}[/] ({result.org_id}): {result.created} record(s) added, "
+        f"{result.duplicates} already present"
+    )
+    for account in result.accounts:
+        secret = account.password or "(unchanged; use --reset-passwords to set a new one)"
+        console.print(f"  {account.role:<8} {account.email}  password: {secret}")

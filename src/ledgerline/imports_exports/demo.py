@@ -1,0 +1,218 @@
+"""``ledgerline demo``: a "Demo Company" org with one user per role and two years of records.
+
+The records go through the real CSV import with stable ``external_id``s, so running the demo
+again creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import random
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.auth.passwords import PasswordHasher
+from ledgerline.core.text import fold_key
+from ledgerline.imports_exports import service as imports_exports_service
+from ledgerline.orgs import service as orgs_service
+from ledgerline.orgs.dependencies import OrgContext
+from ledgerline.orgs.models import Membership, Org
+from ledgerline.orgs.permissions import Role
+from ledgerline.users import service as users_service
+from ledgerline.users.models import User
+
+ORG_NAME = "Demo Company"
+DEMO_USERS = {
+    Role.ADMIN: ("demo-admin@example.com", "Dana Admin"),
+    Role.ANALYST: ("demo-analyst@example.com", "Alex Analyst"),
+    Role.VIEWER: ("demo-viewer@example.com", "Vic Viewer"),
+}
+SEED = 2026
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    role: Role
+    email: str
+    password: str | None
+    """Shown only when the account is created (or its password reset)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    org_id: uuid.UUID
+    accounts: list[DemoAccount]
+    created: int
+    duplicates: int
+
+
+def _month_starts(end: dt.date, months: int) -> list[dt.date]:
+    first = dt.date(end.year, end.month, 1)
+    starts = []
+    for back in range(months - 1, -1, -1):
+        year, month = divmod(first.year * 12 + first.month - 1 - back, 12)
+        starts.append(dt.date(year, month + 1, 1))
+    return starts
+
+
+def demo_rows(today: dt.date, *, months: int = 24) -> Iterator[dict[str, str]]:
+    """Two years of a small company's money, deterministic for a given ``today``."""
+    rng = random.Random(SEED)  # noqa: S311 - reproducible demo data, not security
+    starts = _month_starts(today, months)
+    start_day = starts[0]
+
+    def row(
+        key: str, day: dt.date, kind: str, category: str, amount: Decimal, notes: str
+    ) -> dict[str, str]:
+        return {
+            "external_id": f"demo-{key}",
+            "date": day.isoformat(),
+            "type": kind,
+            "category": category,
+            "amount": f"{amount:.2f}",
+            "notes": notes,
+        }
+
+    for index, month in enumerate(starts):
+        salary = Decimal(5200) + Decimal(150) * (index // 12)
+        yield row(f"salary-{month:%Y-%m}", month, "income", "Salary", salary, "Monthly payroll")
+        yield row(
+            f"rent-{month:%Y-%m}",
+            month + dt.timedelta(days=2),
+            "expense",
+            "Rent",
+            Decimal(1850),
+            "Office rent",
+        )
+        heating = 120 if month.month in (12, 1, 2) else 70 if month.month in (6, 7, 8) else 25
+        utilities = Decimal(95 + heating + rng.randint(0, 30))
+        yield row(
+            f"utilities-{month:%Y-%m}",
+            month + dt.timedelta(days=14),
+            "expense",
+            "Utilities",
+            utilities,
+            "Electricity, water and heating",
+        )
+        if rng.random() < 0.35:
+            yield row(
+                f"freelance-{month:%Y-%m}",
+                month + dt.timedelta(days=rng.randint(5, 25)),
+                "income",
+                "Consulting",
+                Decimal(rng.randint(8, 30) * 100),
+                "Consulting invoice",
+            )
+        if rng.random() < 0.25:
+            cost = Decimal(rng.randint(300, 2400)) + Decimal(rng.randint(0, 99)) / 100
+            yield row(
+                f"travel-{month:%Y-%m}",
+                month + dt.timedelta(days=rng.randint(3, 26)),
+                "expense",
+                "Travel",
+                cost,
+                rng.choice(["Client visit", "Trade fair", "Team offsite"]),
+            )
+        if rng.random() < 0.12:
+            item, price = rng.choice(
+                [
+                    ("New laptop", 1899),
+                    ("Standing desks", 1240),
+                    ("Espresso machine", 649),
+                    ("Conference screen", 2150),
+                ]
+            )
+            yield row(
+                f"purchase-{month:%Y-%m}",
+                month + dt.timedelta(days=rng.randint(1, 27)),
+                "expense",
+                "Equipment",
+                Decimal(price),
+                item,
+            )
+    day = start_day
+    while day <= today:
+        groceries = Decimal(rng.randint(80, 160)) + Decimal(rng.randint(0, 99)) / 100
+        yield row(
+            f"groceries-{day.isoformat()}",
+            day,
+            "expense",
+            "Groceries",
+            groceries,
+            "Weekly groceries for the office",
+        )
+        day += dt.timedelta(days=7)
+
+
+def demo_csv(today: dt.date) -> bytes:
+    buffer = io.StringIO()
+    fields = ["external_id", "date", "type", "category", "amount", "notes"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\r\n")
+    writer.writeheader()
+    for item in demo_rows(today):
+        if dt.date.fromisoformat(item["date"]) <= today:
+            writer.writerow(item)
+    return buffer.getvalue().encode()
+
+
+async def _account(
+    session: AsyncSession, hasher: PasswordHasher, role: Role, *, reset_password: bool
+) -> tuple[User, DemoAccount]:
+    email, name = DEMO_USERS[role]
+    user = await session.scalar(select(User).where(User.email_key == fold_key(email)))
+    password = None
+    if user is None:
+        password = secrets.token_urlsafe(12)
+        user = await users_service.create_user(
+            session, hasher, email=email, password=password, full_name=name
+        )
+    elif reset_password:
+        password = secrets.token_urlsafe(12)
+        user.password_hash = await hasher.hash(password)
+    return user, DemoAccount(role=role, email=email, password=password)
+
+
+async def load_demo(
+    session: AsyncSession, hasher: PasswordHasher, *, today: dt.date, reset_passwords: bool
+) -> DemoResult:
+    """Create (or complete) the demo org; the caller commits."""
+    accounts: dict[Role, tuple[User, DemoAccount]] = {
+        role: await _account(session, hasher, role, reset_password=reset_passwords)
+        for role in DEMO_USERS
+    }
+    admin = accounts[Role.ADMIN][0]
+    org = await session.scalar(
+        select(Org)
+        .join(Membership, Membership.org_id == Org.id)
+        .where(Org.name == ORG_NAME, Membership.user_id == admin.id)
+    )
+    if org is None:
+        org = Org(name=ORG_NAME, currency="USD")
+        session.add(org)
+        await session.flush()
+    for role, (user, _account_info) in accounts.items():
+        if await session.get(Membership, (org.id, user.id)) is None:
+            await orgs_service.add_membership(session, org=org, user_id=user.id, role=role)
+    report = await imports_exports_service.import_csv(
+        session,
+        OrgContext(org=org, user=admin, role=Role.ADMIN),
+        io.BytesIO(demo_csv(today)),
+        dry_run=False,
+        max_rows=100_000,
+        max_bytes=10_000_000,
+        file_name="demo.csv",
+    )
+    return DemoResult(
+        org_id=org.id,
+        accounts=[info for _user, info in accounts.values()],
+        created=report.created,
+        duplicates=report.duplicates,
+    )

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from ledgerline.core.schemas import ResponseModel
+
+
+class RowError(ResponseModel):
+    row: int = Field(description="row number as a spreadsheet shows it: the header is row 1")
+    field: str
+    message: str
+
+
+class ImportReport(ResponseModel):
+    created: int
+    duplicates: int
+    errors: list[RowError]
+    dry_run: bool
