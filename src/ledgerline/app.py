@@ -85,7 +85,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url="/redoc",
         lifespan=lifespan,
         default_response_class=JSONResponse,
-        max_body_size=settings.max_json_body_bytes,
     )
     app.state.settings = settings
     app.state.database = database

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///ledgerline.db"
+    read_database_url: str | None = None
+    """PostgreSQL read replica for GET requests (dashboards, lists, exports); unset: the primary."""
     auto_migrate: bool | None = None
     """Migrate on start. Unset means: on for SQLite, off for PostgreSQL."""
     db_pool_size: int = Field(default=10, ge=1)

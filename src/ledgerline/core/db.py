@@ -82,23 +82,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, read_only: bool = False
+) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         engine = create_async_engine(target, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        _begin_immediate_on_sqlite(engine)
+        _begin_explicitly(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     return create_async_engine(
         target, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
 
 
-def _begin_immediate_on_sqlite(engine: AsyncEngine) -> None:
-    """Take SQLite's write lock at BEGIN, so two writers queue instead of failing to upgrade.
+def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
+    """Issue SQLite's BEGIN ourselves (the recipe in SQLAlchemy's SQLite dialect documentation).
 
-    pysqlite's own transaction handling is switched off and we issue BEGIN ourselves
-    (the recipe in SQLAlchemy's SQLite dialect documentation).
+    Writers use ``BEGIN IMMEDIATE``, taking the write lock at the start, so two writers queue on
+    the busy timeout instead of one failing when it upgrades a read lock. Readers use a plain
+    ``BEGIN``: under WAL they never block and are never blocked.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -107,7 +110,7 @@ def _begin_immediate_on_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -115,12 +118,24 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 
 class Database:
-    """One engine and its session factory; held by the app, the CLI and the tests alike."""
+    """The engines and session factories; held by the app, the CLI and the tests alike.
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    ``read_sessions`` serve requests that only read (GET): on SQLite they begin without
+    taking the write lock; on PostgreSQL they may go to a read replica (``read_url``).
+    """
+
+    def __init__(
+        self, url: str, *, pool_size: int = 10, echo: bool = False, read_url: str | None = None
+    ) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size, echo=echo)
         self.sessions = create_session_factory(self.engine)
+        self.read_engine = self.engine
+        if read_url is not None or self.engine.dialect.name == "sqlite":
+            self.read_engine = create_engine(
+                read_url or url, pool_size=pool_size, echo=echo, read_only=True
+            )
+        self.read_sessions = create_session_factory(self.read_engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -132,3 +147,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

@@ -13,6 +13,8 @@ from ledgerline.core.db import Database
 from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.core.routing import SESSION_STATE_KEY
 
+_READ_METHODS = frozenset({"GET", "HEAD"})
+
 
 def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
@@ -32,8 +34,12 @@ def get_rate_limiter(request: Request) -> RateLimiter:
 async def get_session(
     request: Request, database: Annotated[Database, Depends(get_database)]
 ) -> AsyncIterator[AsyncSession]:
-    """The request's one session; ``LedgerlineRoute`` commits it before the response is sent."""
-    async with database.sessions() as session:
+    """The request's one session; ``LedgerlineRoute`` commits it before the response is sent.
+
+    Requests that cannot change anything (GET, HEAD) read through the read sessions.
+    """
+    factory = database.read_sessions if request.method in _READ_METHODS else database.sessions
+    async with factory() as session:
         setattr(request.state, SESSION_STATE_KEY, session)
         yield session
 

@@ -4,6 +4,10 @@ Each request is one transaction. Services flush and never commit; this route cla
 the endpoint returns and *before* the response is sent, so a client is never told 2xx for a change
 that failed to commit. (Since FastAPI 0.118 the code after ``yield`` in a dependency runs after the
 response has gone out, which is too late for a commit.)
+
+Request bodies are limited here too (``max_json_body_bytes``, or a route's own ``max_body_size``)
+rather than by FastAPI's limiter, which answers an oversized body with a plain-text 413 that no
+exception handler can turn into a problem document.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.types import Message, Receive
 
 from ledgerline.core.errors import AppError, ServiceUnavailable, UnsupportedMediaType
 
@@ -43,6 +49,31 @@ def _is_json_media_type(content_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """``receive`` that refuses a body growing past ``limit`` bytes, whatever it declared.
+
+    The refusal is an ``HTTPException``: FastAPI re-raises those from body parsing as they are,
+    where any other error would become a 400.
+    """
+    received = 0
+
+    async def receive_within_limit() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413)
+        return message
+
+    return receive_within_limit
+
+
 def request_session(request: Request) -> AsyncSession | None:
     session = getattr(request.state, SESSION_STATE_KEY, None)
     return session if isinstance(session, AsyncSession) else None
@@ -55,14 +86,32 @@ async def _commit(request: Request) -> None:
 
 
 class LedgerlineRoute(APIRoute):
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        max_body_size: int | None = None,
+        **kw: Any,
+    ) -> None:
+        self.body_limit = max_body_size
+        super().__init__(path, endpoint, max_body_size=None, **kw)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        takes_body = self.body_field is not None
         takes_json_body = self.body_field is not None and not isinstance(
             self.body_field.field_info, params.Form
         )
 
         async def route_handler(request: Request) -> Response:
-            request = ExactJSONRequest(request.scope, request.receive)
+            receive = request.receive
+            if takes_body and request.method in _BODY_METHODS:
+                limit = self.body_limit or request.app.state.settings.max_json_body_bytes
+                if (_declared_length(request) or 0) > limit:
+                    raise HTTPException(413)
+                receive = _limited(receive, limit)
+            request = ExactJSONRequest(request.scope, receive)
             if takes_json_body and request.method in _BODY_METHODS:
                 content_type = request.headers.get("content-type")
                 if content_type is not None and not _is_json_media_type(content_type):
