@@ -22,6 +22,7 @@ from ledgerline.core.errors import install_error_handlers
 from ledgerline.core.health import router as health_router
 from ledgerline.core.instance import get_or_create_secret
 from ledgerline.core.observability import Metrics, RequestContextMiddleware, configure_logging
+from ledgerline.core.openapi import error_responses
 from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.dashboard.router import router as dashboard_router
 from ledgerline.imports_exports.router import router as imports_exports_router
@@ -33,7 +34,7 @@ API_PREFIX = "/api/v1"
 
 
 def api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=error_responses(503))
     domain_routers = (
         auth_router,
         users_router,

@@ -7,10 +7,11 @@ from fastapi.responses import StreamingResponse
 
 from ledgerline.core.config import get_settings
 from ledgerline.core.deps import SessionDep, SettingsDep
+from ledgerline.core.errors import PROBLEM_MEDIA_TYPE
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.routing import LedgerlineRoute
 from ledgerline.imports_exports import service as imports_exports_service
-from ledgerline.imports_exports.schemas import ImportReport
+from ledgerline.imports_exports.schemas import ImportRejection, ImportReport
 from ledgerline.orgs.dependencies import RecordsExporter, RecordsImporter
 from ledgerline.records.schemas import RecordFilters
 
@@ -23,7 +24,11 @@ MULTIPART_OVERHEAD = 64 * 1024
     "/import",
     responses={
         **error_responses(400, 401, 403, 404, 413, 415, 429),
-        422: {"model": ImportReport, "description": "rows with errors; nothing was written"},
+        422: {
+            "model": ImportRejection,
+            "description": "rows with errors; nothing was written",
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        },
     },
     max_body_size=get_settings().import_max_bytes + MULTIPART_OVERHEAD,
 )

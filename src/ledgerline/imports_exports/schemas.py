@@ -16,3 +16,12 @@ class ImportReport(ResponseModel):
     duplicates: int
     errors: list[RowError]
     dry_run: bool
+
+
+class ImportRejection(ImportReport):
+    """The 422 answer: problem details carrying the import report."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
