@@ -49,10 +49,18 @@ def api_router() -> APIRouter:
     return api
 
 
-async def _signing_secret(settings: Settings, database: Database) -> str:
+async def access_tokens(settings: Settings, database: Database) -> AccessTokens:
+    lifetime = dt.timedelta(minutes=settings.access_token_minutes)
+    if settings.jwt_private_key_file and settings.jwt_public_key_file:
+        return AccessTokens(
+            settings.jwt_private_key_file.read_bytes(),
+            verifying_key=settings.jwt_public_key_file.read_bytes(),
+            algorithm=settings.jwt_algorithm,
+            lifetime=lifetime,
+        )
     if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value()
-    return await get_or_create_secret(database)
+        return AccessTokens(settings.secret_key.get_secret_value(), lifetime=lifetime)
+    return AccessTokens(await get_or_create_secret(database), lifetime=lifetime)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -67,10 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.should_auto_migrate:
             await asyncio.to_thread(migrations.upgrade, settings.database_url)
         await migrations.ensure_current(database)
-        app.state.access_tokens = AccessTokens(
-            await _signing_secret(settings, database),
-            lifetime=dt.timedelta(minutes=settings.access_token_minutes),
-        )
+        app.state.access_tokens = await access_tokens(settings, database)
         try:
             yield
         finally:

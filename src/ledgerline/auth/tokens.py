@@ -1,4 +1,9 @@
-"""Access tokens (short-lived HS256 JWTs) and refresh tokens (opaque, stored as SHA-256)."""
+"""Access tokens (short-lived JWTs) and refresh tokens (opaque, stored as SHA-256).
+
+Access tokens are signed HS256 with the instance secret, or with an asymmetric key pair
+(RS256, ES256, EdDSA) when one is configured, so other services can verify them with the
+public key alone.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import jwt
 from ledgerline.core.db import utcnow
 from ledgerline.core.errors import Unauthorized
 
-ALGORITHM = "HS256"
+HMAC_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105
 
 
@@ -24,8 +29,17 @@ class AccessClaims:
 
 
 class AccessTokens:
-    def __init__(self, secret: str, *, lifetime: dt.timedelta) -> None:
-        self._secret = secret
+    def __init__(
+        self,
+        signing_key: str | bytes,
+        *,
+        lifetime: dt.timedelta,
+        verifying_key: str | bytes | None = None,
+        algorithm: str = HMAC_ALGORITHM,
+    ) -> None:
+        self._signing_key = signing_key
+        self._verifying_key = verifying_key if verifying_key is not None else signing_key
+        self._algorithm = algorithm
         self.lifetime = lifetime
 
     def issue(self, *, user_id: uuid.UUID, login_id: uuid.UUID) -> str:
@@ -38,15 +52,15 @@ class AccessTokens:
             "exp": now + self.lifetime,
             "jti": secrets.token_hex(8),
         }
-        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+        return jwt.encode(claims, self._signing_key, algorithm=self._algorithm)
 
     def decode(self, token: str) -> AccessClaims:
         """Verify signature, algorithm and expiry; anything else about the token is a 401."""
         try:
             claims = jwt.decode(
                 token,
-                self._secret,
-                algorithms=[ALGORITHM],
+                self._verifying_key,
+                algorithms=[self._algorithm],
                 options={"require": ["exp", "iat", "sub", "sid", "typ"]},
             )
             if claims["typ"] != ACCESS_TOKEN_TYPE:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RateLimitSetting = Annotated[str, Field(description="limits notation, e.g. 5/15minutes; 0 = off")]
@@ -28,6 +28,10 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = None
     """HS256 signing secret (>= 32 bytes). Unset: generated once and kept in the database."""
+    jwt_algorithm: Literal["HS256", "RS256", "ES256", "EdDSA"] = "HS256"
+    """HS256 uses ``secret_key``; the others sign with a PEM key pair from the two files below."""
+    jwt_private_key_file: Path | None = None
+    jwt_public_key_file: Path | None = None
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
 
@@ -72,6 +76,17 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value().encode()) < 32:
             raise ValueError("must be at least 32 bytes")
         return value
+
+    @model_validator(mode="after")
+    def _key_pair_for_asymmetric_algorithms(self) -> Settings:
+        if self.jwt_algorithm != "HS256" and not (
+            self.jwt_private_key_file and self.jwt_public_key_file
+        ):
+            raise ValueError(
+                f"jwt_algorithm {self.jwt_algorithm} needs LEDGERLINE_JWT_PRIVATE_KEY_FILE "
+                "and LEDGERLINE_JWT_PUBLIC_KEY_FILE"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:
