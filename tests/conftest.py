@@ -23,6 +23,7 @@ from ledgerline.app import create_app
 from ledgerline.core import migrations
 from ledgerline.core.config import Settings
 from ledgerline.core.db import Database
+from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.models import metadata
 from tests.factories import World, make_world
 
@@ -146,17 +147,48 @@ def api_client(application: FastAPI) -> httpx.AsyncClient:
 AppFactory = Callable[..., Awaitable[FastAPI]]
 
 
+class StartedApps:
+    """Apps started once per distinct settings and stopped at the end of the run.
+
+    Building an app costs FastAPI a fraction of a second per route set, which hundreds of small
+    tests would pay again and again; what a test leaves behind is undone by the ``app`` fixture.
+    """
+
+    def __init__(self, stack: AsyncExitStack) -> None:
+        self._stack = stack
+        self._apps: dict[Settings, FastAPI] = {}
+
+    async def get(self, settings: Settings) -> FastAPI:
+        if settings not in self._apps:
+            application = create_app(settings)
+            await self._stack.enter_async_context(LifespanManager(application))
+            self._apps[settings] = application
+        return self._apps[settings]
+
+
+@pytest.fixture(scope="session")
+async def started_apps(database_url: str) -> AsyncIterator[StartedApps]:
+    """Per backend, so its apps stop before the backend's database is dropped."""
+    async with AsyncExitStack() as stack:
+        yield StartedApps(stack)
+
+
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with LifespanManager(application):
-        yield application
+async def app(settings: Settings, started_apps: StartedApps) -> AsyncIterator[FastAPI]:
+    """A started app on empty tables, with fresh rate limits and no dependency overrides."""
+    application = await started_apps.get(settings)
+    yield application
+    application.dependency_overrides.clear()
+    if settings.redis_url is None:  # a shared Redis is never flushed
+        rate_limiter: RateLimiter = application.state.rate_limiter
+        await rate_limiter.reset()
     await _empty_database(settings.database_url)
 
 
 @pytest.fixture
 async def app_factory(database_url: str) -> AsyncIterator[AppFactory]:
-    """Started apps on the test database with other settings: ``await app_factory(**overrides)``."""
+    """Apps of their own on the test database, started and stopped within the test, with other
+    settings (``await app_factory(**overrides)``); free to change, e.g. to add a route."""
     async with AsyncExitStack() as stack:
 
         async def build(**overrides: object) -> FastAPI:

@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from ledgerline.audit.models import AuditEntry
 from ledgerline.auth.models import Login
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.auth.tokens import AccessTokens
@@ -135,3 +137,15 @@ async def sign_in(
     assert response.status_code == 200, response.text
     pair: dict[str, Any] = response.json()
     return pair
+
+
+async def audit_entries(app: FastAPI, org_id: uuid.UUID) -> list[AuditEntry]:
+    """The org's audit log straight from the database, oldest first."""
+    database: Database = app.state.database
+    async with database.sessions() as session:
+        rows = await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.org_id == org_id)
+            .order_by(AuditEntry.at, AuditEntry.id)
+        )
+        return list(rows)

@@ -11,7 +11,7 @@ import uvicorn
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.core import migrations
 from ledgerline.core.config import Settings, get_settings
-from ledgerline.core.console import console, run_async
+from ledgerline.core.console import console, one_line_errors, run_async
 from ledgerline.core.db import Database
 from ledgerline.users import service as users_service
 
@@ -33,7 +33,8 @@ def password_hasher(settings: Settings) -> PasswordHasher:
 
 def migrate_if_configured(settings: Settings) -> None:
     if settings.should_auto_migrate:
-        migrations.upgrade(settings.database_url)
+        with one_line_errors():
+            migrations.upgrade(settings.database_url)
 
 
 async def _create_admin(
@@ -129,14 +130,16 @@ def db_upgrade(
 ) -> None:
     """Apply migrations up to REVISION (default: the latest)."""
     settings = get_settings()
-    migrations.upgrade(settings.database_url, revision)
+    with one_line_errors():
+        migrations.upgrade(settings.database_url, revision)
     console.print(f"Database at {revision}.")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]) -> None:
     """Revert migrations down to REVISION (``base`` empties the schema)."""
-    migrations.downgrade(get_settings().database_url, revision)
+    with one_line_errors():
+        migrations.downgrade(get_settings().database_url, revision)
     console.print(f"Database at {revision}.")
 
 

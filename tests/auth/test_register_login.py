@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from ledgerline.auth.passwords import PasswordHasher
 from tests.conftest import AppFactory, api_client
 from tests.factories import (
     PASSWORD,
@@ -111,8 +112,10 @@ class TestRegister:
         )
         assert error_fields(response) == {"password"}
 
-    @pytest.mark.parametrize("name", ["Ada\x00Lovelace", "Ada\x07", "Ada\x1b[31m", "Ada\x7f"])
-    async def test_control_characters_in_full_name_are_rejected(
+    @pytest.mark.parametrize(
+        "name", ["Ada\x00Lovelace", "Ada\x07", "Ada\x1b[31m", "Ada\x7f", "", "   ", "x" * 201]
+    )
+    async def test_blank_long_or_control_character_full_name_is_rejected(
         self, client: httpx.AsyncClient, name: str
     ) -> None:
         response = await client.post("/auth/register", json=registration(full_name=name))
@@ -163,6 +166,24 @@ class TestLogin:
             assert problem(response, 401)["detail"] == INVALID_CREDENTIALS
             assert response.headers["www-authenticate"] == "Bearer"
         assert wrong_password.content == unknown_email.content
+
+    async def test_unknown_email_costs_a_password_check_like_a_known_one(
+        self, client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        hasher: PasswordHasher = app.state.password_hasher
+        checked: list[str | None] = []
+        verify = hasher.verify
+
+        async def counting_verify(password: str, password_hash: str | None) -> bool:
+            checked.append(password_hash)
+            return await verify(password, password_hash)
+
+        monkeypatch.setattr(hasher, "verify", counting_verify)
+        user = await make_user(app)
+        await failed_login(client, user.email)
+        await failed_login(client, unique_email("nobody"))
+        assert len(checked) == 2
+        assert checked[1] is None  # no account: the stand-in hash was checked all the same
 
 
 class TestTokenForm:
@@ -243,6 +264,19 @@ class TestLoginThrottling:
             for _ in range(8):
                 problem(await failed_login(client, user.email), 401)
             await sign_in(client, user.email)
+
+
+class TestRequestThrottling:
+    async def test_requests_of_one_user_are_limited(self, app_factory: AppFactory) -> None:
+        application = await app_factory(requests_per_user="3/minute")
+        busy, other = await make_user(application), await make_user(application)
+        async with api_client(application) as client:
+            for _ in range(3):
+                assert (await client.get("/users/me", headers=busy.headers)).status_code == 200
+            refused = await client.get("/orgs", headers=busy.headers)
+            assert (await client.get("/users/me", headers=other.headers)).status_code == 200
+        problem(refused, 429)
+        assert int(refused.headers["retry-after"]) > 0
 
 
 class TestRegistrationThrottling:

@@ -2,13 +2,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import AfterValidator, EmailStr, Field
 
 from ledgerline.core.schemas import RequestModel, ResponseModel
 from ledgerline.core.text import CleanText
 
+
+def _stripped_not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
-FullName = Annotated[CleanText, Field(min_length=1, max_length=200)]
+FullName = Annotated[
+    CleanText, Field(min_length=1, max_length=200), AfterValidator(_stripped_not_blank)
+]
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
 
 

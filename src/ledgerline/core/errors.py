@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -186,16 +187,29 @@ async def _request_validation(_request: Request, exc: Exception) -> Response:
     )
 
 
-async def _http_exception(_request: Request, exc: Exception) -> Response:
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers to; the router names only those of the first route found."""
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        regex = getattr(context, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods.update(context.methods or ())
+    return ", ".join(sorted(methods))
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         detail = "no such resource"
     elif exc.status_code == 405:
         detail = "method not allowed on this resource"
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     elif exc.status_code == 413:
         detail = "request body is larger than this endpoint accepts"
-    return problem_response(exc.status_code, detail, headers=exc.headers)
+    return problem_response(exc.status_code, detail, headers=headers)
 
 
 def internal_error_response() -> Response:

@@ -9,8 +9,9 @@ from fastapi import Depends, Header
 
 from ledgerline.core.errors import BadRequest
 
-_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_ETAG = re.compile(r'(?:W/)?"(\d{1,18})"')
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
+"""Printable ASCII, inner spaces included (HTTP trims the ends of a header value)."""
 
 
 def etag(version: int) -> str:
@@ -22,9 +23,9 @@ def if_match_version(
         str | None, Header(description='`"<version>"` from the ETag; stale answers 412')
     ] = None,
 ) -> int | None:
-    if if_match is None:
+    if if_match is None or if_match.strip() == "*":
         return None
-    match = _ETAG.match(if_match.strip())
+    match = _ETAG.fullmatch(if_match.strip())
     if match is None:
         raise BadRequest('If-Match must be an ETag such as "3"')
     return int(match.group(1))
@@ -40,7 +41,7 @@ def idempotency_key(
         ),
     ] = None,
 ) -> str | None:
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters")
     return key
 

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import orjson
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,10 +75,39 @@ class Metrics:
         )
 
 
-def _route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return str(path) if path else "unmatched"
+class RouteTemplates:
+    """The full path template of the route a request matched, for labels and logs.
+
+    ``scope["route"]`` holds the route object as declared, whose path lacks the prefixes of the
+    routers including it (FastAPI includes routers lazily); the full template comes from the
+    app's route contexts, indexed by route on first use.
+    """
+
+    def __init__(self) -> None:
+        self._by_route: dict[int, list[tuple[re.Pattern[str], str]]] = {}
+
+    def __call__(self, scope: Scope) -> str:
+        route = scope.get("route")
+        if route is None:
+            return "unmatched"
+        if id(route) not in self._by_route:
+            self._index(scope.get("app"))
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        for regex, template in self._by_route.setdefault(id(route), []):
+            if regex.match(path):
+                return template
+        own = getattr(route, "path_format", None) or getattr(route, "path", None)
+        return str(own) if own else "unmatched"
+
+    def _index(self, app: Any) -> None:
+        index: dict[int, list[tuple[re.Pattern[str], str]]] = {}
+        for context in iter_route_contexts(getattr(app, "routes", [])):
+            regex = getattr(context, "path_regex", None)
+            if regex is not None and context.path_format:
+                index.setdefault(id(context.original_route), []).append(
+                    (regex, context.path_format)
+                )
+        self._by_route = index
 
 
 class RequestContextMiddleware:
@@ -90,6 +120,7 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self.route_template = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,7 +152,7 @@ class RequestContextMiddleware:
             await internal_error_response()(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = _route_template(scope)
+            route = self.route_template(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)

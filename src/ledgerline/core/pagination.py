@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from ledgerline.core.errors import BadRequest
+
+MAX_BIGINT: Final = 2**63 - 1
+"""Largest integer a cursor may carry for a BIGINT sort key; beyond it the driver would fail."""
 
 
 def query_fingerprint(parts: dict[str, Any]) -> str:
@@ -42,3 +46,11 @@ def decode_cursor(cursor: str, fingerprint: str, *, length: int) -> list[Any]:
     if payload.get("f") != fingerprint:
         raise BadRequest("cursor belongs to another query (org, filters or sort differ)")
     return position
+
+
+def aware_datetime(raw: Any) -> dt.datetime:
+    """A cursor's timestamp; naive ones are refused (the database layer would reject them)."""
+    value = dt.datetime.fromisoformat(raw)
+    if value.tzinfo is None:
+        raise ValueError("timestamp without a time zone")
+    return value

@@ -51,7 +51,11 @@ def _is_json_media_type(content_type: str) -> bool:
 
 def _declared_length(request: Request) -> int | None:
     value = request.headers.get("content-length")
-    return int(value) if value is not None and value.isdigit() else None
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
+
+
+def _has_body(request: Request) -> bool:
+    return bool(_declared_length(request)) or "transfer-encoding" in request.headers
 
 
 def _limited(receive: Receive, limit: int) -> Receive:
@@ -114,6 +118,8 @@ class LedgerlineRoute(APIRoute):
             request = ExactJSONRequest(request.scope, receive)
             if takes_json_body and request.method in _BODY_METHODS:
                 content_type = request.headers.get("content-type")
+                if content_type is None and _has_body(request):
+                    raise UnsupportedMediaType("this endpoint takes application/json")
                 if content_type is not None and not _is_json_media_type(content_type):
                     raise UnsupportedMediaType("this endpoint takes application/json")
             try:

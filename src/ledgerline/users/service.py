@@ -6,6 +6,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,7 @@ from ledgerline.auth.passwords import PasswordHasher, password_problem
 from ledgerline.core.config import Settings
 from ledgerline.core.db import utcnow
 from ledgerline.core.errors import Conflict, FieldError, ValidationFailed
-from ledgerline.core.text import fold_key
+from ledgerline.core.text import fold_key, reject_control_characters
 from ledgerline.orgs import service as orgs_service
 from ledgerline.orgs.permissions import Role
 from ledgerline.users.models import User
@@ -28,6 +29,27 @@ def _check_password(password: str, *, email: str, field: str = "password") -> No
         raise ValidationFailed([FieldError(field, problem)])
 
 
+_EMAIL = TypeAdapter(EmailStr)
+
+
+def _valid_email(email: str) -> str:
+    """The API's email rule for every caller (the command line too), domain normalized."""
+    try:
+        return _EMAIL.validate_python(email.strip())
+    except ValidationError as exc:
+        raise ValidationFailed([FieldError("email", "is not a valid email address")]) from exc
+
+
+def _valid_full_name(full_name: str) -> str:
+    try:
+        name = reject_control_characters(full_name.strip())
+    except ValueError as exc:
+        raise ValidationFailed([FieldError("full_name", str(exc))]) from exc
+    if not name:
+        raise ValidationFailed([FieldError("full_name", "must not be blank")])
+    return name
+
+
 async def create_user(
     session: AsyncSession,
     hasher: PasswordHasher,
@@ -36,14 +58,16 @@ async def create_user(
     password: str,
     full_name: str,
 ) -> User:
+    email = _valid_email(email)
+    full_name = _valid_full_name(full_name)
     _check_password(password, email=email)
     email_key = fold_key(email)
     if await session.scalar(select(exists().where(User.email_key == email_key))):
         raise Conflict("an account with this email already exists")
     user = User(
-        email=email.strip(),
+        email=email,
         email_key=email_key,
-        full_name=full_name.strip(),
+        full_name=full_name,
         password_hash=await hasher.hash(password),
     )
     session.add(user)
