@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.models import AuditEntry
@@ -19,7 +19,12 @@ from ledgerline.audit.schemas import (
 )
 from ledgerline.core.context import current_request_id
 from ledgerline.core.errors import BadRequest
-from ledgerline.core.pagination import decode_cursor, encode_cursor, query_fingerprint
+from ledgerline.core.pagination import (
+    aware_datetime,
+    decode_cursor,
+    encode_cursor,
+    query_fingerprint,
+)
 
 
 def record_change(
@@ -67,12 +72,11 @@ async def list_entries(session: AsyncSession, org_id: uuid.UUID, query: AuditQue
     if query.cursor is not None:
         raw_at, raw_id = decode_cursor(query.cursor, fingerprint, length=2)
         try:
-            at, entry_id = dt.datetime.fromisoformat(raw_at), uuid.UUID(raw_id)
+            at, entry_id = aware_datetime(raw_at), uuid.UUID(str(raw_id))
         except (TypeError, ValueError) as exc:
             raise BadRequest("cursor is malformed") from exc
-        conditions.append(
-            or_(AuditEntry.at < at, and_(AuditEntry.at == at, AuditEntry.id < entry_id))
-        )
+        # A row comparison, so the index scan starts at the cursor (see records.queries._after).
+        conditions.append(tuple_(AuditEntry.at, AuditEntry.id) < (at, entry_id))
     rows = list(
         await session.scalars(
             select(AuditEntry)

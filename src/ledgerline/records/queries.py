@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ledgerline.core.errors import BadRequest, FieldError, ValidationFailed
 from ledgerline.core.money import format_amount
-from ledgerline.core.pagination import decode_cursor, encode_cursor, query_fingerprint
+from ledgerline.core.pagination import (
+    MAX_BIGINT,
+    aware_datetime,
+    decode_cursor,
+    encode_cursor,
+    query_fingerprint,
+)
 from ledgerline.core.text import fold_key
 from ledgerline.records.models import Category, Record
 from ledgerline.records.schemas import (
@@ -32,12 +39,13 @@ class SortSpec:
     descending: bool
 
     def parse(self, raw: Any) -> Any:
+        """The sort value a cursor carries; TypeError or ValueError when a client forged it."""
         if self.column is Record.date:
             return dt.date.fromisoformat(raw)
         if self.column is Record.created_at:
-            return dt.datetime.fromisoformat(raw)
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise TypeError("integer expected")
+            return aware_datetime(raw)
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_BIGINT:
+            raise TypeError("integer in the column's range expected")
         return raw
 
     def dump(self, value: Any) -> Any:
@@ -54,25 +62,48 @@ SORTS: dict[RecordSort, SortSpec] = {
 }
 
 
+def _in_org(org_id: uuid.UUID, *, deleted: bool) -> tuple[ColumnElement[bool], ...]:
+    state = Record.deleted_at.is_not(None) if deleted else Record.deleted_at.is_(None)
+    return Record.org_id == org_id, state
+
+
 def records_of(org_id: uuid.UUID, *, deleted: bool = False) -> Select[Record, str]:
     """The base of every record read: one org's records, live or soft-deleted, with category."""
-    state = Record.deleted_at.is_not(None) if deleted else Record.deleted_at.is_(None)
     return (
         select(Record, Category.name)
         .join(Category, Category.id == Record.category_id)
-        .where(Record.org_id == org_id, state)
+        .where(*_in_org(org_id, deleted=deleted))
     )
 
 
-def filter_conditions(org_id: uuid.UUID, filters: RecordFilters) -> list[ColumnElement[bool]]:
+def record_rows(org_id: uuid.UUID, *, deleted: bool = False) -> Select[Record]:
+    """One org's records without the category join, for ``SELECT ... FOR UPDATE``.
+
+    PostgreSQL rechecks a locked row's conditions against its newest version but keeps the
+    joined rows it read before waiting, so a join on a category that a concurrent update
+    changed would drop the row: the waiting writer would answer 404 for a live record.
+    """
+    return select(Record).where(*_in_org(org_id, deleted=deleted))
+
+
+def filter_conditions(
+    org_id: uuid.UUID,
+    filters: RecordFilters,
+    *,
+    category_ids: Sequence[uuid.UUID] | None = None,
+) -> list[ColumnElement[bool]]:
+    """The filters as conditions. ``category_ids``, when the caller resolved the category
+    names already (``category_ids_of``), replaces the name subquery with their ids, which lets
+    the planner use ``ix_records_live_category_date`` for a page in date order."""
     conditions: list[ColumnElement[bool]] = []
     if filters.type is not None:
         conditions.append(Record.type == filters.type.value)
     if filters.category:
-        keys = sorted({fold_key(name) for name in filters.category})
         conditions.append(
             Record.category_id.in_(
-                select(Category.id).where(Category.org_id == org_id, Category.name_key.in_(keys))
+                category_ids
+                if category_ids is not None
+                else _category_ids_statement(org_id, filters.category)
             )
         )
     if filters.date_from is not None:
@@ -91,10 +122,28 @@ def filter_conditions(org_id: uuid.UUID, filters: RecordFilters) -> list[ColumnE
     return conditions
 
 
+def _category_ids_statement(org_id: uuid.UUID, names: Sequence[str]) -> Select[uuid.UUID]:
+    keys = sorted({fold_key(name) for name in names})
+    return select(Category.id).where(Category.org_id == org_id, Category.name_key.in_(keys))
+
+
+async def category_ids_of(
+    session: AsyncSession, org_id: uuid.UUID, names: Sequence[str]
+) -> list[uuid.UUID]:
+    """The ids of the org's categories named ``names`` in any case; unknown names are skipped."""
+    return list(await session.scalars(_category_ids_statement(org_id, names)))
+
+
 def filtered_records(
-    org_id: uuid.UUID, filters: RecordFilters, *, deleted: bool = False
+    org_id: uuid.UUID,
+    filters: RecordFilters,
+    *,
+    deleted: bool = False,
+    category_ids: Sequence[uuid.UUID] | None = None,
 ) -> Select[Record, str]:
-    return records_of(org_id, deleted=deleted).where(*filter_conditions(org_id, filters))
+    return records_of(org_id, deleted=deleted).where(
+        *filter_conditions(org_id, filters, category_ids=category_ids)
+    )
 
 
 def to_read(record: Record, category: str) -> RecordRead:
@@ -116,10 +165,13 @@ def to_read(record: Record, category: str) -> RecordRead:
 
 
 def _after(spec: SortSpec, value: Any, record_id: uuid.UUID) -> ColumnElement[bool]:
-    """Rows strictly after (value, id) in the sort order: the keyset condition."""
-    if spec.descending:
-        return or_(spec.column < value, and_(spec.column == value, Record.id < record_id))
-    return or_(spec.column > value, and_(spec.column == value, Record.id > record_id))
+    """Rows strictly after (value, id) in the sort order: the keyset condition.
+
+    Written as a row comparison, which both databases turn into the start of the index scan;
+    the equivalent ``a < x OR (a = x AND id < y)`` is only a filter, so a deep page would scan
+    every row before it."""
+    key = tuple_(spec.column, Record.id)
+    return key < (value, record_id) if spec.descending else key > (value, record_id)
 
 
 def _fingerprint(org_id: uuid.UUID, query: RecordListQuery) -> str:
@@ -129,13 +181,17 @@ def _fingerprint(org_id: uuid.UUID, query: RecordListQuery) -> str:
 
 
 async def list_page(session: AsyncSession, org_id: uuid.UUID, query: RecordListQuery) -> RecordPage:
-    """One page in at most two statements (three with ``include_total``), whatever its size."""
+    """One page in one statement, whatever its size; plus one to resolve ``category`` names
+    and one for ``include_total``."""
     if query.cursor is not None and query.offset is not None:
         raise ValidationFailed([FieldError("query.offset", "cannot be combined with cursor")])
     spec = SORTS[query.sort]
     fingerprint = _fingerprint(org_id, query)
     deleted = query.deleted is not None
-    statement = filtered_records(org_id, query, deleted=deleted)
+    category_ids = (
+        await category_ids_of(session, org_id, query.category) if query.category else None
+    )
+    statement = filtered_records(org_id, query, deleted=deleted, category_ids=category_ids)
     if query.cursor is not None:
         raw_value, raw_id = decode_cursor(query.cursor, fingerprint, length=2)
         try:
@@ -158,7 +214,7 @@ async def list_page(session: AsyncSession, org_id: uuid.UUID, query: RecordListQ
     total = None
     if query.include_total:
         count = select(func.count()).select_from(
-            filtered_records(org_id, query, deleted=deleted).subquery()
+            filtered_records(org_id, query, deleted=deleted, category_ids=category_ids).subquery()
         )
         total = int(await session.scalar(count) or 0)
     return RecordPage(

@@ -91,7 +91,11 @@ class RecordRead(ResponseModel):
 class RecordPage(ResponseModel):
     items: list[RecordRead]
     next_cursor: str | None
-    total: int | None = Field(default=None, description="present when include_total=true")
+    total: int | None = Field(
+        default=None,
+        description="present when include_total=true",
+        exclude_if=lambda total: total is None,
+    )
 
 
 class RecordSort(StrEnum):

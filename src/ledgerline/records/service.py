@@ -4,6 +4,7 @@ one transaction. Services flush; the route layer commits."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -74,14 +75,25 @@ async def category_for(session: AsyncSession, org_id: uuid.UUID, name: str) -> C
     return category
 
 
-def _audit_values(record: Record, category: str) -> dict[str, Any]:
-    return {
-        "amount": format_amount(record.amount_minor, record.currency),
+def _audit_values(
+    record: Record, category: str, new: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The audited fields of ``record``, or of what it becomes with the column values ``new``."""
+    columns = {
+        "amount_minor": record.amount_minor,
         "currency": record.currency,
         "type": record.type,
-        "category": category,
-        "date": record.date.isoformat(),
+        "date": record.date,
         "notes": record.notes,
+        **(new or {}),
+    }
+    return {
+        "amount": format_amount(columns["amount_minor"], columns["currency"]),
+        "currency": columns["currency"],
+        "type": columns["type"],
+        "category": category,
+        "date": columns["date"].isoformat(),
+        "notes": columns["notes"],
     }
 
 
@@ -164,18 +176,21 @@ async def list_records(
 async def _locked(
     session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID, *, deleted: bool = False
 ) -> tuple[Record, str]:
-    """Lock the row for the rest of the transaction, so concurrent writers queue."""
-    row = (
-        await session.execute(
-            queries.records_of(ctx.org_id, deleted=deleted)
-            .where(Record.id == record_id)
-            .with_for_update(of=Record)
-            .execution_options(populate_existing=True)
-        )
-    ).one_or_none()
-    if row is None:
+    """Lock the row for the rest of the transaction, so concurrent writers queue; then read
+    its category, which the lock must not join (see ``queries.record_rows``)."""
+    record = await session.scalar(
+        queries.record_rows(ctx.org_id, deleted=deleted)
+        .where(Record.id == record_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if record is None:
         raise NotFound(RECORD_NOT_FOUND)
-    return row[0], row[1]
+    category_name = await session.scalar(
+        select(Category.name).where(Category.id == record.category_id)
+    )
+    assert category_name is not None, "records.category_id is a foreign key"
+    return record, category_name
 
 
 async def _write_version(
@@ -202,6 +217,8 @@ async def update_record(
     *,
     if_match: int | None = None,
 ) -> RecordRead:
+    """Change the fields sent. An update that changes nothing keeps the version (so the ETag)
+    and writes no audit entry."""
     record, category_name = await _locked(session, ctx, record_id)
     if if_match is not None and if_match != record.version:
         raise PreconditionFailed(
@@ -213,8 +230,10 @@ async def update_record(
     currency = data.currency if "currency" in sent and data.currency else record.currency
     values: dict[str, Any] = {"updated_by": ctx.user.id}
     if "amount" in sent or "currency" in sent:
-        amount = data.amount if data.amount is not None else _as_decimal(record)
-        values["amount_minor"] = minor_amount(amount, currency)
+        if data.amount is not None:
+            values["amount_minor"] = minor_amount(data.amount, currency)
+        else:
+            values["amount_minor"] = _amount_in(record, currency)
         values["amount_scaled"] = scaled_amount(values["amount_minor"], currency)
         values["currency"] = currency
     if data.type is not None:
@@ -227,29 +246,36 @@ async def update_record(
         category = await category_for(session, ctx.org_id, data.category)
         values["category_id"] = category.id
         category_name = category.name
+    after = _audit_values(record, category_name, values)
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if not changes:
+        return queries.to_read(record, category_name)
     values["search_key"] = search_key(category_name, values.get("notes", record.notes))
     await _write_version(session, record, record.version, values)
-    after = _audit_values(record, category_name)
-    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     deltas = aggregates.Deltas()
     deltas.remove(old_bucket, old_amount)
     deltas.add(aggregates.bucket_of(record), record.amount_minor)
     await aggregates.apply(session, deltas)
-    if changes:
-        audit_service.record_change(
-            session,
-            org_id=ctx.org_id,
-            actor_id=ctx.user.id,
-            action=AuditAction.RECORD_UPDATED,
-            entity_type=EntityType.RECORD,
-            entity_id=record.id,
-            changes=changes,
-        )
+    audit_service.record_change(
+        session,
+        org_id=ctx.org_id,
+        actor_id=ctx.user.id,
+        action=AuditAction.RECORD_UPDATED,
+        entity_type=EntityType.RECORD,
+        entity_id=record.id,
+        changes=changes,
+    )
     return queries.to_read(record, category_name)
 
 
-def _as_decimal(record: Record) -> Decimal:
-    return Decimal(format_amount(record.amount_minor, record.currency))
+def _amount_in(record: Record, currency: str) -> int:
+    """The record's unchanged amount in another currency (422 on ``amount`` if it does not fit)."""
+    amount = format_amount(record.amount_minor, record.currency)
+    try:
+        return int(to_minor(Decimal(amount), currency))
+    except MoneyError as exc:
+        message = f"the record's amount {amount} {exc}"
+        raise ValidationFailed([FieldError("amount", message)]) from exc
 
 
 async def delete_record(
