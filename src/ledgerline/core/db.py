@@ -74,21 +74,37 @@ def async_url(url: str) -> URL:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    _set_pragmas(dbapi_connection, foreign_keys=True)
+
+
+def _sqlite_pragmas_for_migrations(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    """Alembic's batch mode rebuilds a table by dropping it, which SQLite refuses while other
+    tables' foreign keys point at it; migrations run with enforcement off (Alembic's advice)."""
+    _set_pragmas(dbapi_connection, foreign_keys=False)
+
+
+def _set_pragmas(dbapi_connection: Any, *, foreign_keys: bool) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, read_only: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    read_only: bool = False,
+    for_migrations: bool = False,
 ) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         engine = create_async_engine(target, echo=echo)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        pragmas = _sqlite_pragmas_for_migrations if for_migrations else _sqlite_pragmas
+        event.listen(engine.sync_engine, "connect", pragmas)
         _begin_explicitly(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     return create_async_engine(

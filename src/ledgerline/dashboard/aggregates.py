@@ -4,11 +4,18 @@ Every change is expressed as signed deltas on (org, day, type, category, currenc
 applied with one ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` per bucket: the
 database adds atomically under its row lock, so concurrent writers never lose an increment.
 Buckets are applied in key order so two transactions lock them in the same order.
+
+``rebuild`` recounts an org from its records while its writers wait: on PostgreSQL every writer
+holds the org's rebuild lock (a transaction-level advisory lock) in shared mode while it applies
+its deltas and until it commits, and ``rebuild`` takes it exclusively before it reads anything.
+So no delta can be both counted in the recount and applied again on top, or lost with a row the
+rebuild replaces. (SQLite runs one writing transaction at a time anyway.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -82,9 +89,30 @@ class Deltas:
 _KEY = ["org_id", "day", "type", "category_id", "currency"]
 
 
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 def _upsert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return postgresql.insert if _is_postgresql(session) else sqlite.insert
+
+
+def _lock_key(org_id: uuid.UUID) -> int:
+    digest = hashlib.blake2b(b"daily_totals:" + org_id.bytes, digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def _share_rebuild_lock(session: AsyncSession, org_id: uuid.UUID) -> None:
+    if _is_postgresql(session):
+        await session.execute(select(func.pg_advisory_xact_lock_shared(_lock_key(org_id))))
+
+
+async def lock_out_writers(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Wait for the org's writers that changed aggregates to commit, and make new ones wait for
+    this transaction, so it sees the records and aggregates still (PostgreSQL; SQLite writers
+    are serialized already). Take it before reading anything."""
+    if _is_postgresql(session):
+        await session.execute(select(func.pg_advisory_xact_lock(_lock_key(org_id))))
 
 
 def _accumulate(statement: Any) -> Insert:
@@ -103,6 +131,8 @@ async def apply(session: AsyncSession, deltas: Deltas) -> None:
     rows = deltas.rows()
     if not rows:
         return
+    for org_id in sorted({row["org_id"] for row in rows}):
+        await _share_rebuild_lock(session, org_id)
     insert = _upsert(session)
     for row in rows:
         await session.execute(_accumulate(insert(DailyTotal).values(**row)))
@@ -127,8 +157,14 @@ def _bucket_sums(records: Select[Any]) -> Select[Any]:
     )
 
 
-async def add_from_records(session: AsyncSession, records: Select[Any]) -> None:
-    """Add the buckets of the records ``records`` selects, summed by the database (imports)."""
+async def add_from_records(session: AsyncSession, org_id: uuid.UUID, records: Select[Any]) -> None:
+    """Add the buckets of the org's records that ``records`` selects, summed by the database
+    (imports)."""
+    await _share_rebuild_lock(session, org_id)
+    await _insert_sums(session, records.where(Record.org_id == org_id))
+
+
+async def _insert_sums(session: AsyncSession, records: Select[Any]) -> None:
     columns = [*_KEY, "total_high", "total_low", "record_count"]
     insert = _upsert(session)
     await session.execute(
@@ -137,9 +173,10 @@ async def add_from_records(session: AsyncSession, records: Select[Any]) -> None:
 
 
 async def rebuild(session: AsyncSession, org_id: uuid.UUID) -> None:
-    """Recompute an org's aggregates from its live records (recovery)."""
+    """Recompute an org's aggregates from its live records (recovery), its writers waiting."""
+    await lock_out_writers(session, org_id)
     await session.execute(delete(DailyTotal).where(DailyTotal.org_id == org_id))
-    await add_from_records(session, live_records(org_id))
+    await _insert_sums(session, live_records(org_id))
 
 
 def live_records(org_id: uuid.UUID) -> Select[Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.config import get_settings
 from ledgerline.core.console import console, run_async
@@ -17,31 +19,44 @@ from ledgerline.orgs.models import Org
 app = typer.Typer(help="Dashboard aggregates: check them against the records, or rebuild them.")
 
 OrgOption = Annotated[uuid.UUID, typer.Option("--org", help="Organization id.")]
+T = TypeVar("T")
 
 
-async def _check(org_id: uuid.UUID) -> list[aggregates.Drift]:
+async def _org_exists(session: AsyncSession, org_id: uuid.UUID) -> None:
+    if await session.get(Org, org_id) is None:
+        raise typer.BadParameter(f"no organization {org_id}", param_hint="--org")
+
+
+async def check_org(database: Database, org_id: uuid.UUID) -> list[aggregates.Drift]:
+    """Every bucket whose stored totals differ from a recount of the org's live records.
+
+    The recount and the stored totals are read in one snapshot (REPEATABLE READ on PostgreSQL,
+    a read transaction on SQLite), so writers committing meanwhile cause no false report.
+    """
+    async with database.read_sessions() as session:
+        if not database.is_sqlite:
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        await _org_exists(session, org_id)
+        return await aggregates.find_drift(session, org_id)
+
+
+async def rebuild_org(database: Database, org_id: uuid.UUID) -> int:
+    """Recompute the org's aggregates from its records, in one transaction during which its
+    writers wait; the number of buckets that differed."""
+    async with database.sessions() as session:
+        await aggregates.lock_out_writers(session, org_id)
+        await _org_exists(session, org_id)
+        drift = await aggregates.find_drift(session, org_id)
+        await aggregates.rebuild(session, org_id)
+        await session.commit()
+        return len(drift)
+
+
+async def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
     database = Database(get_settings().database_url)
     try:
         await ensure_current(database)
-        async with database.sessions() as session:
-            if await session.get(Org, org_id) is None:
-                raise typer.BadParameter(f"no organization {org_id}", param_hint="--org")
-            return await aggregates.find_drift(session, org_id)
-    finally:
-        await database.dispose()
-
-
-async def _rebuild(org_id: uuid.UUID) -> int:
-    database = Database(get_settings().database_url)
-    try:
-        await ensure_current(database)
-        async with database.sessions() as session:
-            if await session.get(Org, org_id) is None:
-                raise typer.BadParameter(f"no organization {org_id}", param_hint="--org")
-            drift = await aggregates.find_drift(session, org_id)
-            await aggregates.rebuild(session, org_id)
-            await session.commit()
-            return len(drift)
+        return await work(database)
     finally:
         await database.dispose()
 
@@ -49,13 +64,14 @@ async def _rebuild(org_id: uuid.UUID) -> int:
 @app.command()
 def check(org: OrgOption) -> None:
     """Report every day/category bucket whose totals differ from the records (exit 1 if any)."""
-    drift = run_async(lambda: _check(org))
+    drift = run_async(lambda: _with_database(lambda database: check_org(database, org)))
     for item in drift:
         b = item.bucket
         console.print(
             f"{b.day} {b.type} {b.currency} category {b.category_id}: "
             f"stored {item.stored[0]} minor units in {item.stored[1]} records, "
-            f"records say {item.recounted[0]} in {item.recounted[1]}"
+            f"records say {item.recounted[0]} in {item.recounted[1]}",
+            soft_wrap=True,
         )
     if drift:
         console.print(f"[red]{len(drift)} bucket(s) differ[/]; run `ledgerline aggregates rebuild`")
@@ -66,5 +82,5 @@ def check(org: OrgOption) -> None:
 @app.command()
 def rebuild(org: OrgOption) -> None:
     """Recompute the org's aggregates from its records, in one transaction."""
-    fixed = run_async(lambda: _rebuild(org))
+    fixed = run_async(lambda: _with_database(lambda database: rebuild_org(database, org)))
     console.print(f"Aggregates rebuilt ({fixed} bucket(s) had drifted).")

@@ -1,13 +1,9 @@
-"""Calendar periods (day, ISO week, month): their SQL keys on each database and their sequence."""
+"""Calendar periods (day, ISO week, month): the key of a day's period and their sequence."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
-
-from sqlalchemy import Integer, cast, func, literal_column
-from sqlalchemy.sql.elements import ColumnElement
 
 from ledgerline.dashboard.schemas import Granularity
 
@@ -28,29 +24,6 @@ def month_key(day: dt.date) -> str:
 
 
 KEYS = {Granularity.DAY: day_key, Granularity.WEEK: week_key, Granularity.MONTH: month_key}
-
-
-def sql_key(column: Any, granularity: Granularity, dialect: str) -> ColumnElement[str]:
-    """The period key of a date column, computed by the database."""
-    if dialect == "postgresql":
-        pattern = {
-            Granularity.DAY: "YYYY-MM-DD",
-            Granularity.WEEK: 'IYYY-"W"IW',
-            Granularity.MONTH: "YYYY-MM",
-        }[granularity]
-        return func.to_char(column, pattern)
-    if granularity is Granularity.DAY:
-        return func.strftime("%Y-%m-%d", column)
-    if granularity is Granularity.MONTH:
-        return func.strftime("%Y-%m", column)
-    # SQLite has no ISO week before 3.46: the ISO year and week are those of the week's Thursday.
-    thursday = func.date(column, "-3 days", "weekday 4")
-    week = (cast(func.strftime("%j", thursday), Integer) - 1) / 7 + 1
-    return (
-        func.strftime("%Y", thursday)
-        .concat(literal_column("'-W'"))
-        .concat(func.printf("%02d", week))
-    )
 
 
 def period_count(start: dt.date, end: dt.date, granularity: Granularity) -> int:

@@ -87,9 +87,14 @@ class TrendPoint(ResponseModel):
 
 
 class MonthlyExpense(ResponseModel):
-    months: int = Field(description="calendar months in the period, empty ones included")
-    average: Money
-    median: Money
+    months: int = Field(description="calendar months the period touches, empty ones included")
+    average: Money = Field(
+        description="the period's expense divided by `months`, rounded half to even"
+    )
+    median: Money = Field(
+        description="median of the monthly expense totals (empty months count as zero), "
+        "rounded half to even"
+    )
 
 
 class CategoryShare(ResponseModel):
@@ -106,17 +111,24 @@ class Change(ResponseModel):
 
 
 class MonthOverMonth(ResponseModel):
-    month: str
-    previous_month: str
+    month: str = Field(description="the period's last month; counted within the period")
+    previous_month: str = Field(description="the calendar month before it, counted whole")
     income: Change
     expense: Change
 
 
 class Insights(ResponseModel):
-    currency: str
-    date_from: dt.date | None
+    currency: str = Field(description="every figure is for this currency's records")
+    date_from: dt.date | None = Field(
+        description="the period: the given dates, an open end taken from the first or last "
+        "record of the currency"
+    )
     date_to: dt.date | None
     monthly_expense: MonthlyExpense
-    top_expense_categories: list[CategoryShare]
-    month_over_month: MonthOverMonth | None
-    largest_records: list[RecordRead]
+    top_expense_categories: list[CategoryShare] = Field(
+        description="the five largest expense categories, largest first"
+    )
+    month_over_month: MonthOverMonth | None = Field(description="null when the period is empty")
+    largest_records: list[RecordRead] = Field(
+        description="the five largest records of the period, income or expense"
+    )

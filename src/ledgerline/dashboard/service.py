@@ -1,13 +1,13 @@
 """Dashboard figures, read from ``daily_totals`` (never from the records table, except the
-few rows ``recent`` and ``largest_records`` list), so a request costs the same at any size."""
+few rows ``recent`` and ``largest_records`` list, each through an index that stops after them),
+so a request costs the same at any size."""
 
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 import uuid
 from collections import defaultdict
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.errors import FieldError, ValidationFailed
-from ledgerline.core.money import format_amount
+from ledgerline.core.money import format_amount, minor_digits
 from ledgerline.dashboard import periods
 from ledgerline.dashboard.aggregates import join_halves
 from ledgerline.dashboard.models import DailyTotal
@@ -41,9 +41,12 @@ from ledgerline.records import queries as record_queries
 from ledgerline.records.models import Category, Record
 from ledgerline.records.schemas import RecordRead
 
-INCOME, EXPENSE = "income", "expense"
+INCOME, EXPENSE, COUNT = "income", "expense", "count"
 TOP_CATEGORIES = 5
 LARGEST_RECORDS = 5
+DATE_SCAN_LIMIT = 2_000
+"""Up to this many records in the period, its largest ones are found by sorting the period."""
+AMOUNT_WALK_LIMIT = 10_000
 
 
 def _in_range(org_id: uuid.UUID, dates: DateRange) -> list[ColumnElement[bool]]:
@@ -60,14 +63,14 @@ def _in_range(org_id: uuid.UUID, dates: DateRange) -> list[ColumnElement[bool]]:
 
 def _sums() -> tuple[Any, Any, Any]:
     return (
-        func.sum(DailyTotal.total_high),
-        func.sum(DailyTotal.total_low),
-        func.sum(DailyTotal.record_count),
+        func.sum(DailyTotal.total_high).label("high"),
+        func.sum(DailyTotal.total_low).label("low"),
+        func.sum(DailyTotal.record_count).label("n"),
     )
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind else "sqlite"
+def _zero() -> dict[str, int]:
+    return {INCOME: 0, EXPENSE: 0, COUNT: 0}
 
 
 async def summary(session: AsyncSession, ctx: OrgContext, dates: DateRange) -> Summary:
@@ -103,28 +106,40 @@ def _currency_totals(currency: str, figures: dict[str, int]) -> CurrencyTotals:
     )
 
 
-def _category_totals(org_id: uuid.UUID, query: DateRange, kind: str | None) -> Select[Any]:
+def _category_totals(
+    org_id: uuid.UUID, query: DateRange, kind: str | None, currency: str | None = None
+) -> Select[Any]:
+    """Summed first, then joined to the few categories, not joined row by row."""
     conditions = _in_range(org_id, query)
     if kind is not None:
         conditions.append(DailyTotal.type == kind)
-    return (
-        select(Category.name, DailyTotal.type, DailyTotal.currency, *_sums())
-        .join(Category, Category.id == DailyTotal.category_id)
+    if currency is not None:
+        conditions.append(DailyTotal.currency == currency)
+    totals = (
+        select(DailyTotal.category_id, DailyTotal.type, DailyTotal.currency, *_sums())
         .where(*conditions)
-        .group_by(Category.id, Category.name, DailyTotal.type, DailyTotal.currency)
+        .group_by(DailyTotal.category_id, DailyTotal.type, DailyTotal.currency)
+        .subquery()
     )
+    return select(
+        Category.name, totals.c.type, totals.c.currency, totals.c.high, totals.c.low, totals.c.n
+    ).join(Category, Category.id == totals.c.category_id)
 
 
 async def categories(
     session: AsyncSession, ctx: OrgContext, query: CategoriesQuery
 ) -> list[CategoryTotal]:
+    """Totals per category, type and currency, largest first: totals compare by value (major
+    units, as the record list's amount sort does), ties by category, type, then currency."""
     kind = query.type.value if query.type is not None else None
     rows = await session.execute(_category_totals(ctx.org_id, query, kind))
     totals = [
         (join_halves(high, low), name, kind_, currency, int(count))
         for name, kind_, currency, high, low, count in rows
     ]
-    totals.sort(key=lambda t: (-t[0], t[1].casefold(), t[2], t[3]))
+    totals.sort(
+        key=lambda t: (-Fraction(t[0], 10 ** minor_digits(t[3])), t[1].casefold(), t[2], t[3])
+    )
     return [
         CategoryTotal(
             category=name,
@@ -163,19 +178,25 @@ async def _period_sums(
     granularity: Granularity,
     currency: str | None = None,
 ) -> dict[tuple[str, str], dict[str, int]]:
-    """(period, currency) -> {income, expense} in minor units, summed by the database."""
-    period = periods.sql_key(DailyTotal.day, granularity, _dialect(session)).label("period")
+    """(period, currency) -> income and expense in minor units, and the record count.
+
+    The database sums per day, in the aggregates' own order and without formatting a date per
+    row; the days (at most a few thousand) fold into periods here.
+    """
     conditions = _in_range(org_id, dates)
     if currency is not None:
         conditions.append(DailyTotal.currency == currency)
     rows = await session.execute(
-        select(period, DailyTotal.currency, DailyTotal.type, *_sums())
+        select(DailyTotal.day, DailyTotal.currency, DailyTotal.type, *_sums())
         .where(*conditions)
-        .group_by(period, DailyTotal.currency, DailyTotal.type)
+        .group_by(DailyTotal.day, DailyTotal.type, DailyTotal.currency)
     )
-    sums: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {INCOME: 0, EXPENSE: 0})
-    for key, row_currency, kind, high, low, _count in rows:
-        sums[(key, row_currency)][kind] = join_halves(high, low)
+    key_of = periods.KEYS[granularity]
+    sums: dict[tuple[str, str], dict[str, int]] = defaultdict(_zero)
+    for day, row_currency, kind, high, low, count in rows:
+        figures = sums[(key_of(day), row_currency)]
+        figures[kind] += join_halves(high, low)
+        figures[COUNT] += int(count)
     return sums
 
 
@@ -199,7 +220,7 @@ async def trends(session: AsyncSession, ctx: OrgContext, query: TrendsQuery) -> 
     points = []
     for key in periods.period_keys(start, end, query.granularity):
         for currency in currencies:
-            figures = sums.get((key, currency), {INCOME: 0, EXPENSE: 0})
+            figures = sums.get((key, currency)) or _zero()
             income, expense = figures[INCOME], figures[EXPENSE]
             points.append(
                 TrendPoint(
@@ -223,16 +244,86 @@ def _dated_records(ctx: OrgContext, dates: DateRange) -> Select[Record, str]:
 
 
 async def recent(session: AsyncSession, ctx: OrgContext, query: RecentQuery) -> list[RecordRead]:
+    """The latest records by date, then by creation: ids are UUIDv7, so they order records by
+    creation time (to the millisecond), and ``ix_records_live_date`` (org, date, id) yields the
+    first ``limit`` rows without sorting the day's records."""
     rows = await session.execute(
-        _dated_records(ctx, query)
-        .order_by(Record.date.desc(), Record.created_at.desc(), Record.id.desc())
-        .limit(query.limit)
+        _dated_records(ctx, query).order_by(Record.date.desc(), Record.id.desc()).limit(query.limit)
     )
     return [record_queries.to_read(record, category) for record, category in rows]
 
 
+async def _largest_records(
+    session: AsyncSession, ctx: OrgContext, dates: DateRange, currency: str, in_period: int
+) -> list[RecordRead]:
+    """The period's largest records of ``currency``, without sorting a large period.
+
+    A period of few records is sorted (through the date index). In a larger one the org's
+    records are walked from the largest down (the amount index) until enough fall in the
+    period: about ``LARGEST_RECORDS * records / in_period`` rows. Left to themselves, planners
+    do not know how dates and amounts relate: SQLite sorts the whole period (five seconds for
+    two years of a million records).
+    """
+    if in_period == 0:
+        return []
+    ids = (
+        await _walk_amounts(session, ctx, dates, currency) if in_period > DATE_SCAN_LIMIT else None
+    )
+    if ids is None:
+        rows = await session.execute(
+            _dated_records(ctx, dates)
+            .where(Record.currency == currency)
+            .order_by(Record.amount_scaled.desc(), Record.id.desc())
+            .limit(LARGEST_RECORDS)
+        )
+        return [record_queries.to_read(record, category) for record, category in rows]
+    rows = await session.execute(record_queries.records_of(ctx.org_id).where(Record.id.in_(ids)))
+    found = {record.id: (record, category) for record, category in rows}
+    # A record deleted since the walk (another transaction, on PostgreSQL) is left out.
+    return [record_queries.to_read(*found[record_id]) for record_id in ids if record_id in found]
+
+
+async def _walk_amounts(
+    session: AsyncSession, ctx: OrgContext, dates: DateRange, currency: str
+) -> list[uuid.UUID] | None:
+    """Ids of the period's largest records, from the org's largest down; None when the first
+    ``AMOUNT_WALK_LIMIT`` hold too few (the period is then small enough to sort)."""
+    result = await session.stream(
+        select(Record.id, Record.date)
+        .where(
+            Record.org_id == ctx.org_id,
+            Record.deleted_at.is_(None),
+            Record.currency == currency,
+        )
+        .order_by(Record.amount_scaled.desc(), Record.id.desc())
+        .limit(AMOUNT_WALK_LIMIT)
+        .execution_options(yield_per=256)
+    )
+    first, last = dates.date_from or dt.date.min, dates.date_to or dt.date.max
+    ids: list[uuid.UUID] = []
+    async for record_id, day in result:
+        if first <= day <= last:
+            ids.append(record_id)
+            if len(ids) == LARGEST_RECORDS:
+                break
+    await result.close()
+    return ids if len(ids) == LARGEST_RECORDS else None
+
+
 def _percent(part: int, whole: int) -> str:
-    return str((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_EVEN))
+    """``part / whole`` in percent, exactly rounded half to even to two decimals (a change too
+    small to show is ``0.00``, not ``-0.00``)."""
+    return str(Decimal(round(Fraction(part * 10_000, whole))).scaleb(-2))
+
+
+def _median(values: list[int]) -> Fraction:
+    """Exact: ``statistics.median`` averages the middle pair through a float."""
+    if not values:
+        return Fraction(0)
+    ordered, middle = sorted(values), len(values) // 2
+    if len(ordered) % 2:
+        return Fraction(ordered[middle])
+    return Fraction(ordered[middle - 1] + ordered[middle], 2)
 
 
 def _minor_of(value: Fraction) -> int:
@@ -245,25 +336,19 @@ async def insights(session: AsyncSession, ctx: OrgContext, query: InsightsQuery)
     bounds = await _bounds(session, ctx.org_id, query, currency)
     monthly = await _period_sums(session, ctx.org_id, query, Granularity.MONTH, currency)
     month_keys = list(periods.period_keys(*bounds, Granularity.MONTH)) if bounds else []
-    expenses = [monthly.get((key, currency), {EXPENSE: 0})[EXPENSE] for key in month_keys]
+    in_month = [monthly.get((key, currency)) or _zero() for key in month_keys]
+    expenses = [figures[EXPENSE] for figures in in_month]
     total_expense = sum(expenses)
     average = Fraction(total_expense, len(expenses)) if expenses else Fraction(0)
-    median = Fraction(statistics.median(expenses)) if expenses else Fraction(0)
+    median = _median(expenses)
 
-    category_rows = await session.execute(
-        _category_totals(ctx.org_id, query, EXPENSE).where(DailyTotal.currency == currency)
-    )
+    category_rows = await session.execute(_category_totals(ctx.org_id, query, EXPENSE, currency))
     category_totals = sorted(
         ((join_halves(high, low), name) for name, _kind, _cur, high, low, _n in category_rows),
         key=lambda t: (-t[0], t[1].casefold()),
     )[:TOP_CATEGORIES]
 
-    largest = await session.execute(
-        _dated_records(ctx, query)
-        .where(Record.currency == currency)
-        .order_by(Record.amount_scaled.desc(), Record.id.desc())
-        .limit(LARGEST_RECORDS)
-    )
+    in_period = sum(figures[COUNT] for figures in in_month)
     return Insights(
         currency=currency,
         date_from=bounds[0] if bounds else query.date_from,
@@ -281,28 +366,33 @@ async def insights(session: AsyncSession, ctx: OrgContext, query: InsightsQuery)
             )
             for total, name in category_totals
         ],
-        month_over_month=await _month_over_month(session, ctx, month_keys, monthly, currency),
-        largest_records=[record_queries.to_read(r, category) for r, category in largest],
+        month_over_month=await _month_over_month(
+            session, ctx, query, month_keys, monthly, currency
+        ),
+        largest_records=await _largest_records(session, ctx, query, currency, in_period),
     )
 
 
 async def _month_over_month(
     session: AsyncSession,
     ctx: OrgContext,
+    query: DateRange,
     month_keys: list[str],
     monthly: dict[tuple[str, str], dict[str, int]],
     currency: str,
 ) -> MonthOverMonth | None:
-    """The period's last month against the calendar month before it (which may precede the
-    period, so it is read from the aggregates when the period does not cover it)."""
+    """The period's last month (the part of it in the period) against the whole calendar month
+    before it. That month may start before the period, or before ``date_from`` cuts it, so
+    unless the period covers all of it, it is read from the aggregates on its own."""
     if not month_keys:
         return None
     current_key = month_keys[-1]
     previous_key = periods.previous_month(current_key)
-    previous = monthly.get((previous_key, currency))
-    if previous is None and previous_key not in month_keys:
-        year, month = (int(part) for part in previous_key.split("-"))
-        start = dt.date(year, month, 1)
+    year, month = (int(part) for part in previous_key.split("-"))
+    start = dt.date(year, month, 1)
+    if query.date_from is None or query.date_from <= start:
+        previous = monthly.get((previous_key, currency))
+    else:
         end = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
         outside = await _period_sums(
             session,
@@ -312,8 +402,8 @@ async def _month_over_month(
             currency,
         )
         previous = outside.get((previous_key, currency))
-    previous = previous or {INCOME: 0, EXPENSE: 0}
-    current = monthly.get((current_key, currency), {INCOME: 0, EXPENSE: 0})
+    previous = previous or _zero()
+    current = monthly.get((current_key, currency)) or _zero()
     return MonthOverMonth(
         month=current_key,
         previous_month=previous_key,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +14,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +61,7 @@ async def acting_member(
     org = await session.get(Org, org_id)
     if org is None:
         raise fail(f"no organization {org_id}")
+    who = email if email is not None else "no active admin"
     statement = (
         select(User, Membership.role)
         .join(Membership, Membership.user_id == User.id)
@@ -69,7 +75,7 @@ async def acting_member(
         )
     row = (await session.execute(statement.limit(1))).first()
     if row is None:
-        raise fail(f"{email or 'no active admin'} is not an active member of {org.name}")
+        raise fail(f"{who} is not an active member of {org.name}")
     user, role_value = row
     role = Role(role_value)
     if not role_allows(role, permission):
@@ -83,7 +89,7 @@ async def _import(path: Path, org_id: uuid.UUID, actor: str | None, dry_run: boo
     async with session_for(settings) as session:
         ctx = await acting_member(session, org_id, actor, Permission.RECORDS_IMPORT)
         with path.open("rb") as stream, _progress() as progress:
-            task = progress.add_task(path.name, total=size)
+            task = progress.add_task(escape(path.name), total=size)
             try:
                 report = await imports_exports_service.import_csv(
                     session,
@@ -99,12 +105,20 @@ async def _import(path: Path, org_id: uuid.UUID, actor: str | None, dry_run: boo
             except ImportRejected as exc:
                 progress.stop()
                 for error in exc.report.errors:
-                    console.print(f"row {error.row}, {error.field}: {error.message}")
+                    console.print(
+                        f"row {error.row}, {error.field}: {error.message}",
+                        markup=False,
+                        highlight=False,
+                        soft_wrap=True,
+                    )
                 raise
             progress.update(task, completed=size)
         await session.commit()
     verb = "would create" if dry_run else "created"
-    console.print(f"{verb} {report.created} record(s); {report.duplicates} duplicate(s) skipped")
+    console.print(
+        f"{verb} {report.created} record(s); {report.duplicates} duplicate(s) skipped",
+        soft_wrap=True,
+    )
 
 
 def _progress() -> Progress:
@@ -115,6 +129,7 @@ def _progress() -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
 
 
@@ -135,13 +150,35 @@ async def _export(
 ) -> None:
     async with session_for(get_settings()) as session:
         ctx = await acting_member(session, org_id, actor, Permission.RECORDS_EXPORT)
-        target = output.open("wb") if output else sys.stdout.buffer
+        try:
+            target = output.open("wb") if output else sys.stdout.buffer
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror}") from exc
         try:
             async for chunk in imports_exports_service.export_csv(session, ctx, filters):
                 target.write(chunk)
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise typer.Exit(code=1) from None
         finally:
             if output:
                 target.close()
+
+
+def _quiet_stdout() -> None:
+    """The reader of our output went away (``ledgerline export | head``): stop without the
+    interpreter's complaint about flushing a closed pipe at exit."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _option_errors(exc: ValidationError) -> str:
+    """``--date-to: must not be before date_from`` for each invalid option."""
+    return "; ".join(
+        f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg'].removeprefix('Value error, ')}"
+        for error in exc.errors()
+    )
 
 
 def export_command(
@@ -155,9 +192,22 @@ def export_command(
     category: Annotated[
         list[str] | None, typer.Option(help="Category (repeat for several).")
     ] = None,
-    date_from: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
-    date_to: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    date_from: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="First day included (YYYY-MM-DD)."),
+    ] = None,
+    date_to: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last day included (YYYY-MM-DD)."),
+    ] = None,
+    amount_min: Annotated[
+        str | None, typer.Option(help="Smallest amount included, e.g. 10.00.")
+    ] = None,
+    amount_max: Annotated[str | None, typer.Option(help="Largest amount included.")] = None,
     currency: Annotated[str | None, typer.Option(help="ISO 4217 code.")] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Text in the notes or category, any case.")
+    ] = None,
     actor: ActorOption = None,
 ) -> None:
     """Export records as CSV, with the same filters as the API's list."""
@@ -167,13 +217,16 @@ def export_command(
             category=category or [],
             date_from=date_from.date() if date_from else None,
             date_to=date_to.date() if date_to else None,
+            amount_min=amount_min,
+            amount_max=amount_max,
             currency=currency,
+            q=search,
         )
-    except ValueError as exc:
-        raise fail(str(exc).splitlines()[-1]) from exc
+    except ValidationError as exc:
+        raise fail(_option_errors(exc)) from exc
     run_async(lambda: _export(org, actor, filters, output))
     if output:
-        console.print(f"Records written to {output}")
+        console.print(f"Records written to {escape(str(output))}", soft_wrap=True)
 
 
 async def _demo(reset_passwords: bool) -> demo.DemoResult:
@@ -203,8 +256,9 @@ def demo_command(
     result = run_async(lambda: _demo(reset_passwords))
     console.print(
         f"[bold]{demo.ORG_NAME}[/] ({result.org_id}): {result.created} record(s) added, "
-        f"{result.duplicates} already present"
+        f"{result.duplicates} already present",
+        soft_wrap=True,
     )
     for account in result.accounts:
         secret = account.password or "(unchanged; use --reset-passwords to set a new one)"
-        console.print(f"  {account.role:<8} {account.email}  password: {secret}")
+        console.print(f"  {account.role:<8} {account.email}  password: {secret}", soft_wrap=True)

@@ -1,21 +1,22 @@
 """Reading a CSV upload: header mapping and row validation, streaming, with no database work.
 
 The reader takes a binary stream and yields validated rows one at a time, so memory holds only
-the rows being validated, whatever the file's size.
+the rows being validated, whatever the file's size: physical lines are read with a length
+limit, so even a file without a single newline is never held whole.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
+import functools
 import hashlib
-import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, NamedTuple
 
-from ledgerline.core.money import MoneyError, normalize_currency, parse_amount
+from ledgerline.core.money import MoneyError, minor_digits, normalize_currency, parse_amount
 from ledgerline.core.text import fold_key
 from ledgerline.imports_exports.schemas import RowError
 from ledgerline.records.schemas import MAX_DATE, MIN_DATE
@@ -24,10 +25,18 @@ REQUIRED = ("date", "type", "category", "amount")
 OPTIONAL = ("notes", "currency", "external_id")
 IGNORED = ("id", "created_at", "updated_at")
 """Columns our own export writes that an import accepts and skips, so exports round-trip."""
-MAX_FIELD_CHARS = 100_000
+MAX_LINE_BYTES = 65_536
+"""Longest physical line read; a valid row is a few kilobytes at most."""
+MAX_REPORTED_ERRORS = 1_000
+MAX_CATEGORY_CHARS = 64
+MAX_NOTES_CHARS = 1_000
+MAX_EXTERNAL_ID_CHARS = 255
+MAX_SHOWN_NAME_CHARS = 40
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_FORMULA_ESCAPED = re.compile(r"^'[=+\-@\t\r]")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_PLAIN_AMOUNT = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,4}))?")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED_FORMULA = re.compile(r"'+[=+\-@\t\r]")
 TYPES = frozenset({"income", "expense"})
 
 
@@ -43,8 +52,11 @@ class TooManyRows(Exception):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class ImportRow:
+class _LineTooLong(Exception):
+    pass
+
+
+class ImportRow(NamedTuple):
     row: int
     date: dt.date
     type: str
@@ -54,81 +66,179 @@ class ImportRow:
     currency: str
     notes: str | None
     external_id: str | None
+    fingerprint: str | None
+    """Identity of a row without ``external_id``: a hash of its content (folded category)."""
 
-    @property
-    def fingerprint(self) -> str:
-        """Identity of a row without ``external_id``: its content, case-folded category."""
-        content = "\x1f".join(
-            (
-                self.date.isoformat(),
-                self.type,
-                self.category_key,
-                str(self.amount_minor),
-                self.currency,
-                self.notes or "",
-            )
-        )
-        return hashlib.sha256(content.encode()).hexdigest()
+
+def fingerprint(
+    date: dt.date, kind: str, category_key: str, amount_minor: int, currency: str, notes: str | None
+) -> str:
+    content = f"{date.isoformat()}\x1f{kind}\x1f{category_key}\x1f{amount_minor}\x1f{currency}"
+    return hashlib.sha256(f"{content}\x1f{notes or ''}".encode()).hexdigest()
+
+
+def _shown(name: str) -> str:
+    """A column name as an error report repeats it: a hostile header stays short."""
+    return name if len(name) <= MAX_SHOWN_NAME_CHARS else f"{name[:MAX_SHOWN_NAME_CHARS]}..."
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """What the csv module's complaint means for someone holding a spreadsheet."""
+    text = str(exc)
+    if text.startswith("unexpected end of data"):
+        return "a quoted field is never closed"
+    if text.endswith("expected after '\"'"):
+        return "text follows a closing quote (a quote inside a quoted field must be doubled)"
+    if text.startswith("field larger than field limit"):
+        return "a field is longer than the csv limit (a quote that is never closed?)"
+    if text.startswith("new-line character seen in unquoted field"):
+        return "a bare carriage return ends a line (save the file with LF or CRLF line endings)"
+    return f"is not valid CSV: {text}"
 
 
 def _sniff_delimiter(header_line: str) -> str:
     return ";" if header_line.count(";") > header_line.count(",") else ","
 
 
-def _text_stream(stream: BinaryIO) -> io.TextIOWrapper:
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+@functools.lru_cache(maxsize=4_096)
+def _date(text: str) -> dt.date | str:
+    """The date, or the message saying why ``text`` is not an accepted one."""
+    if not _DATE.fullmatch(text):
+        return "must be a date YYYY-MM-DD"
+    try:
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        return "must be a date YYYY-MM-DD"
+    if not MIN_DATE <= value <= MAX_DATE:
+        return "must be between 1900-01-01 and 2199-12-31"
+    return value
+
+
+@functools.lru_cache(maxsize=256)
+def _currency(text: str) -> tuple[str, int] | str:
+    """The currency and its decimals, or the message saying why ``text`` is not one."""
+    try:
+        code = normalize_currency(text)
+    except MoneyError as exc:
+        return str(exc)
+    return code, minor_digits(code)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _category_key(name: str) -> str:
+    return fold_key(name)
+
+
+def _amount(text: str, currency: str, places: int) -> int | str:
+    """Minor units, or the message saying why ``text`` is not an amount in ``currency``.
+
+    Plain ``123.45`` text is converted here; anything else goes through ``parse_amount``,
+    which accepts the same values and explains a rejection.
+    """
+    match = _PLAIN_AMOUNT.fullmatch(text)
+    if match is not None:
+        whole, fraction = match.groups()
+        if fraction is None or len(fraction) <= places:
+            minor = int(whole + (fraction or "").ljust(places, "0"))
+            if minor > 0:
+                return minor
+    try:
+        return parse_amount(text, currency)
+    except MoneyError as exc:
+        return str(exc)
+
+
+def escape_cell(text: str) -> str:
+    """Neutralise spreadsheet formulas for export: a cell starting with = + - @ (or tab, CR)
+    gets a leading apostrophe. So that ``unescape_cell`` is its exact inverse, text that
+    already looks escaped (apostrophes, then one of those) gets one more."""
+    if text.startswith(_FORMULA_START) or (text.startswith("'") and _ESCAPED_FORMULA.match(text)):
+        return f"'{text}"
+    return text
+
+
+def unescape_cell(text: str) -> str:
+    """Undo ``escape_cell`` on import, so an exported file imports as the original text."""
+    return text[1:] if text.startswith("'") and _ESCAPED_FORMULA.match(text) else text
 
 
 class CsvRows:
-    """Iterate validated rows; collect row errors in ``errors`` instead of raising."""
+    """Iterate validated rows; collect row errors in ``errors`` instead of raising.
+
+    ``errors`` keeps the first ``MAX_REPORTED_ERRORS``; ``error_count`` counts them all.
+    """
 
     def __init__(self, stream: BinaryIO, *, default_currency: str, max_rows: int) -> None:
-        self._text = _text_stream(stream)
-        self._default_currency = default_currency
+        self._stream = stream
+        self._default = (default_currency, minor_digits(default_currency))
         self._max_rows = max_rows
         self.errors: list[RowError] = []
+        self.error_count = 0
         self.rows_read = 0
+        self._names: list[str] = []
         self._columns: dict[str, int] = {}
 
-    def close(self) -> None:
-        """Let go of the caller's stream without closing it."""
-        self._text.detach()
+    def add_error(self, error: RowError) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(error)
 
     def _error(self, row: int, field: str, message: str) -> None:
-        self.errors.append(RowError(row=row, field=field, message=message))
+        self.add_error(RowError(row=row, field=field, message=message))
 
-    def _read_header(self) -> Iterator[list[str]]:
+    def _lines(self) -> Iterator[str]:
+        """Physical lines, each decoded on its own so that an encoding error is reported on
+        the row it is in."""
+        readline = self._stream.readline
+        line = readline(MAX_LINE_BYTES + 1)
+        if line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8) :]
+        while line:
+            if len(line) > MAX_LINE_BYTES:
+                raise _LineTooLong
+            yield line.decode()
+            line = readline(MAX_LINE_BYTES + 1)
+
+    def _read_header(self, lines: Iterator[str]) -> Iterator[list[str]]:
         try:
-            first_line = self._text.readline(MAX_FIELD_CHARS)
+            first_line = next(lines, "")
         except UnicodeDecodeError as exc:
             raise FileRejected(1, "file", "is not UTF-8 text") from exc
+        except _LineTooLong as exc:
+            raise FileRejected(
+                1, "file", f"the header row is longer than {MAX_LINE_BYTES} bytes"
+            ) from exc
         if not first_line.strip():
             raise FileRejected(1, "file", "is empty; a header row is required")
         if "\x00" in first_line:
             raise FileRejected(1, "file", "is not a text CSV file")
         delimiter = _sniff_delimiter(first_line)
-        header = next(csv.reader([first_line], delimiter=delimiter), [])
-        names = [fold_key(name) for name in header]
-        for position, name in enumerate(names):
-            if name in REQUIRED or name in OPTIONAL or name in IGNORED:
-                if name in self._columns:
-                    raise FileRejected(1, name, "column appears twice")
-                self._columns[name] = position
-            else:
+        try:
+            header = next(csv.reader([first_line], delimiter=delimiter, strict=True), [])
+        except csv.Error as exc:
+            raise FileRejected(1, "file", f"header row: {_csv_problem(exc)}") from exc
+        self._names = [fold_key(name) for name in header]
+        for position, name in enumerate(self._names):
+            if name not in REQUIRED and name not in OPTIONAL and name not in IGNORED:
                 raise FileRejected(
                     1,
-                    name or f"column {position + 1}",
+                    _shown(name) or f"column {position + 1}",
                     "unknown column; expected date, type, category, amount "
                     "and optionally notes, currency, external_id",
                 )
+            if name in self._columns:
+                raise FileRejected(1, name, "column appears twice")
+            self._columns[name] = position
         missing = [name for name in REQUIRED if name not in self._columns]
         if missing:
             raise FileRejected(1, missing[0], f"required column missing: {', '.join(missing)}")
-        self._width = len(names)
-        return csv.reader(self._text, delimiter=delimiter, strict=True)
+        return csv.reader(lines, delimiter=delimiter, strict=True)
 
     def __iter__(self) -> Iterator[ImportRow]:
-        reader = self._read_header()
+        lines = self._lines()
+        reader = self._read_header(lines)
+        width = len(self._names)
+        validate = self._validator()
         row_number = 1
         while True:
             try:
@@ -137,95 +247,122 @@ class CsvRows:
                 return
             except UnicodeDecodeError as exc:
                 raise FileRejected(row_number + 1, "file", "is not UTF-8 text") from exc
+            except _LineTooLong as exc:
+                raise FileRejected(
+                    row_number + 1, "file", f"has a line longer than {MAX_LINE_BYTES} bytes"
+                ) from exc
             except csv.Error as exc:
-                raise FileRejected(row_number + 1, "file", f"is not valid CSV: {exc}") from exc
+                raise FileRejected(row_number + 1, "file", _csv_problem(exc)) from exc
             row_number += 1
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
             self.rows_read += 1
             if self.rows_read > self._max_rows:
                 raise TooManyRows
-            if len(cells) != self._width:
-                self._error(
-                    row_number, "row", f"has {len(cells)} cells, the header has {self._width}"
-                )
+            if len(cells) != width:
+                self._error(row_number, "row", f"has {len(cells)} cells, the header has {width}")
                 continue
-            parsed = self._validate(row_number, cells)
+            parsed = validate(row_number, cells)
             if parsed is not None:
                 yield parsed
 
-    def _cell(self, cells: list[str], name: str) -> str:
-        position = self._columns.get(name)
-        return cells[position].strip() if position is not None else ""
-
-    def _validate(self, row: int, cells: list[str]) -> ImportRow | None:
-        errors_before = len(self.errors)
-        for name, position in self._columns.items():
-            if _CONTROL.search(cells[position]):
+    def _clean(self, row: int, cells: list[str]) -> list[str] | None:
+        """Cells with CRLF inside quoted fields read as newlines; None if a control
+        character remains (reported per column)."""
+        cells = [cell.replace("\r\n", "\n") for cell in cells]
+        clean = True
+        for name, cell in zip(self._names, cells, strict=True):
+            if _CONTROL.search(cell):
                 self._error(row, name, "must not contain control characters")
-        if len(self.errors) > errors_before:
-            return None
-        date = self._date(row, self._cell(cells, "date"))
-        kind = self._cell(cells, "type").lower()
-        if kind not in TYPES:
-            self._error(row, "type", "must be income or expense")
-        category = _unescape(self._cell(cells, "category"))
-        if not 1 <= len(category) <= 64:
-            self._error(row, "category", "must be 1-64 characters")
-        currency = self._currency(row, self._cell(cells, "currency"))
-        amount = self._amount(row, self._cell(cells, "amount"), currency)
-        notes = _unescape(self._cell(cells, "notes")) or None
-        if notes is not None and len(notes) > 1000:
-            self._error(row, "notes", "must be at most 1000 characters")
-        external_id = self._cell(cells, "external_id") or None
-        if external_id is not None and len(external_id) > 255:
-            self._error(row, "external_id", "must be at most 255 characters")
-        if len(self.errors) > errors_before or date is None or amount is None or not currency:
-            return None
-        return ImportRow(
-            row=row,
-            date=date,
-            type=kind,
-            category=category,
-            category_key=fold_key(category),
-            amount_minor=amount,
-            currency=currency,
-            notes=notes,
-            external_id=external_id,
-        )
+                clean = False
+        return cells if clean else None
 
-    def _date(self, row: int, text: str) -> dt.date | None:
-        try:
-            if not _DATE.match(text):
-                raise ValueError
-            value = dt.date.fromisoformat(text)
-        except ValueError:
-            self._error(row, "date", "must be a date YYYY-MM-DD")
-            return None
-        if not MIN_DATE <= value <= MAX_DATE:
-            self._error(row, "date", "must be between 1900-01-01 and 2199-12-31")
-            return None
-        return value
+    def _validator(self) -> Callable[[int, list[str]], ImportRow | None]:  # noqa: PLR0915
+        """The row check, with everything it uses bound to locals: it runs once per row, so
+        attribute and global lookups are a measurable part of an import's time."""
+        columns = self._columns
+        at_date, at_type, at_category, at_amount = (columns[name] for name in REQUIRED)
+        at_notes, at_currency, at_external_id = (columns.get(name) for name in OPTIONAL)
+        default_currency = self._default
+        error = self._error
+        clean = self._clean
+        has_control = _CONTROL.search
+        parse_date = _date
+        key_of = _category_key
+        currency_of = _currency
+        amount_of = _amount
+        unescape = unescape_cell
+        content_hash = fingerprint
+        date_type = dt.date
+        make_row = ImportRow
 
-    def _currency(self, row: int, text: str) -> str | None:
-        if not text:
-            return self._default_currency
-        try:
-            return normalize_currency(text)
-        except MoneyError as exc:
-            self._error(row, "currency", str(exc))
-            return None
+        def validate(row: int, cells: list[str]) -> ImportRow | None:  # noqa: PLR0912, PLR0915
+            if has_control("\t".join(cells)):
+                cleaned = clean(row, cells)
+                if cleaned is None:
+                    return None
+                cells = cleaned
+            valid = True
+            date = parse_date(cells[at_date].strip())
+            if type(date) is not date_type:
+                error(row, "date", str(date))
+                valid = False
+            kind = cells[at_type]
+            if kind not in TYPES:
+                kind = kind.strip().lower()
+                if kind not in TYPES:
+                    error(row, "type", "must be income or expense")
+                    valid = False
+            category = cells[at_category].strip()
+            if category[:1] == "'":
+                category = unescape(category)
+            category_key = key_of(category)
+            if not 0 < len(category) <= MAX_CATEGORY_CHARS:
+                error(row, "category", f"must be 1-{MAX_CATEGORY_CHARS} characters")
+                valid = False
+            elif len(category_key) > MAX_CATEGORY_CHARS:
+                error(row, "category", "is too long once case-folded")
+                valid = False
+            currency_text = cells[at_currency].strip() if at_currency is not None else ""
+            currency = currency_of(currency_text) if currency_text else default_currency
+            amount: int | str = 0
+            if type(currency) is str:
+                error(row, "currency", currency)
+                valid = False
+            else:
+                amount = amount_of(cells[at_amount].strip(), *currency)
+                if type(amount) is str:
+                    error(row, "amount", amount)
+                    valid = False
+            notes = cells[at_notes] if at_notes is not None else ""
+            if notes[:1] == "'":
+                notes = unescape(notes)
+            if len(notes) > MAX_NOTES_CHARS:
+                error(row, "notes", f"must be at most {MAX_NOTES_CHARS} characters")
+                valid = False
+            external_id = cells[at_external_id].strip() if at_external_id is not None else ""
+            if len(external_id) > MAX_EXTERNAL_ID_CHARS:
+                error(row, "external_id", f"must be at most {MAX_EXTERNAL_ID_CHARS} characters")
+                valid = False
+            if not valid:
+                return None
+            assert isinstance(date, date_type)
+            assert isinstance(amount, int)
+            assert not isinstance(currency, str)
+            code = currency[0]
+            return make_row(
+                row,
+                date,
+                kind,
+                category,
+                category_key,
+                amount,
+                code,
+                notes or None,
+                external_id or None,
+                None
+                if external_id
+                else content_hash(date, kind, category_key, amount, code, notes),
+            )
 
-    def _amount(self, row: int, text: str, currency: str | None) -> int | None:
-        if currency is None:
-            return None
-        try:
-            return parse_amount(text, currency)
-        except MoneyError as exc:
-            self._error(row, "amount", str(exc))
-            return None
-
-
-def _unescape(text: str) -> str:
-    """Undo the export's formula-injection guard (a leading apostrophe) so exports round-trip."""
-    return text[1:] if _FORMULA_ESCAPED.match(text) else text
+        return validate

@@ -23,7 +23,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 @router.post(
     "/import",
     responses={
-        **error_responses(400, 401, 403, 404, 413, 415, 429),
+        **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
         422: {
             "model": ImportRejection,
             "description": "rows with errors; nothing was written",

@@ -3,16 +3,21 @@ the dashboard aggregates and one audit entry changed alongside."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import itertools
+import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, BinaryIO
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, String, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
@@ -21,16 +26,23 @@ from ledgerline.core.errors import AppError, ContentTooLarge
 from ledgerline.core.ids import new_id
 from ledgerline.core.money import format_amount
 from ledgerline.dashboard import aggregates
-from ledgerline.imports_exports.parsing import CsvRows, FileRejected, ImportRow, TooManyRows
+from ledgerline.imports_exports import bulk
+from ledgerline.imports_exports.parsing import (
+    CsvRows,
+    FileRejected,
+    ImportRow,
+    TooManyRows,
+    escape_cell,
+)
 from ledgerline.imports_exports.schemas import ImportReport, RowError
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.records import queries as record_queries
 from ledgerline.records.models import Category, Record
 from ledgerline.records.schemas import RecordFilters
-from ledgerline.records.service import scaled_amount, search_key
 
 BATCH_SIZE = 5_000
-MAX_REPORTED_ERRORS = 1_000
+ANALYZE_AFTER_ROWS = 10_000
+EXPORT_BATCH = 2_000
 EXPORT_COLUMNS = (
     "id",
     "date",
@@ -42,7 +54,6 @@ EXPORT_COLUMNS = (
     "created_at",
     "updated_at",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[int], None]
 
@@ -53,10 +64,9 @@ class ImportRejected(AppError):
     status = 422
     title = "Import rejected"
 
-    def __init__(self, report: ImportReport) -> None:
-        count = len(report.errors)
+    def __init__(self, report: ImportReport, error_count: int) -> None:
         super().__init__(
-            f"{count} problem(s) found; nothing was imported",
+            f"{error_count} problem(s) found; nothing was imported",
             extra=report.model_dump(mode="json"),
         )
         self.report = report
@@ -97,19 +107,33 @@ class _Categories:
         return self._ids
 
 
+def _among(
+    session: AsyncSession, column: InstrumentedAttribute[str | None], values: set[str]
+) -> ColumnElement[bool]:
+    """``column IN values`` as one array (PostgreSQL) or JSON (SQLite) parameter: an IN list of
+    thousands of parameters costs more to compile than the query takes to run."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, sorted(values), type_=postgresql.ARRAY(String)))
+    listed = func.json_each(bindparam(None, json.dumps(sorted(values)))).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
 async def _existing(
-    session: AsyncSession, org_id: uuid.UUID, import_id: uuid.UUID, batch: list[ImportRow]
+    session: AsyncSession, org_id: uuid.UUID, import_id: uuid.UUID | None, batch: list[ImportRow]
 ) -> tuple[set[str], set[str]]:
     """External ids already in the org, and fingerprints of rows from earlier imports."""
     external_ids = {row.external_id for row in batch if row.external_id}
-    fingerprints = {row.fingerprint for row in batch if not row.external_id}
+    fingerprints = {row.fingerprint for row in batch if row.fingerprint}
     known_ids: set[str] = set()
     known_fingerprints: set[str] = set()
     if external_ids:
         known_ids = set(
             await session.scalars(
                 select(Record.external_id).where(
-                    Record.org_id == org_id, Record.external_id.in_(external_ids)
+                    Record.org_id == org_id,
+                    Record.external_id.is_not(None),
+                    _among(session, Record.external_id, external_ids),
                 )
             )
         )
@@ -118,55 +142,13 @@ async def _existing(
             await session.scalars(
                 select(Record.fingerprint).where(
                     Record.org_id == org_id,
-                    Record.fingerprint.in_(fingerprints),
-                    Record.import_id != import_id,
+                    Record.fingerprint.is_not(None),
+                    _among(session, Record.fingerprint, fingerprints),
+                    Record.import_id.is_distinct_from(import_id),
                 )
             )
         )
     return known_ids, known_fingerprints
-
-
-def _record_values(
-    ctx: OrgContext, import_id: uuid.UUID, row: ImportRow, category_id: uuid.UUID
-) -> dict[str, Any]:
-    now = utcnow()
-    return {
-        "id": new_id(),
-        "org_id": ctx.org_id,
-        "amount_minor": row.amount_minor,
-        "amount_scaled": scaled_amount(row.amount_minor, row.currency),
-        "currency": row.currency,
-        "type": row.type,
-        "category_id": category_id,
-        "date": row.date,
-        "notes": row.notes,
-        "search_key": search_key(row.category, row.notes),
-        "external_id": row.external_id,
-        "fingerprint": None if row.external_id else row.fingerprint,
-        "import_id": import_id,
-        "created_by": ctx.user.id,
-        "updated_by": ctx.user.id,
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-async def _insert(session: AsyncSession, values: list[dict[str, Any]]) -> None:
-    """Bulk insert: COPY on PostgreSQL, one executemany on SQLite."""
-    if not values:
-        return
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        raw = await connection.get_raw_connection()
-        columns = list(values[0])
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            Record.__tablename__,
-            records=[tuple(v[c] for c in columns) for v in values],
-            columns=columns,
-        )
-    else:
-        await session.execute(insert(Record), values)
 
 
 async def import_csv(
@@ -184,42 +166,91 @@ async def import_csv(
     """Validate and import a CSV; on any row error nothing is written (``ImportRejected``).
 
     Rows stream in batches: each batch is checked for duplicates and, unless this is a dry
-    run or an error was already seen, inserted at once. Memory holds one batch, the category
-    cache and the external ids seen in this file.
+    run or an error was already seen, inserted at once. Memory holds two batches and the
+    category cache (and, in a dry run, the external ids seen). Nothing is committed here: a
+    rejected import leaves only changes the caller's rollback undoes.
     """
     if size is not None and size > max_bytes:
         raise ContentTooLarge(f"the file is larger than {max_bytes} bytes")
     import_id = new_id()
     rows = CsvRows(stream, default_currency=ctx.org.currency, max_rows=max_rows)
-    categories = _Categories(session, ctx.org_id)
-    created = duplicates = 0
-    seen_external_ids: set[str] = set()
+    tally = _Tally()
     try:
-        for batch_iter in _batches(rows):
-            batch = list(batch_iter)
-            known = await _existing(session, ctx.org_id, import_id, batch)
-            fresh = _without_duplicates(batch, known, seen_external_ids)
-            duplicates += len(batch) - len(fresh)
-            created += len(fresh)
-            if not dry_run and not rows.errors and fresh:
-                ids = await categories.resolve(fresh)
-                await _insert(
-                    session,
-                    [_record_values(ctx, import_id, r, ids[r.category_key]) for r in fresh],
+        if dry_run:
+            await _run_batches(session, ctx, rows, tally, import_id=None, progress=progress)
+        else:
+            async with bulk.tuned_for_writing(session):
+                await _run_batches(
+                    session, ctx, rows, tally, import_id=import_id, progress=progress
                 )
-            if progress is not None:
-                progress(rows.rows_read)
     except FileRejected as exc:
-        rows.errors.append(exc.error)
+        rows.add_error(exc.error)
     except TooManyRows as exc:
         raise ContentTooLarge(f"the file has more than {max_rows} rows") from exc
+    if rows.error_count:
+        report = _report(0, tally.duplicates, rows.errors, rows.error_count, dry_run)
+        raise ImportRejected(report, rows.error_count)
+    if not dry_run and tally.created:
+        await _record_import(session, ctx, import_id, tally, file_name)
+    return _report(tally.created, tally.duplicates, [], 0, dry_run)
+
+
+@dataclass
+class _Tally:
+    created: int = 0
+    duplicates: int = 0
+
+
+async def _run_batches(
+    session: AsyncSession,
+    ctx: OrgContext,
+    rows: CsvRows,
+    tally: _Tally,
+    *,
+    import_id: uuid.UUID | None,
+    progress: Progress | None,
+) -> None:
+    """Count each batch's new rows and duplicates and, given an ``import_id`` and no error so
+    far, write the new ones: the database writes one batch while the next is being parsed."""
+    categories = _Categories(session, ctx.org_id)
+    # External ids of this file's rows that are not in the database: those of a written batch
+    # are found by ``_existing`` like any other, so only unwritten rows (a dry run, or rows
+    # after an error) make this set grow.
+    seen_external_ids: set[str] = set()
+    now = utcnow()
+    writing: asyncio.Task[None] | None = None
+    try:
+        async with contextlib.aclosing(_parsed_batches(rows)) as batches:
+            async for batch in batches:
+                if writing is not None:
+                    await writing
+                    writing = None
+                known = await _existing(session, ctx.org_id, import_id, batch)
+                fresh = _without_duplicates(batch, known, seen_external_ids)
+                tally.duplicates += len(batch) - len(fresh)
+                tally.created += len(fresh)
+                if import_id is not None and not rows.error_count and fresh:
+                    records = bulk.record_rows(
+                        fresh,
+                        org_id=ctx.org_id,
+                        user_id=ctx.user.id,
+                        import_id=import_id,
+                        category_ids=await categories.resolve(fresh),
+                        now=now,
+                    )
+                    writing = asyncio.create_task(bulk.insert_records(session, records))
+                    seen_external_ids.clear()
+                if progress is not None:
+                    progress(rows.rows_read)
+        if writing is not None:
+            await writing
     finally:
-        rows.close()
-    if rows.errors:
-        raise ImportRejected(_report(0, duplicates, rows.errors, dry_run))
-    if not dry_run and created:
-        await _record_import(session, ctx, import_id, created, duplicates, file_name)
-    return _report(created, duplicates, [], dry_run)
+        if writing is not None and not writing.done():
+            # The connection is mid-COPY: let it finish before anyone rolls back. Its own
+            # failure, if any, is secondary to the one being raised.
+            await asyncio.wait([writing])
+            if not writing.cancelled():
+                writing.exception()
 
 
 def _without_duplicates(
@@ -244,14 +275,12 @@ async def _record_import(
     session: AsyncSession,
     ctx: OrgContext,
     import_id: uuid.UUID,
-    created: int,
-    duplicates: int,
+    tally: _Tally,
     file_name: str | None,
 ) -> None:
     """Add the imported rows to the aggregates (summed by the database) and audit the import."""
     await aggregates.add_from_records(
-        session,
-        select(Record).where(Record.org_id == ctx.org_id, Record.import_id == import_id),
+        session, ctx.org_id, select(Record).where(Record.import_id == import_id)
     )
     audit_service.record_change(
         session,
@@ -261,32 +290,41 @@ async def _record_import(
         entity_type=EntityType.RECORD,
         entity_id=import_id,
         changes={
-            "created": [None, created],
-            "duplicates": [None, duplicates],
+            "created": [None, tally.created],
+            "duplicates": [None, tally.duplicates],
             "file": [None, file_name],
         },
     )
     await session.flush()
+    if tally.created >= ANALYZE_AFTER_ROWS:
+        await bulk.refresh_statistics(session)
 
 
-def _batches(rows: CsvRows) -> Iterable[Iterable[ImportRow]]:
+def _batches(rows: CsvRows) -> Iterator[list[ImportRow]]:
     iterator = iter(rows)
-    while True:
-        batch = list(itertools.islice(iterator, BATCH_SIZE))
-        if not batch:
-            return
+    while batch := list(itertools.islice(iterator, BATCH_SIZE)):
         yield batch
 
 
-def _report(created: int, duplicates: int, errors: list[RowError], dry_run: bool) -> ImportReport:
-    shown = errors[:MAX_REPORTED_ERRORS]
-    if len(errors) > MAX_REPORTED_ERRORS:
-        last = errors[MAX_REPORTED_ERRORS - 1].row
+async def _parsed_batches(rows: CsvRows) -> AsyncGenerator[list[ImportRow]]:
+    """Batches parsed in a worker thread: the event loop stays free for other requests, and
+    for the database write of the previous batch, which runs meanwhile."""
+    batches = _batches(rows)
+    empty: list[ImportRow] = []
+    while batch := await asyncio.to_thread(next, batches, empty):
+        yield batch
+
+
+def _report(
+    created: int, duplicates: int, errors: list[RowError], error_count: int, dry_run: bool
+) -> ImportReport:
+    shown = list(errors)
+    if error_count > len(shown):
         shown.append(
             RowError(
-                row=last,
+                row=shown[-1].row,
                 field="file",
-                message=f"{len(errors) - MAX_REPORTED_ERRORS} more errors not shown",
+                message=f"{error_count - len(shown)} more errors not shown",
             )
         )
     return ImportReport(
@@ -298,41 +336,65 @@ def _report(created: int, duplicates: int, errors: list[RowError], dry_run: bool
 
 
 def _safe_cell(text: str | None) -> str:
-    """Neutralise spreadsheet formulas: a cell starting with = + - @ gets a leading apostrophe."""
-    if not text:
-        return ""
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
+    return escape_cell(text) if text else ""
 
 
 async def export_csv(
     session: AsyncSession, ctx: OrgContext, filters: RecordFilters
 ) -> AsyncIterator[bytes]:
-    """Stream the filtered records as CSV, newest first, with constant memory."""
+    """Stream the filtered records as CSV, newest first, with constant memory: the database
+    hands over ``EXPORT_BATCH`` rows at a time (a server-side cursor on PostgreSQL), and each
+    batch is written out before the next is fetched."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
-    statement = record_queries.filtered_records(ctx.org_id, filters).order_by(
-        Record.date.desc(), Record.id.desc()
+    statement = (
+        record_queries.filtered_records(ctx.org_id, filters)
+        .with_only_columns(
+            Record.id,
+            Record.date,
+            Record.type,
+            Category.name,
+            Record.amount_minor,
+            Record.currency,
+            Record.notes,
+            Record.created_at,
+            Record.updated_at,
+        )
+        .order_by(Record.date.desc(), Record.id.desc())
+        .execution_options(yield_per=EXPORT_BATCH)
     )
-    result = await session.stream(statement.execution_options(yield_per=2_000))
-    async for partition in result.partitions():
-        for record, category in partition:
-            writer.writerow(
+    result = await session.stream(statement)
+    try:
+        async for partition in result.partitions():
+            writer.writerows(
                 (
-                    record.id,
-                    record.date.isoformat(),
-                    record.type,
+                    record_id,
+                    day.isoformat(),
+                    kind,
                     _safe_cell(category),
-                    format_amount(record.amount_minor, record.currency),
-                    record.currency,
-                    _safe_cell(record.notes),
-                    record.created_at.isoformat(),
-                    record.updated_at.isoformat(),
+                    format_amount(amount_minor, currency),
+                    currency,
+                    _safe_cell(notes),
+                    created_at.isoformat(),
+                    updated_at.isoformat(),
                 )
+                for (
+                    record_id,
+                    day,
+                    kind,
+                    category,
+                    amount_minor,
+                    currency,
+                    notes,
+                    created_at,
+                    updated_at,
+                ) in partition
             )
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    finally:
+        await result.close()
+    if buffer.tell():
         yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-    if not buffer.tell():
-        return
-    yield buffer.getvalue().encode()

@@ -35,7 +35,7 @@ def _run(connection: Connection) -> None:
 
 async def _run_online() -> None:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
-    engine = create_engine(str(url))
+    engine = create_engine(str(url), for_migrations=True)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

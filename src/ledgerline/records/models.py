@@ -20,7 +20,8 @@ class Category(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
-    name_key: Mapped[str] = mapped_column(String(64))
+    name_key: Mapped[str] = mapped_column(String(255))
+    """Case folding can lengthen text (``ß`` -> ``ss``, ``ﬃ`` -> ``ffi``): up to 3x 64."""
 
     __table_args__ = (Index("uq_categories_org_id_name_key", "org_id", "name_key", unique=True),)
 

@@ -1,0 +1,148 @@
+"""Helpers the import, export and command-line tests share."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from tests.factories import Actor
+
+Json = dict[str, Any]
+HEADER = "date,type,category,amount,notes,currency,external_id"
+RECORD_FIELDS = ("amount", "currency", "type", "category", "date", "notes")
+DASHBOARD_QUERIES: tuple[tuple[str, dict[str, str]], ...] = (
+    ("recent", {"limit": "50"}),
+    ("summary", {}),
+    ("summary", {"date_from": "2025-01-01", "date_to": "2025-06-30"}),
+    ("categories", {}),
+    ("categories", {"type": "expense"}),
+    ("trends", {}),
+    ("trends", {"granularity": "week"}),
+    ("trends", {"granularity": "day", "date_from": "2025-03-01", "date_to": "2025-03-31"}),
+    ("insights", {}),
+    ("insights", {"currency": "EUR"}),
+)
+
+
+def import_url(org_id: uuid.UUID) -> str:
+    return f"/orgs/{org_id}/records/import"
+
+
+def export_url(org_id: uuid.UUID) -> str:
+    return f"/orgs/{org_id}/records/export"
+
+
+def csv_bytes(*lines: str, newline: str = "\n", bom: bool = False) -> bytes:
+    text = newline.join(lines) + newline
+    return ("\ufeff" if bom else "").encode() + text.encode()
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    org_id: uuid.UUID,
+    actor: Actor,
+    content: bytes,
+    *,
+    dry_run: bool | None = None,
+    filename: str = "records.csv",
+) -> httpx.Response:
+    params = {} if dry_run is None else {"dry_run": str(dry_run).lower()}
+    return await client.post(
+        import_url(org_id),
+        files={"file": (filename, content, "text/csv")},
+        params=params,
+        headers=actor.headers,
+    )
+
+
+async def imported(
+    client: httpx.AsyncClient, org_id: uuid.UUID, actor: Actor, content: bytes
+) -> Json:
+    """Import ``content`` and assert it succeeded; the report."""
+    response = await upload(client, org_id, actor, content)
+    assert response.status_code == 200, response.text
+    report: Json = response.json()
+    assert report["errors"] == []
+    return report
+
+
+async def record_total(client: httpx.AsyncClient, org_id: uuid.UUID, actor: Actor) -> int:
+    response = await client.get(
+        f"/orgs/{org_id}/records",
+        params={"include_total": "true", "limit": 1},
+        headers=actor.headers,
+    )
+    assert response.status_code == 200, response.text
+    total: int = response.json()["total"]
+    return total
+
+
+async def all_records(
+    client: httpx.AsyncClient,
+    org_id: uuid.UUID,
+    actor: Actor,
+    filters: list[tuple[str, str]] | None = None,
+) -> list[Json]:
+    """Every live record of the org the list answers (with ``filters``), following the cursor."""
+    items: list[Json] = []
+    base: list[tuple[str, Any]] = [*(filters or []), ("limit", 200)]
+    cursor: str | None = None
+    while True:
+        params = [*base, ("cursor", cursor)] if cursor else base
+        response = await client.get(f"/orgs/{org_id}/records", params=params, headers=actor.headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def audit_log(client: httpx.AsyncClient, org_id: uuid.UUID, admin: Actor) -> list[Json]:
+    """The org's audit entries through the API, newest first (the first page is enough here)."""
+    response = await client.get(
+        f"/orgs/{org_id}/audit", params={"limit": 200}, headers=admin.headers
+    )
+    assert response.status_code == 200, response.text
+    items: list[Json] = response.json()["items"]
+    return items
+
+
+async def dashboard(client: httpx.AsyncClient, org_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
+    """Every dashboard figure that depends only on the records' content, keyed by request."""
+    figures: dict[str, Any] = {}
+    for endpoint, params in DASHBOARD_QUERIES:
+        response = await client.get(
+            f"/orgs/{org_id}/dashboard/{endpoint}", params=params, headers=actor.headers
+        )
+        assert response.status_code == 200, response.text
+        figures[f"{endpoint}?{sorted(params.items())}"] = _without_identity(response.json())
+    return figures
+
+
+_IDENTITY_KEYS = frozenset(
+    {"id", "org_id", "created_at", "updated_at", "created_by", "updated_by", "version"}
+)
+
+
+def _without_identity(value: Any) -> Any:
+    """Drop what differs between two orgs holding the same records (ids, timestamps)."""
+    if isinstance(value, dict):
+        return {k: _without_identity(v) for k, v in value.items() if k not in _IDENTITY_KEYS}
+    if isinstance(value, list):
+        return [_without_identity(item) for item in value]
+    return value
+
+
+def content_multiset(records: list[Json]) -> Counter[tuple[Any, ...]]:
+    return Counter(tuple(record[field] for field in RECORD_FIELDS) for record in records)
+
+
+def read_csv(body: bytes) -> list[dict[str, str]]:
+    text = body.decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
