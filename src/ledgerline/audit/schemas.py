@@ -5,9 +5,9 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, field_validator
 
-from ledgerline.core.schemas import RequestModel, ResponseModel
+from ledgerline.core.schemas import RequestModel, ResponseModel, ends_after_start
 
 
 class AuditAction(StrEnum):
@@ -54,10 +54,4 @@ class AuditQuery(RequestModel):
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: Annotated[str | None, Field(max_length=2000)] = None
 
-    @field_validator("date_to")
-    @classmethod
-    def _ordered_dates(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
-        start = info.data.get("date_from")
-        if value is not None and start is not None and start > value:
-            raise ValueError("must not be before date_from")
-        return value
+    _ordered_dates = field_validator("date_to")(ends_after_start)

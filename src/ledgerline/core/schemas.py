@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo
 
 
 class RequestModel(BaseModel):
@@ -24,3 +26,11 @@ class Problem(BaseModel):
     detail: str
     errors: list[dict[str, str]] | None = None
     request_id: str | None = None
+
+
+def ends_after_start(value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+    """``date_to`` validator: a range must not end before its ``date_from``."""
+    start = info.data.get("date_from")
+    if value is not None and start is not None and start > value:
+        raise ValueError("must not be before date_from")
+    return value

@@ -4,10 +4,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, field_validator
 
 from ledgerline.core.money import normalize_currency
-from ledgerline.core.schemas import RequestModel, ResponseModel
+from ledgerline.core.schemas import RequestModel, ResponseModel, ends_after_start
 from ledgerline.records.schemas import RecordDate, RecordRead, RecordType
 
 Money = Annotated[str, Field(examples=["1234.50"], description="decimal string")]
@@ -17,13 +17,7 @@ class DateRange(RequestModel):
     date_from: RecordDate | None = None
     date_to: RecordDate | None = None
 
-    @field_validator("date_to")
-    @classmethod
-    def _ordered(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
-        start = info.data.get("date_from")
-        if value is not None and start is not None and start > value:
-            raise ValueError("must not be before date_from")
-        return value
+    _ordered_dates = field_validator("date_to")(ends_after_start)
 
 
 class CategoriesQuery(DateRange):

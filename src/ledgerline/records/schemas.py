@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
 from ledgerline.core.money import Amount, normalize_currency
-from ledgerline.core.schemas import RequestModel, ResponseModel
+from ledgerline.core.schemas import RequestModel, ResponseModel, ends_after_start
 from ledgerline.core.text import reject_control_characters
 
 MIN_DATE = dt.date(1900, 1, 1)
@@ -137,13 +137,7 @@ class RecordFilters(RequestModel):
 
     _check_currency = field_validator("currency")(_currency)
 
-    @field_validator("date_to")
-    @classmethod
-    def _ordered_dates(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
-        start = info.data.get("date_from")
-        if value is not None and start is not None and start > value:
-            raise ValueError("must not be before date_from")
-        return value
+    _ordered_dates = field_validator("date_to")(ends_after_start)
 
     @field_validator("amount_max")
     @classmethod

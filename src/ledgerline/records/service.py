@@ -134,15 +134,8 @@ async def create_record(
     deltas = aggregates.Deltas()
     deltas.add(aggregates.bucket_of(record), amount_minor)
     await aggregates.apply(session, deltas)
-    audit_service.record_change(
-        session,
-        org_id=ctx.org_id,
-        actor_id=ctx.user.id,
-        action=AuditAction.RECORD_CREATED,
-        entity_type=EntityType.RECORD,
-        entity_id=record.id,
-        changes={k: [None, v] for k, v in _audit_values(record, category.name).items()},
-    )
+    created = {k: [None, v] for k, v in _audit_values(record, category.name).items()}
+    _audit(session, ctx, record, AuditAction.RECORD_CREATED, created)
     result = queries.to_read(record, category.name)
     if idempotency_key is not None:
         await idempotency.store(
@@ -256,15 +249,7 @@ async def update_record(
     deltas.remove(old_bucket, old_amount)
     deltas.add(aggregates.bucket_of(record), record.amount_minor)
     await aggregates.apply(session, deltas)
-    audit_service.record_change(
-        session,
-        org_id=ctx.org_id,
-        actor_id=ctx.user.id,
-        action=AuditAction.RECORD_UPDATED,
-        entity_type=EntityType.RECORD,
-        entity_id=record.id,
-        changes=changes,
-    )
+    _audit(session, ctx, record, AuditAction.RECORD_UPDATED, changes)
     return queries.to_read(record, category_name)
 
 
@@ -289,18 +274,8 @@ async def delete_record(
     await _write_version(
         session, record, record.version, {"deleted_at": now, "deleted_by": ctx.user.id}
     )
-    deltas = aggregates.Deltas()
-    deltas.remove(aggregates.bucket_of(record), record.amount_minor)
-    await aggregates.apply(session, deltas)
-    audit_service.record_change(
-        session,
-        org_id=ctx.org_id,
-        actor_id=ctx.user.id,
-        action=AuditAction.RECORD_DELETED,
-        entity_type=EntityType.RECORD,
-        entity_id=record.id,
-        changes={"deleted": [False, True]},
-    )
+    await _count_in_aggregates(session, record, counted=False)
+    _audit(session, ctx, record, AuditAction.RECORD_DELETED, {"deleted": [False, True]})
 
 
 async def restore_record(
@@ -313,19 +288,34 @@ async def restore_record(
         record.version,
         {"deleted_at": None, "deleted_by": None, "updated_by": ctx.user.id},
     )
+    await _count_in_aggregates(session, record, counted=True)
+    _audit(session, ctx, record, AuditAction.RECORD_RESTORED, {"deleted": [True, False]})
+    return queries.to_read(record, category_name)
+
+
+async def _count_in_aggregates(session: AsyncSession, record: Record, *, counted: bool) -> None:
+    """Add a record to the dashboard aggregates (restore) or take it out (delete)."""
     deltas = aggregates.Deltas()
-    deltas.add(aggregates.bucket_of(record), record.amount_minor)
+    deltas.add(aggregates.bucket_of(record), record.amount_minor, sign=1 if counted else -1)
     await aggregates.apply(session, deltas)
+
+
+def _audit(
+    session: AsyncSession,
+    ctx: OrgContext,
+    record: Record,
+    action: AuditAction,
+    changes: dict[str, Any],
+) -> None:
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
         actor_id=ctx.user.id,
-        action=AuditAction.RECORD_RESTORED,
+        action=action,
         entity_type=EntityType.RECORD,
         entity_id=record.id,
-        changes={"deleted": [True, False]},
+        changes=changes,
     )
-    return queries.to_read(record, category_name)
 
 
 async def list_categories(session: AsyncSession, ctx: OrgContext) -> list[CategoryRead]:
