@@ -63,14 +63,7 @@ async def claim(
             IdempotencyKey.created_at < now - KEY_LIFETIME,
         )
     )
-    try:
-        async with session.begin_nested():
-            session.add(
-                IdempotencyKey(user_id=user_id, scope=scope, key=key, request_hash=payload_hash)
-            )
-    except IntegrityError:
-        pass
-    else:
+    if await _reserve(session, user_id=user_id, scope=scope, key=key, payload_hash=payload_hash):
         return None
     existing = await session.scalar(
         select(IdempotencyKey)
@@ -86,6 +79,20 @@ async def claim(
     if existing.request_hash != payload_hash:
         raise Conflict("this Idempotency-Key was used with a different request body")
     return StoredResponse(existing.status, existing.response)
+
+
+async def _reserve(
+    session: AsyncSession, *, user_id: uuid.UUID, scope: str, key: str, payload_hash: str
+) -> bool:
+    """Insert the key's row; False when another request already holds the key."""
+    try:
+        async with session.begin_nested():
+            session.add(
+                IdempotencyKey(user_id=user_id, scope=scope, key=key, request_hash=payload_hash)
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 async def store(

@@ -15,7 +15,7 @@ from ledgerline.core.db import Database
 
 
 class DatabaseNotMigrated(RuntimeError):
-    pass
+    """The schema is behind the code: the service refuses to start rather than misbehave."""
 
 
 def alembic_config(database_url: str) -> Config:

@@ -49,11 +49,11 @@ class FileRejected(Exception):
 
 
 class TooManyRows(Exception):
-    pass
+    """The file has more data rows than the configured limit (answered 413)."""
 
 
 class _LineTooLong(Exception):
-    pass
+    """A line longer than the parser accepts; reported as a row error, never buffered whole."""
 
 
 class ImportRow(NamedTuple):
