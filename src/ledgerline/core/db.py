@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -131,6 +132,15 @@ def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def is_postgresql(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+def upsert_insert(session: AsyncSession) -> Any:
+    """The session's dialect's ``insert``, which has ``on_conflict_do_*`` (both databases)."""
+    return postgresql.insert if is_postgresql(session) else sqlite.insert
 
 
 class Database:

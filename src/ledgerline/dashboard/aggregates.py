@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Insert, Select, and_, delete, func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.core.db import is_postgresql, upsert_insert
 from ledgerline.dashboard.models import DailyTotal
 from ledgerline.records.models import Record
 
@@ -89,21 +89,13 @@ class Deltas:
 _KEY = ["org_id", "day", "type", "category_id", "currency"]
 
 
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
-
-
-def _upsert(session: AsyncSession) -> Any:
-    return postgresql.insert if _is_postgresql(session) else sqlite.insert
-
-
 def _lock_key(org_id: uuid.UUID) -> int:
     digest = hashlib.blake2b(b"daily_totals:" + org_id.bytes, digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
 async def _share_rebuild_lock(session: AsyncSession, org_id: uuid.UUID) -> None:
-    if _is_postgresql(session):
+    if is_postgresql(session):
         await session.execute(select(func.pg_advisory_xact_lock_shared(_lock_key(org_id))))
 
 
@@ -111,7 +103,7 @@ async def lock_out_writers(session: AsyncSession, org_id: uuid.UUID) -> None:
     """Wait for the org's writers that changed aggregates to commit, and make new ones wait for
     this transaction, so it sees the records and aggregates still (PostgreSQL; SQLite writers
     are serialized already). Take it before reading anything."""
-    if _is_postgresql(session):
+    if is_postgresql(session):
         await session.execute(select(func.pg_advisory_xact_lock(_lock_key(org_id))))
 
 
@@ -133,7 +125,7 @@ async def apply(session: AsyncSession, deltas: Deltas) -> None:
         return
     for org_id in sorted({row["org_id"] for row in rows}):
         await _share_rebuild_lock(session, org_id)
-    insert = _upsert(session)
+    insert = upsert_insert(session)
     for row in rows:
         await session.execute(_accumulate(insert(DailyTotal).values(**row)))
 
@@ -166,7 +158,7 @@ async def add_from_records(session: AsyncSession, org_id: uuid.UUID, records: Se
 
 async def _insert_sums(session: AsyncSession, records: Select[Any]) -> None:
     columns = [*_KEY, "total_high", "total_low", "record_count"]
-    insert = _upsert(session)
+    insert = upsert_insert(session)
     await session.execute(
         _accumulate(insert(DailyTotal).from_select(columns, _bucket_sums(records)))
     )

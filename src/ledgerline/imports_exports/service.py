@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from sqlalchemy import ColumnElement, String, any_, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
-from ledgerline.core.db import utcnow
+from ledgerline.core.db import is_postgresql, upsert_insert, utcnow
 from ledgerline.core.errors import AppError, ContentTooLarge
 from ledgerline.core.ids import new_id
 from ledgerline.core.money import format_amount
@@ -86,10 +86,8 @@ class _Categories:
             wanted.setdefault(row.category_key, row.category)
         missing = {key: name for key, name in wanted.items() if key not in self._ids}
         if missing:
-            dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
-            upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             await self._session.execute(
-                upsert(Category)
+                upsert_insert(self._session)(Category)
                 .values(
                     [
                         {"id": new_id(), "org_id": self._org_id, "name": name, "name_key": key}
@@ -112,8 +110,7 @@ def _among(
 ) -> ColumnElement[bool]:
     """``column IN values`` as one array (PostgreSQL) or JSON (SQLite) parameter: an IN list of
     thousands of parameters costs more to compile than the query takes to run."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    if dialect == "postgresql":
+    if is_postgresql(session):
         return column == any_(bindparam(None, sorted(values), type_=postgresql.ARRAY(String)))
     listed = func.json_each(bindparam(None, json.dumps(sorted(values)))).table_valued("value")
     return column.in_(select(listed.c.value))
