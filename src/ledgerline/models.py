@@ -7,7 +7,7 @@ from ledgerline.auth.models import Login, RefreshToken
 from ledgerline.core.db import Base
 from ledgerline.core.idempotency import IdempotencyKey
 from ledgerline.core.instance import InstanceSetting
-from ledgerline.dashboard.models import DailyTotal
+from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.records.models import Category, Record
 from ledgerline.users.models import User
@@ -18,10 +18,12 @@ __all__ = [
     "AuditEntry",
     "Category",
     "DailyTotal",
+    "DailyTypeTotal",
     "IdempotencyKey",
     "InstanceSetting",
     "Login",
     "Membership",
+    "MonthlyTotal",
     "Org",
     "Record",
     "RefreshToken",

@@ -21,7 +21,7 @@ from ledgerline.core.config import get_settings
 from ledgerline.core.db import Database
 from ledgerline.dashboard import aggregates
 from ledgerline.dashboard.cli import check_org, rebuild_org
-from ledgerline.dashboard.models import DailyTotal
+from ledgerline.dashboard.models import DailyTotal, MonthlyTotal
 from ledgerline.records.models import Record
 from tests.factories import Actor, World
 
@@ -185,18 +185,22 @@ class TestAggregatesCommand:
                 .where(DailyTotal.org_id == world.org_id, DailyTotal.day == dt.date(2026, 3, 1))
                 .values(total_low=DailyTotal.total_low + 7, record_count=3)
             )
+            await session.execute(delete(MonthlyTotal).where(MonthlyTotal.org_id == world.org_id))
             await session.commit()
 
         drifted = await run("check")
         assert drifted.exit_code == 1, drifted.output
         report = " ".join(drifted.output.split())
-        assert "2026-03-01 expense USD" in report
+        assert "daily_totals: 2026-03-01 expense USD" in report
         assert "stored 1507 minor units in 3 records, records say 1500 in 2" in report
+        assert "monthly_totals: 2026-03-01 expense USD" in report
+        assert "stored 0 minor units in 0 records, records say 1600 in 3" in report
         assert "2026-03-02" not in report
+        assert "daily_type_totals" not in report
 
         rebuilt = await run("rebuild")
         assert rebuilt.exit_code == 0, rebuilt.output
-        assert "1 bucket(s) had drifted" in rebuilt.output
+        assert "2 row(s) had drifted" in rebuilt.output
         again = await run("check")
         assert again.exit_code == 0, again.output
         summary = await client.get(

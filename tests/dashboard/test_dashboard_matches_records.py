@@ -11,6 +11,7 @@ recount from the records. Runs on SQLite and PostgreSQL, like every database tes
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import uuid
 from collections import defaultdict
@@ -515,7 +516,12 @@ class Driver:
 
 
 OPERATIONS = ["create", "create", "create", "update", "update", "delete", "restore", "import_csv"]
-query_dates = st.none() | st.dates(QUERY_FIRST, QUERY_LAST) | CLUSTER
+month_starts = st.dates(QUERY_FIRST, QUERY_LAST).map(lambda day: day.replace(day=1))
+month_ends = st.dates(QUERY_FIRST, QUERY_LAST).map(
+    lambda day: day.replace(day=calendar.monthrange(day.year, day.month)[1])
+)
+query_dates = st.none() | st.dates(QUERY_FIRST, QUERY_LAST) | CLUSTER | month_starts | month_ends
+"""Month boundaries too: a range is read as whole months plus the days at its ends."""
 
 
 @settings(
@@ -587,3 +593,33 @@ def test_split_halves_sum_back_to_the_exact_total(amounts: list[int]) -> None:
     total_low = sum(low for _, low in halves)
     assert aggregates.join_halves(total_high, total_low) == sum(amounts)
     assert aggregates.join_halves(None, None) == 0
+
+
+def _days_of(first: dt.date, last: dt.date) -> set[dt.date]:
+    return {first + dt.timedelta(days=n) for n in range((last - first).days + 1)}
+
+
+@given(first=st.none() | any_dates, last=st.none() | any_dates)
+def test_a_range_splits_into_whole_months_and_the_days_at_its_ends(
+    first: dt.date | None, last: dt.date | None
+) -> None:
+    if first is not None and last is not None and first > last:
+        first, last = last, first
+    split = periods.split_by_month(first, last)
+    if split.months is not None:
+        assert all(month.day == 1 for month in split.months)
+        assert split.months[0] <= split.months[1]
+    assert len(split.edges) <= 2
+    assert all(not periods.split_by_month(*edge).months for edge in split.edges)
+    if first is None or last is None:
+        return
+    months: set[dt.date] = set()
+    if split.months is not None:
+        month_end = split.months[1].replace(
+            day=calendar.monthrange(split.months[1].year, split.months[1].month)[1]
+        )
+        months = _days_of(split.months[0], month_end)
+    edges = [_days_of(*edge) for edge in split.edges]
+    covered = [months, *edges]
+    assert sum(map(len, covered)) == len(set().union(*covered)), "parts overlap"
+    assert set().union(*covered) == _days_of(first, last)

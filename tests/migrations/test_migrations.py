@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,11 +13,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, insert, inspect, select
 
 from ledgerline.core import migrations
 from ledgerline.core.db import Database
+from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.models import metadata
+from ledgerline.orgs.models import Org
+from ledgerline.records.models import Category
 from tests.conftest import empty_database_url
 
 
@@ -100,3 +105,107 @@ class TestModelsMatchMigrations:
         await upgrade(fresh_url)
         differences = await _run(_schema_differences, fresh_url)
         assert differences == [], "models and migrations disagree; write a migration"
+
+
+class TestCoarserAggregatesMigration:
+    """0005 fills the monthly and per-type daily aggregates from the daily ones."""
+
+    async def test_existing_daily_totals_are_rolled_up(self, fresh_url: str) -> None:
+        await upgrade(fresh_url, "0004")
+        org_id, food, rent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        daily = [
+            (dt.date(2026, 1, 3), "expense", food, "USD", 1, 10, 2),
+            (dt.date(2026, 1, 3), "expense", rent, "USD", 0, 5, 1),
+            (dt.date(2026, 1, 31), "expense", food, "USD", 0, 7, 1),
+            (dt.date(2026, 2, 1), "expense", food, "USD", 0, 1, 1),
+            (dt.date(2026, 1, 3), "income", food, "EUR", 0, 9, 3),
+        ]
+        database = Database(fresh_url)
+        try:
+            async with database.sessions() as session:
+                now = dt.datetime.now(dt.UTC)
+                await session.execute(
+                    insert(Org).values(
+                        id=org_id, name="Old", currency="USD", created_at=now, updated_at=now
+                    )
+                )
+                await session.execute(
+                    insert(Category).values(
+                        [
+                            {"id": food, "org_id": org_id, "name": "Food", "name_key": "food"},
+                            {"id": rent, "org_id": org_id, "name": "Rent", "name_key": "rent"},
+                        ]
+                    )
+                )
+                await session.execute(
+                    insert(DailyTotal).values(
+                        [
+                            dict(
+                                zip(
+                                    (
+                                        "day",
+                                        "type",
+                                        "category_id",
+                                        "currency",
+                                        "total_high",
+                                        "total_low",
+                                        "record_count",
+                                    ),
+                                    row,
+                                    strict=True,
+                                ),
+                                org_id=org_id,
+                            )
+                            for row in daily
+                        ]
+                    )
+                )
+                await session.commit()
+            await upgrade(fresh_url, "0005")
+            async with database.sessions() as session:
+                monthly = (
+                    await session.execute(
+                        select(
+                            MonthlyTotal.month,
+                            MonthlyTotal.type,
+                            MonthlyTotal.category_id,
+                            MonthlyTotal.currency,
+                            MonthlyTotal.total_high,
+                            MonthlyTotal.total_low,
+                            MonthlyTotal.record_count,
+                        )
+                    )
+                ).all()
+                by_type = (
+                    await session.execute(
+                        select(
+                            DailyTypeTotal.day,
+                            DailyTypeTotal.type,
+                            DailyTypeTotal.currency,
+                            DailyTypeTotal.total_high,
+                            DailyTypeTotal.total_low,
+                            DailyTypeTotal.record_count,
+                        )
+                    )
+                ).all()
+        finally:
+            await database.dispose()
+        january, february = dt.date(2026, 1, 1), dt.date(2026, 2, 1)
+        assert sorted(map(tuple, monthly), key=repr) == sorted(
+            [
+                (january, "expense", food, "USD", 1, 17, 3),
+                (january, "expense", rent, "USD", 0, 5, 1),
+                (february, "expense", food, "USD", 0, 1, 1),
+                (january, "income", food, "EUR", 0, 9, 3),
+            ],
+            key=repr,
+        )
+        assert sorted(map(tuple, by_type), key=repr) == sorted(
+            [
+                (dt.date(2026, 1, 3), "expense", "USD", 1, 15, 3),
+                (dt.date(2026, 1, 31), "expense", "USD", 0, 7, 1),
+                (february, "expense", "USD", 0, 1, 1),
+                (dt.date(2026, 1, 3), "income", "EUR", 0, 9, 3),
+            ],
+            key=repr,
+        )

@@ -1,9 +1,10 @@
-"""Keeping ``daily_totals`` in step with the records, inside the writing transaction.
+"""Keeping the dashboard aggregates in step with the records, inside the writing transaction.
 
-Every change is expressed as signed deltas on (org, day, type, category, currency) buckets and
-applied with one ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` per bucket: the
-database adds atomically under its row lock, so concurrent writers never lose an increment.
-Buckets are applied in key order so two transactions lock them in the same order.
+Every change is expressed as signed deltas on the finest buckets (org, day, type, category,
+currency), rolled up to each grain of ``GRAINS`` (daily, monthly, daily per type) and applied
+with ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x``: the database adds atomically
+under its row lock, so concurrent writers never lose an increment. Grains are applied in a fixed
+order and each grain's rows in key order, so two transactions lock them in the same order.
 
 ``rebuild`` recounts an org from its records while its writers wait: on PostgreSQL every writer
 holds the org's rebuild lock (a transaction-level advisory lock) in shared mode while it applies
@@ -18,6 +19,7 @@ import datetime as dt
 import hashlib
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +27,12 @@ from sqlalchemy import Insert, Select, and_, delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.db import is_postgresql, upsert_insert
-from ledgerline.dashboard.models import DailyTotal
+from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.records.models import Record
 
 HALF = 2**32
+ROWS_PER_STATEMENT = 1_000
+"""Rows of one multi-row upsert: 8,000 parameters, well under both databases' limits."""
 
 
 def split(amount_minor: int) -> tuple[int, int]:
@@ -42,6 +46,8 @@ def join_halves(high: int | None, low: int | None) -> int:
 
 @dataclass(frozen=True, slots=True, order=True)
 class Bucket:
+    """The finest grain: what one record counts towards."""
+
     org_id: uuid.UUID
     day: dt.date
     type: str
@@ -53,6 +59,41 @@ def bucket_of(record: Record) -> Bucket:
     return Bucket(record.org_id, record.date, record.type, record.category_id, record.currency)
 
 
+Totals = DailyTotal | MonthlyTotal | DailyTypeTotal
+
+
+@dataclass(frozen=True, slots=True)
+class Grain:
+    """One aggregate table: its key columns, and the key a finest bucket rolls up to."""
+
+    model: type[Totals]
+    key: tuple[str, ...]
+    of: Callable[[Bucket], tuple[Any, ...]]
+
+    @property
+    def table(self) -> str:
+        return self.model.__tablename__
+
+
+GRAINS = (
+    Grain(
+        DailyTotal,
+        ("org_id", "day", "type", "category_id", "currency"),
+        lambda b: (b.org_id, b.day, b.type, b.category_id, b.currency),
+    ),
+    Grain(
+        MonthlyTotal,
+        ("org_id", "month", "type", "category_id", "currency"),
+        lambda b: (b.org_id, b.day.replace(day=1), b.type, b.category_id, b.currency),
+    ),
+    Grain(
+        DailyTypeTotal,
+        ("org_id", "day", "type", "currency"),
+        lambda b: (b.org_id, b.day, b.type, b.currency),
+    ),
+)
+
+
 class Deltas:
     """Signed changes to buckets, accumulated over one operation and applied once."""
 
@@ -61,32 +102,45 @@ class Deltas:
 
     def add(self, bucket: Bucket, amount_minor: int, *, sign: int = 1) -> None:
         high, low = split(amount_minor)
-        change = self._changes[bucket]
-        change[0] += sign * high
-        change[1] += sign * low
-        change[2] += sign
+        self.add_sums(bucket, sign * high, sign * low, sign)
 
     def remove(self, bucket: Bucket, amount_minor: int) -> None:
         self.add(bucket, amount_minor, sign=-1)
 
-    def rows(self) -> list[dict[str, Any]]:
+    def add_sums(self, bucket: Bucket, high: int, low: int, count: int) -> None:
+        """Add halves already summed over ``count`` records (imports, recounts)."""
+        change = self._changes[bucket]
+        change[0] += high
+        change[1] += low
+        change[2] += count
+
+    def totals(self, grain: Grain) -> dict[tuple[Any, ...], tuple[int, int, int]]:
+        """The changes rolled up to ``grain``, in key order, without those that cancel out."""
+        rolled: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for bucket, (high, low, count) in self._changes.items():
+            change = rolled[grain.of(bucket)]
+            change[0] += high
+            change[1] += low
+            change[2] += count
+        return {
+            key: (high, low, count)
+            for key, (high, low, count) in sorted(rolled.items())
+            if (high, low, count) != (0, 0, 0)
+        }
+
+    def rows(self, grain: Grain) -> list[dict[str, Any]]:
         return [
             {
-                "org_id": bucket.org_id,
-                "day": bucket.day,
-                "type": bucket.type,
-                "category_id": bucket.category_id,
-                "currency": bucket.currency,
+                **dict(zip(grain.key, key, strict=True)),
                 "total_high": high,
                 "total_low": low,
                 "record_count": count,
             }
-            for bucket, (high, low, count) in sorted(self._changes.items())
-            if (high, low, count) != (0, 0, 0)
+            for key, (high, low, count) in self.totals(grain).items()
         ]
 
-
-_KEY = ["org_id", "day", "type", "category_id", "currency"]
+    def orgs(self) -> list[uuid.UUID]:
+        return sorted({bucket.org_id for bucket in self._changes})
 
 
 def _lock_key(org_id: uuid.UUID) -> int:
@@ -107,101 +161,111 @@ async def lock_out_writers(session: AsyncSession, org_id: uuid.UUID) -> None:
         await session.execute(select(func.pg_advisory_xact_lock(_lock_key(org_id))))
 
 
-def _accumulate(statement: Any) -> Insert:
-    excluded = statement.excluded
+def _accumulate(statement: Any, grain: Grain) -> Insert:
+    excluded, model = statement.excluded, grain.model
     return statement.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=_KEY,
+        index_elements=list(grain.key),
         set_={
-            "total_high": DailyTotal.total_high + excluded.total_high,
-            "total_low": DailyTotal.total_low + excluded.total_low,
-            "record_count": DailyTotal.record_count + excluded.record_count,
+            "total_high": model.total_high + excluded.total_high,
+            "total_low": model.total_low + excluded.total_low,
+            "record_count": model.record_count + excluded.record_count,
         },
     )
 
 
 async def apply(session: AsyncSession, deltas: Deltas) -> None:
-    rows = deltas.rows()
-    if not rows:
+    """Add the deltas to every grain: one multi-row upsert per grain (per thousand rows)."""
+    orgs = deltas.orgs()
+    if not orgs:
         return
-    for org_id in sorted({row["org_id"] for row in rows}):
+    for org_id in orgs:
         await _share_rebuild_lock(session, org_id)
     insert = upsert_insert(session)
-    for row in rows:
-        await session.execute(_accumulate(insert(DailyTotal).values(**row)))
-
-
-def _bucket_sums(records: Select[Any]) -> Select[Any]:
-    sub = records.subquery()
-    return (
-        select(
-            sub.c.org_id,
-            sub.c.date,
-            sub.c.type,
-            sub.c.category_id,
-            sub.c.currency,
-            func.sum(sub.c.amount_minor.op("/")(literal(HALF))),
-            func.sum(sub.c.amount_minor.op("%")(literal(HALF))),
-            func.count(),
-        )
-        .where(literal(True))
-        .group_by(sub.c.org_id, sub.c.date, sub.c.type, sub.c.category_id, sub.c.currency)
-        .order_by(sub.c.org_id, sub.c.date, sub.c.type, sub.c.category_id, sub.c.currency)
-    )
-
-
-async def add_from_records(session: AsyncSession, org_id: uuid.UUID, records: Select[Any]) -> None:
-    """Add the buckets of the org's records that ``records`` selects, summed by the database
-    (imports)."""
-    await _share_rebuild_lock(session, org_id)
-    await _insert_sums(session, records.where(Record.org_id == org_id))
-
-
-async def _insert_sums(session: AsyncSession, records: Select[Any]) -> None:
-    columns = [*_KEY, "total_high", "total_low", "record_count"]
-    insert = upsert_insert(session)
-    await session.execute(
-        _accumulate(insert(DailyTotal).from_select(columns, _bucket_sums(records)))
-    )
-
-
-async def rebuild(session: AsyncSession, org_id: uuid.UUID) -> None:
-    """Recompute an org's aggregates from its live records (recovery), its writers waiting."""
-    await lock_out_writers(session, org_id)
-    await session.execute(delete(DailyTotal).where(DailyTotal.org_id == org_id))
-    await _insert_sums(session, live_records(org_id))
+    for grain in GRAINS:
+        rows = deltas.rows(grain)
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            await session.execute(_accumulate(insert(grain.model).values(chunk), grain))
 
 
 def live_records(org_id: uuid.UUID) -> Select[Any]:
     return select(Record).where(and_(Record.org_id == org_id, Record.deleted_at.is_(None)))
 
 
+async def recount(session: AsyncSession, org_id: uuid.UUID) -> Deltas:
+    """The org's live records summed per finest bucket by the database."""
+    records = live_records(org_id).subquery()
+    key = (
+        records.c.org_id,
+        records.c.date,
+        records.c.type,
+        records.c.category_id,
+        records.c.currency,
+    )
+    rows = await session.execute(
+        select(
+            *key,
+            func.sum(records.c.amount_minor.op("/")(literal(HALF))),
+            func.sum(records.c.amount_minor.op("%")(literal(HALF))),
+            func.count(),
+        ).group_by(*key)
+    )
+    deltas = Deltas()
+    for org, day, kind, category, currency, high, low, count in rows:
+        deltas.add_sums(Bucket(org, day, kind, category, currency), int(high), int(low), count)
+    return deltas
+
+
+async def rebuild(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Recompute an org's aggregates from its live records (recovery), its writers waiting."""
+    await lock_out_writers(session, org_id)
+    for grain in GRAINS:
+        await session.execute(delete(grain.model).where(grain.model.org_id == org_id))
+    await apply(session, await recount(session, org_id))
+
+
 @dataclass(frozen=True, slots=True)
 class Drift:
-    """A bucket whose stored totals differ from a recount of the records."""
+    """An aggregate row whose stored totals differ from a recount of the records: totals in
+    minor units and record counts."""
 
-    bucket: Bucket
+    table: str
+    key: dict[str, Any]
     stored: tuple[int, int]
     recounted: tuple[int, int]
 
 
 async def find_drift(session: AsyncSession, org_id: uuid.UUID) -> list[Drift]:
-    """Compare an org's stored aggregates with a recount from its live records (check mode)."""
-    recount = {
-        Bucket(org, day, kind, category, currency): (join_halves(high, low), int(count))
-        for org, day, kind, category, currency, high, low, count in await session.execute(
-            _bucket_sums(live_records(org_id))
+    """Compare an org's stored aggregates, at every grain, with a recount of its live records
+    (check mode)."""
+    counted = await recount(session, org_id)
+    drift: list[Drift] = []
+    for grain in GRAINS:
+        expected = {
+            key: (join_halves(high, low), count)
+            for key, (high, low, count) in counted.totals(grain).items()
+        }
+        columns = [getattr(grain.model, name) for name in grain.key]
+        stored = {
+            tuple(row[: len(columns)]): (join_halves(row[-3], row[-2]), int(row[-1]))
+            for row in await session.execute(
+                select(
+                    *columns,
+                    grain.model.total_high,
+                    grain.model.total_low,
+                    grain.model.record_count,
+                ).where(grain.model.org_id == org_id)
+            )
+        }
+        zero = (0, 0)
+        drift.extend(
+            Drift(
+                grain.table,
+                dict(zip(grain.key, key, strict=True)),
+                stored.get(key, zero),
+                expected.get(key, zero),
+            )
+            for key in sorted(expected.keys() | stored.keys())
+            if stored.get(key, zero) != expected.get(key, zero)
         )
-    }
-    stored = {
-        Bucket(row.org_id, row.day, row.type, row.category_id, row.currency): (
-            join_halves(row.total_high, row.total_low),
-            int(row.record_count),
-        )
-        for row in await session.scalars(select(DailyTotal).where(DailyTotal.org_id == org_id))
-    }
-    zero = (0, 0)
-    return [
-        Drift(bucket, stored.get(bucket, zero), recount.get(bucket, zero))
-        for bucket in sorted(recount.keys() | stored.keys())
-        if stored.get(bucket, zero) != recount.get(bucket, zero)
-    ]
+    return drift

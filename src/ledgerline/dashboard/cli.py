@@ -42,7 +42,7 @@ async def check_org(database: Database, org_id: uuid.UUID) -> list[aggregates.Dr
 
 async def rebuild_org(database: Database, org_id: uuid.UUID) -> int:
     """Recompute the org's aggregates from its records, in one transaction during which its
-    writers wait; the number of buckets that differed."""
+    writers wait; the number of aggregate rows that differed."""
     async with database.sessions() as session:
         await aggregates.lock_out_writers(session, org_id)
         await _org_exists(session, org_id)
@@ -63,18 +63,22 @@ async def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
 
 @app.command()
 def check(org: OrgOption) -> None:
-    """Report every day/category bucket whose totals differ from the records (exit 1 if any)."""
+    """Report every aggregate row whose totals differ from the records (exit 1 if any)."""
     drift = run_async(lambda: _with_database(lambda database: check_org(database, org)))
     for item in drift:
-        b = item.bucket
+        key = " ".join(
+            str(value) for name, value in item.key.items() if name not in {"org_id", "category_id"}
+        )
+        if "category_id" in item.key:
+            key += f" category {item.key['category_id']}"
         console.print(
-            f"{b.day} {b.type} {b.currency} category {b.category_id}: "
+            f"{item.table}: {key}: "
             f"stored {item.stored[0]} minor units in {item.stored[1]} records, "
             f"records say {item.recounted[0]} in {item.recounted[1]}",
             soft_wrap=True,
         )
     if drift:
-        console.print(f"[red]{len(drift)} bucket(s) differ[/]; run `ledgerline aggregates rebuild`")
+        console.print(f"[red]{len(drift)} row(s) differ[/]; run `ledgerline aggregates rebuild`")
         raise typer.Exit(code=1)
     console.print("Aggregates match the records.")
 
@@ -83,4 +87,4 @@ def check(org: OrgOption) -> None:
 def rebuild(org: OrgOption) -> None:
     """Recompute the org's aggregates from its records, in one transaction."""
     fixed = run_async(lambda: _with_database(lambda database: rebuild_org(database, org)))
-    console.print(f"Aggregates rebuilt ({fixed} bucket(s) had drifted).")
+    console.print(f"Aggregates rebuilt ({fixed} row(s) had drifted).")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ledgerline.dashboard.schemas import Granularity
 
@@ -54,3 +56,37 @@ def period_keys(start: dt.date, end: dt.date, granularity: Granularity) -> Itera
 def previous_month(key: str) -> str:
     year, month = (int(part) for part in key.split("-"))
     return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+def _month_index(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _month_of(index: int) -> dt.date:
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthSplit:
+    """A date range as the whole calendar months inside it (their first days, inclusive) and
+    the days at either end outside them (inclusive ranges)."""
+
+    months: tuple[dt.date, dt.date] | None
+    edges: tuple[tuple[dt.date, dt.date], ...]
+
+
+def split_by_month(first: dt.date | None, last: dt.date | None) -> MonthSplit:
+    """An open end is the end of the calendar. Computed on month numbers, so ranges at the ends
+    of the calendar need no special case."""
+    first, last = first or dt.date.min, last or dt.date.max
+    first_month = _month_index(first) + (first.day != 1)
+    ends_month = last.day == calendar.monthrange(last.year, last.month)[1]
+    last_month = _month_index(last) - (not ends_month)
+    if first_month > last_month:
+        return MonthSplit(None, ((first, last),))
+    edges = []
+    if first.day != 1:
+        edges.append((first, _month_of(first_month) - dt.timedelta(days=1)))
+    if not ends_month:
+        edges.append((_month_of(last_month + 1), last))
+    return MonthSplit((_month_of(first_month), _month_of(last_month)), tuple(edges))

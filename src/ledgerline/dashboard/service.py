@@ -11,14 +11,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, Subquery, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.errors import FieldError, ValidationFailed
 from ledgerline.core.money import format_amount, minor_digits
 from ledgerline.dashboard import periods
-from ledgerline.dashboard.aggregates import join_halves
-from ledgerline.dashboard.models import DailyTotal
+from ledgerline.dashboard.aggregates import Totals, join_halves
+from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.dashboard.schemas import (
     CategoriesQuery,
     CategoryShare,
@@ -49,23 +49,88 @@ DATE_SCAN_LIMIT = 2_000
 AMOUNT_WALK_LIMIT = 10_000
 
 
-def _in_range(org_id: uuid.UUID, dates: DateRange) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [
-        DailyTotal.org_id == org_id,
-        DailyTotal.record_count > 0,
+def _rows(
+    model: type[Totals],
+    day: Any,
+    org_id: uuid.UUID,
+    first: dt.date,
+    last: dt.date,
+    *,
+    by_category: bool,
+    currency: str | None,
+    kind: str | None,
+) -> Select[Any]:
+    """``model``'s non-empty rows of the org from ``first`` to ``last``, in the columns every
+    part of a range shares; ``day`` is the model's date column."""
+    columns = [day.label("day"), model.type, model.currency]
+    if by_category:
+        columns.append(model.category_id)  # type: ignore[union-attr]
+    conditions = [model.org_id == org_id, day >= first, day <= last, model.record_count > 0]
+    if currency is not None:
+        conditions.append(model.currency == currency)
+    if kind is not None:
+        conditions.append(model.type == kind)
+    return select(
+        *columns,
+        model.total_high.label("high"),
+        model.total_low.label("low"),
+        model.record_count.label("n"),
+    ).where(*conditions)
+
+
+def _range_totals(
+    org_id: uuid.UUID,
+    dates: DateRange,
+    *,
+    by_category: bool,
+    currency: str | None = None,
+    kind: str | None = None,
+) -> Subquery:
+    """The aggregates covering exactly the range, as few rows as can: its whole months from
+    ``monthly_totals`` (``day`` is then the month's first day), the days at either end from
+    ``daily_totals`` or, when categories do not matter, ``daily_type_totals``."""
+    split = periods.split_by_month(dates.date_from, dates.date_to)
+    spans: list[tuple[type[Totals], Any, tuple[dt.date, dt.date]]] = []
+    if split.months is not None:
+        spans.append((MonthlyTotal, MonthlyTotal.month, split.months))
+    days = DailyTotal if by_category else DailyTypeTotal
+    spans.extend((days, days.day, edge) for edge in split.edges)
+    parts = [
+        _rows(
+            model,
+            day,
+            org_id,
+            *span,
+            by_category=by_category,
+            currency=currency,
+            kind=kind,
+        )
+        for model, day, span in spans
     ]
-    if dates.date_from is not None:
-        conditions.append(DailyTotal.day >= dates.date_from)
-    if dates.date_to is not None:
-        conditions.append(DailyTotal.day <= dates.date_to)
-    return conditions
+    if len(parts) == 1:
+        return parts[0].subquery()
+    return union_all(*parts).subquery()
 
 
-def _sums() -> tuple[Any, Any, Any]:
+def _days(org_id: uuid.UUID, dates: DateRange, currency: str | None) -> Subquery:
+    """Every day of the range that has records, all categories together."""
+    return _rows(
+        DailyTypeTotal,
+        DailyTypeTotal.day,
+        org_id,
+        dates.date_from or dt.date.min,
+        dates.date_to or dt.date.max,
+        by_category=False,
+        currency=currency,
+        kind=None,
+    ).subquery()
+
+
+def _sums(totals: Subquery) -> tuple[Any, Any, Any]:
     return (
-        func.sum(DailyTotal.total_high).label("high"),
-        func.sum(DailyTotal.total_low).label("low"),
-        func.sum(DailyTotal.record_count).label("n"),
+        func.sum(totals.c.high).label("high"),
+        func.sum(totals.c.low).label("low"),
+        func.sum(totals.c.n).label("n"),
     )
 
 
@@ -74,10 +139,11 @@ def _zero() -> dict[str, int]:
 
 
 async def summary(session: AsyncSession, ctx: OrgContext, dates: DateRange) -> Summary:
+    totals_in_range = _range_totals(ctx.org_id, dates, by_category=False)
     rows = await session.execute(
-        select(DailyTotal.currency, DailyTotal.type, *_sums())
-        .where(*_in_range(ctx.org_id, dates))
-        .group_by(DailyTotal.currency, DailyTotal.type)
+        select(
+            totals_in_range.c.currency, totals_in_range.c.type, *_sums(totals_in_range)
+        ).group_by(totals_in_range.c.currency, totals_in_range.c.type)
     )
     totals: dict[str, dict[str, int]] = defaultdict(lambda: {INCOME: 0, EXPENSE: 0, "count": 0})
     for currency, kind, high, low, count in rows:
@@ -110,15 +176,10 @@ def _category_totals(
     org_id: uuid.UUID, query: DateRange, kind: str | None, currency: str | None = None
 ) -> Select[Any]:
     """Summed first, then joined to the few categories, not joined row by row."""
-    conditions = _in_range(org_id, query)
-    if kind is not None:
-        conditions.append(DailyTotal.type == kind)
-    if currency is not None:
-        conditions.append(DailyTotal.currency == currency)
+    rows = _range_totals(org_id, query, by_category=True, currency=currency, kind=kind)
     totals = (
-        select(DailyTotal.category_id, DailyTotal.type, DailyTotal.currency, *_sums())
-        .where(*conditions)
-        .group_by(DailyTotal.category_id, DailyTotal.type, DailyTotal.currency)
+        select(rows.c.category_id, rows.c.type, rows.c.currency, *_sums(rows))
+        .group_by(rows.c.category_id, rows.c.type, rows.c.currency)
         .subquery()
     )
     return select(
@@ -158,14 +219,8 @@ async def _bounds(
     """The given range, its missing ends taken from the first and last day with records."""
     if dates.date_from is not None and dates.date_to is not None:
         return dates.date_from, dates.date_to
-    conditions = _in_range(org_id, dates)
-    if currency is not None:
-        conditions.append(DailyTotal.currency == currency)
-    first, last = (
-        await session.execute(
-            select(func.min(DailyTotal.day), func.max(DailyTotal.day)).where(*conditions)
-        )
-    ).one()
+    days = _days(org_id, dates, currency)
+    first, last = (await session.execute(select(func.min(days.c.day), func.max(days.c.day)))).one()
     if first is None:
         return None
     return dates.date_from or first, dates.date_to or last
@@ -180,20 +235,21 @@ async def _period_sums(
 ) -> dict[tuple[str, str], dict[str, int]]:
     """(period, currency) -> income and expense in minor units, and the record count.
 
-    The database sums per day, in the aggregates' own order and without formatting a date per
-    row; the days (at most a few thousand) fold into periods here.
+    The database sums per day (per month for whole months, when months are asked for); those
+    rows, as many as the range has days at most, fold into periods here.
     """
-    conditions = _in_range(org_id, dates)
-    if currency is not None:
-        conditions.append(DailyTotal.currency == currency)
-    rows = await session.execute(
-        select(DailyTotal.day, DailyTotal.currency, DailyTotal.type, *_sums())
-        .where(*conditions)
-        .group_by(DailyTotal.day, DailyTotal.type, DailyTotal.currency)
+    if granularity is Granularity.MONTH:
+        rows = _range_totals(org_id, dates, by_category=False, currency=currency)
+    else:
+        rows = _days(org_id, dates, currency)
+    sums_by_day = await session.execute(
+        select(rows.c.day, rows.c.currency, rows.c.type, *_sums(rows)).group_by(
+            rows.c.day, rows.c.type, rows.c.currency
+        )
     )
     key_of = periods.KEYS[granularity]
     sums: dict[tuple[str, str], dict[str, int]] = defaultdict(_zero)
-    for day, row_currency, kind, high, low, count in rows:
+    for day, row_currency, kind, high, low, count in sums_by_day:
         figures = sums[(key_of(day), row_currency)]
         figures[kind] += join_halves(high, low)
         figures[COUNT] += int(count)

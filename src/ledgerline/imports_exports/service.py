@@ -11,7 +11,7 @@ import itertools
 import json
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from sqlalchemy import ColumnElement, String, any_, bindparam, func, select
@@ -196,6 +196,7 @@ async def import_csv(
 class _Tally:
     created: int = 0
     duplicates: int = 0
+    deltas: aggregates.Deltas = field(default_factory=aggregates.Deltas)
 
 
 async def _run_batches(
@@ -227,13 +228,17 @@ async def _run_batches(
                 tally.duplicates += len(batch) - len(fresh)
                 tally.created += len(fresh)
                 if import_id is not None and not rows.error_count and fresh:
+                    category_ids = await categories.resolve(fresh)
                     records = bulk.record_rows(
                         fresh,
                         org_id=ctx.org_id,
                         user_id=ctx.user.id,
                         import_id=import_id,
-                        category_ids=await categories.resolve(fresh),
+                        category_ids=category_ids,
                         now=now,
+                    )
+                    bulk.add_to_aggregates(
+                        tally.deltas, fresh, org_id=ctx.org_id, category_ids=category_ids
                     )
                     writing = asyncio.create_task(bulk.insert_records(session, records))
                     seen_external_ids.clear()
@@ -275,10 +280,8 @@ async def _record_import(
     tally: _Tally,
     file_name: str | None,
 ) -> None:
-    """Add the imported rows to the aggregates (summed by the database) and audit the import."""
-    await aggregates.add_from_records(
-        session, ctx.org_id, select(Record).where(Record.import_id == import_id)
-    )
+    """Add the imported rows to the aggregates and audit the import."""
+    await aggregates.apply(session, tally.deltas)
     audit_service.record_change(
         session,
         org_id=ctx.org_id,

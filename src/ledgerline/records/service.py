@@ -20,7 +20,7 @@ from ledgerline.core.errors import FieldError, NotFound, PreconditionFailed, Val
 from ledgerline.core.money import MoneyError, format_amount, minor_digits, to_minor
 from ledgerline.core.text import fold_key
 from ledgerline.dashboard import aggregates
-from ledgerline.dashboard.models import DailyTotal
+from ledgerline.dashboard.models import MonthlyTotal
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.permissions import Permission
 from ledgerline.records import queries
@@ -321,9 +321,9 @@ def _audit(
 async def list_categories(session: AsyncSession, ctx: OrgContext) -> list[CategoryRead]:
     """Every category of the org with its count of live records (from the aggregates)."""
     counts = (
-        select(DailyTotal.category_id, func.sum(DailyTotal.record_count).label("n"))
-        .where(DailyTotal.org_id == ctx.org_id)
-        .group_by(DailyTotal.category_id)
+        select(MonthlyTotal.category_id, func.sum(MonthlyTotal.record_count).label("n"))
+        .where(MonthlyTotal.org_id == ctx.org_id)
+        .group_by(MonthlyTotal.category_id)
         .subquery()
     )
     rows = await session.execute(
