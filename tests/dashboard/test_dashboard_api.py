@@ -382,7 +382,8 @@ class TestLargestRecords:
         return records
 
     @pytest.mark.parametrize(
-        ("scan_limit", "walk_limit"), [(2_000, 10_000), (0, 10_000), (0, 4), (0, 1)]
+        ("scan_limit", "walk_limit", "first_page"),
+        [(2_000, 10_000, 256), (0, 10_000, 256), (0, 10_000, 1), (0, 4, 1), (0, 4, 256), (0, 1, 1)],
     )
     async def test_every_way_finds_the_same_records(
         self,
@@ -391,9 +392,11 @@ class TestLargestRecords:
         monkeypatch: pytest.MonkeyPatch,
         scan_limit: int,
         walk_limit: int,
+        first_page: int,
     ) -> None:
         monkeypatch.setattr(dashboard_service, "DATE_SCAN_LIMIT", scan_limit)
         monkeypatch.setattr(dashboard_service, "AMOUNT_WALK_LIMIT", walk_limit)
+        monkeypatch.setattr(dashboard_service, "WALK_FIRST_PAGE", first_page)
         feb = await org.get("insights", date_from="2024-02-01", date_to="2024-02-29")
         assert [r["amount"] for r in feb["largest_records"]] == ["800.00", "7.00", "6.00", "6.00"]
         ties = [r["id"] for r in feb["largest_records"][2:]]

@@ -13,6 +13,7 @@ exponent into an integer would allocate without bound. Every value is reduced to
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Final
@@ -189,14 +190,26 @@ def to_minor(value: Decimal, currency: str) -> int:
 
 def format_amount(minor: int, currency: str) -> str:
     """Plain decimal text with exactly the currency's decimals: (123450, "USD") -> "1234.50"."""
-    if isinstance(minor, bool) or not isinstance(minor, int):
-        raise TypeError("minor must be an int")
+    return amount_formatter(currency)(minor)
+
+
+@lru_cache(maxsize=512)
+def amount_formatter(currency: str) -> Callable[[int], str]:
+    """``format_amount`` for one currency, its decimals looked up once (long series of
+    figures)."""
     places = minor_digits(currency)
-    sign = "-" if minor < 0 else ""
-    whole, fraction = divmod(abs(minor), 10**places)
-    if not places:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{fraction:0{places}d}"
+    unit = 10**places
+
+    def format_minor(minor: int) -> str:
+        if isinstance(minor, bool) or not isinstance(minor, int):
+            raise TypeError("minor must be an int")
+        sign = "-" if minor < 0 else ""
+        whole, fraction = divmod(abs(minor), unit)
+        if not places:
+            return f"{sign}{whole}"
+        return f"{sign}{whole}.{fraction:0{places}d}"
+
+    return format_minor
 
 
 def _validate_amount(value: object) -> Decimal:

@@ -11,11 +11,25 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Select, Subquery, func, select, union_all
+from pydantic import TypeAdapter
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Select,
+    Subquery,
+    case,
+    cast,
+    func,
+    select,
+    tuple_,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.core.db import is_postgresql
 from ledgerline.core.errors import FieldError, ValidationFailed
-from ledgerline.core.money import format_amount, minor_digits
+from ledgerline.core.money import amount_formatter, format_amount, minor_digits
 from ledgerline.dashboard import periods
 from ledgerline.dashboard.aggregates import Totals, join_halves
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
@@ -41,12 +55,14 @@ from ledgerline.records import queries as record_queries
 from ledgerline.records.models import Category, Record
 from ledgerline.records.schemas import RecordRead
 
+TREND_POINTS = TypeAdapter(list[TrendPoint])
 INCOME, EXPENSE, COUNT = "income", "expense", "count"
 TOP_CATEGORIES = 5
 LARGEST_RECORDS = 5
 DATE_SCAN_LIMIT = 2_000
 """Up to this many records in the period, its largest ones are found by sorting the period."""
 AMOUNT_WALK_LIMIT = 10_000
+WALK_FIRST_PAGE = 256
 
 
 def _rows(
@@ -233,27 +249,59 @@ async def _period_sums(
     granularity: Granularity,
     currency: str | None = None,
 ) -> dict[tuple[str, str], dict[str, int]]:
-    """(period, currency) -> income and expense in minor units, and the record count.
-
-    The database sums per day (per month for whole months, when months are asked for); those
-    rows, as many as the range has days at most, fold into periods here.
-    """
+    """(period, currency) -> income and expense in minor units, and the record count, summed
+    by the database per period (a row per period and currency)."""
     if granularity is Granularity.MONTH:
         rows = _range_totals(org_id, dates, by_category=False, currency=currency)
     else:
         rows = _days(org_id, dates, currency)
-    sums_by_day = await session.execute(
-        select(rows.c.day, rows.c.currency, rows.c.type, *_sums(rows)).group_by(
-            rows.c.day, rows.c.type, rows.c.currency
-        )
+    start = _period_start(session, rows.c.day, granularity)
+    income = rows.c.type == INCOME
+
+    def of_type(column: Any, wanted: bool) -> Any:
+        return func.sum(case((income == wanted, column), else_=0))
+
+    by_period = await session.execute(
+        select(
+            start,
+            rows.c.currency,
+            of_type(rows.c.high, True),
+            of_type(rows.c.low, True),
+            of_type(rows.c.high, False),
+            of_type(rows.c.low, False),
+            func.sum(rows.c.n),
+        ).group_by(start, rows.c.currency)
     )
     key_of = periods.KEYS[granularity]
-    sums: dict[tuple[str, str], dict[str, int]] = defaultdict(_zero)
-    for day, row_currency, kind, high, low, count in sums_by_day:
-        figures = sums[(key_of(day), row_currency)]
-        figures[kind] += join_halves(high, low)
-        figures[COUNT] += int(count)
-    return sums
+    return {
+        (key_of(first_day), row_currency): {
+            INCOME: join_halves(income_high, income_low),
+            EXPENSE: join_halves(expense_high, expense_low),
+            COUNT: int(count),
+        }
+        for (
+            first_day,
+            row_currency,
+            income_high,
+            income_low,
+            expense_high,
+            expense_low,
+            count,
+        ) in by_period
+    }
+
+
+def _period_start(session: AsyncSession, day: Any, granularity: Granularity) -> Any:
+    """The first day of the period holding ``day``, in SQL: ISO weeks start on Monday."""
+    if granularity is Granularity.DAY:
+        return day
+    if is_postgresql(session):
+        unit = "week" if granularity is Granularity.WEEK else "month"
+        return cast(func.date_trunc(unit, cast(day, DateTime)), Date)
+    if granularity is Granularity.WEEK:
+        # Back six days, then on to the next Monday (the day itself when it is one).
+        return type_coerce(func.date(day, "-6 days", "weekday 1"), Date)
+    return type_coerce(func.date(day, "start of month"), Date)
 
 
 async def trends(session: AsyncSession, ctx: OrgContext, query: TrendsQuery) -> list[TrendPoint]:
@@ -273,21 +321,30 @@ async def trends(session: AsyncSession, ctx: OrgContext, query: TrendsQuery) -> 
         )
     sums = await _period_sums(session, ctx.org_id, query, query.granularity)
     currencies = sorted({currency for _key, currency in sums}) or [ctx.org.currency]
+    formatters = {currency: amount_formatter(currency) for currency in currencies}
+    empty = {currency: formatters[currency](0) for currency in currencies}
     points = []
     for key in periods.period_keys(start, end, query.granularity):
         for currency in currencies:
-            figures = sums.get((key, currency)) or _zero()
-            income, expense = figures[INCOME], figures[EXPENSE]
+            figures = sums.get((key, currency))
+            if figures is None:
+                income_text = expense_text = net_text = empty[currency]
+            else:
+                income, expense = figures[INCOME], figures[EXPENSE]
+                as_text = formatters[currency]
+                income_text, expense_text = as_text(income), as_text(expense)
+                net_text = as_text(income - expense)
             points.append(
-                TrendPoint(
-                    period=key,
-                    income=format_amount(income, currency),
-                    expense=format_amount(expense, currency),
-                    net=format_amount(income - expense, currency),
-                    currency=currency,
-                )
+                {
+                    "period": key,
+                    "income": income_text,
+                    "expense": expense_text,
+                    "net": net_text,
+                    "currency": currency,
+                }
             )
-    return points
+    # Validated in one call: a day trend over years is thousands of points.
+    return TREND_POINTS.validate_python(points)
 
 
 def _dated_records(ctx: OrgContext, dates: DateRange) -> Select[Record, str]:
@@ -343,27 +400,38 @@ async def _walk_amounts(
     session: AsyncSession, ctx: OrgContext, dates: DateRange, currency: str
 ) -> list[uuid.UUID] | None:
     """Ids of the period's largest records, from the org's largest down; None when the first
-    ``AMOUNT_WALK_LIMIT`` hold too few (the period is then small enough to sort)."""
-    result = await session.stream(
-        select(Record.id, Record.date)
-        .where(
-            Record.org_id == ctx.org_id,
-            Record.deleted_at.is_(None),
-            Record.currency == currency,
-        )
-        .order_by(Record.amount_scaled.desc(), Record.id.desc())
-        .limit(AMOUNT_WALK_LIMIT)
-        .execution_options(yield_per=256)
-    )
+    ``AMOUNT_WALK_LIMIT`` hold too few (the period is then small enough to sort).
+
+    Read in pages that grow fourfold, each continuing after the last row of the one before:
+    a period that holds a fair share of the records is found in the first page, one query.
+    """
     first, last = dates.date_from or dt.date.min, dates.date_to or dt.date.max
     ids: list[uuid.UUID] = []
-    async for record_id, day in result:
-        if first <= day <= last:
-            ids.append(record_id)
-            if len(ids) == LARGEST_RECORDS:
-                break
-    await result.close()
-    return ids if len(ids) == LARGEST_RECORDS else None
+    walked, page, after = 0, WALK_FIRST_PAGE, None
+    while walked < AMOUNT_WALK_LIMIT:
+        statement = (
+            select(Record.id, Record.date, Record.amount_scaled)
+            .where(
+                Record.org_id == ctx.org_id,
+                Record.deleted_at.is_(None),
+                Record.currency == currency,
+            )
+            .order_by(Record.amount_scaled.desc(), Record.id.desc())
+            .limit(min(page, AMOUNT_WALK_LIMIT - walked))
+        )
+        if after is not None:
+            statement = statement.where(tuple_(Record.amount_scaled, Record.id) < after)
+        rows = (await session.execute(statement)).all()
+        for record_id, day, _amount in rows:
+            if first <= day <= last:
+                ids.append(record_id)
+                if len(ids) == LARGEST_RECORDS:
+                    return ids
+        if len(rows) < page:
+            break
+        walked += len(rows)
+        after, page = (rows[-1].amount_scaled, rows[-1].id), page * 4
+    return None
 
 
 def _percent(part: int, whole: int) -> str:
