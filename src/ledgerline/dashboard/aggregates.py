@@ -31,8 +31,6 @@ from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.records.models import Record
 
 HALF = 2**32
-ROWS_PER_STATEMENT = 1_000
-"""Rows of one multi-row upsert: 8,000 parameters, well under both databases' limits."""
 
 
 def split(amount_minor: int) -> tuple[int, int]:
@@ -174,7 +172,8 @@ def _accumulate(statement: Any, grain: Grain) -> Insert:
 
 
 async def apply(session: AsyncSession, deltas: Deltas) -> None:
-    """Add the deltas to every grain: one multi-row upsert per grain (per thousand rows)."""
+    """Add the deltas to every grain: one upsert statement per grain, executed for each of its
+    rows (compiled once and cached, however many rows an import brings)."""
     orgs = deltas.orgs()
     if not orgs:
         return
@@ -183,9 +182,8 @@ async def apply(session: AsyncSession, deltas: Deltas) -> None:
     insert = upsert_insert(session)
     for grain in GRAINS:
         rows = deltas.rows(grain)
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            chunk = rows[start : start + ROWS_PER_STATEMENT]
-            await session.execute(_accumulate(insert(grain.model).values(chunk), grain))
+        if rows:
+            await session.execute(_accumulate(insert(grain.model), grain), rows)
 
 
 def live_records(org_id: uuid.UUID) -> Select[Any]:

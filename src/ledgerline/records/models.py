@@ -119,11 +119,4 @@ class Record(TimestampMixin, Base):
             postgresql_where=text("fingerprint IS NOT NULL"),
             sqlite_where=text("fingerprint IS NOT NULL"),
         ),
-        Index(
-            "ix_records_import",
-            "org_id",
-            "import_id",
-            postgresql_where=text("import_id IS NOT NULL"),
-            sqlite_where=text("import_id IS NOT NULL"),
-        ),
     )
