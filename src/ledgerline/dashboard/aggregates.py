@@ -173,17 +173,19 @@ def _accumulate(statement: Any, grain: Grain) -> Insert:
 
 async def apply(session: AsyncSession, deltas: Deltas) -> None:
     """Add the deltas to every grain: one upsert statement per grain, executed for each of its
-    rows (compiled once and cached, however many rows an import brings)."""
+    rows (compiled once and cached, however many rows an import brings), through Core: the
+    ORM's bulk insert would handle every row in Python first."""
     orgs = deltas.orgs()
     if not orgs:
         return
     for org_id in orgs:
         await _share_rebuild_lock(session, org_id)
     insert = upsert_insert(session)
+    connection = await session.connection()
     for grain in GRAINS:
         rows = deltas.rows(grain)
         if rows:
-            await session.execute(_accumulate(insert(grain.model), grain), rows)
+            await connection.execute(_accumulate(insert(grain.model.__table__), grain), rows)
 
 
 def live_records(org_id: uuid.UUID) -> Select[Any]:

@@ -108,29 +108,32 @@ def record_rows(
     ]
 
 
-def add_to_aggregates(
-    deltas: aggregates.Deltas,
-    rows: list[ImportRow],
-    *,
-    org_id: uuid.UUID,
-    category_ids: Mapping[str, uuid.UUID],
-) -> None:
-    """Sum a batch's amounts per bucket here, while its rows are at hand, rather than read
-    them back: a bucket's halves are the sums of its amounts' halves, as ``Deltas.add``
-    keeps them."""
-    sums: dict[tuple[dt.date, str, str, str], list[int]] = {}
-    half = aggregates.HALF
-    for row in rows:
-        key = (row.date, row.type, row.category_key, row.currency)
-        figures = sums.get(key)
-        if figures is None:
-            figures = sums[key] = [0, 0, 0]
-        figures[0] += row.amount_minor // half
-        figures[1] += row.amount_minor % half
-        figures[2] += 1
-    for (day, kind, category_key, currency), (high, low, count) in sums.items():
-        bucket = aggregates.Bucket(org_id, day, kind, category_ids[category_key], currency)
-        deltas.add_sums(bucket, high, low, count)
+class BucketSums:
+    """The imported rows' amounts summed per bucket as the rows are parsed, rather than read
+    back from the records afterwards. A bucket's halves are the sums of its amounts' halves,
+    as ``aggregates.Deltas.add`` keeps them; categories are still keys here, their ids known
+    only once every batch has been resolved."""
+
+    def __init__(self) -> None:
+        self._sums: dict[tuple[dt.date, str, str, str], list[int]] = {}
+
+    def add(self, rows: list[ImportRow]) -> None:
+        sums, half = self._sums, aggregates.HALF
+        for row in rows:
+            key = (row.date, row.type, row.category_key, row.currency)
+            figures = sums.get(key)
+            if figures is None:
+                figures = sums[key] = [0, 0, 0]
+            figures[0] += row.amount_minor // half
+            figures[1] += row.amount_minor % half
+            figures[2] += 1
+
+    def deltas(self, org_id: uuid.UUID, category_ids: Mapping[str, uuid.UUID]) -> aggregates.Deltas:
+        deltas = aggregates.Deltas()
+        for (day, kind, category_key, currency), (high, low, count) in self._sums.items():
+            bucket = aggregates.Bucket(org_id, day, kind, category_ids[category_key], currency)
+            deltas.add_sums(bucket, high, low, count)
+        return deltas
 
 
 @contextlib.asynccontextmanager

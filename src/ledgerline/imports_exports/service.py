@@ -196,7 +196,8 @@ async def import_csv(
 class _Tally:
     created: int = 0
     duplicates: int = 0
-    deltas: aggregates.Deltas = field(default_factory=aggregates.Deltas)
+    sums: bulk.BucketSums = field(default_factory=bulk.BucketSums)
+    category_ids: dict[str, uuid.UUID] = field(default_factory=dict)
 
 
 async def _run_batches(
@@ -237,9 +238,8 @@ async def _run_batches(
                         category_ids=category_ids,
                         now=now,
                     )
-                    bulk.add_to_aggregates(
-                        tally.deltas, fresh, org_id=ctx.org_id, category_ids=category_ids
-                    )
+                    tally.sums.add(fresh)
+                    tally.category_ids = category_ids
                     writing = asyncio.create_task(bulk.insert_records(session, records))
                     seen_external_ids.clear()
                 if progress is not None:
@@ -281,7 +281,7 @@ async def _record_import(
     file_name: str | None,
 ) -> None:
     """Add the imported rows to the aggregates and audit the import."""
-    await aggregates.apply(session, tally.deltas)
+    await aggregates.apply(session, tally.sums.deltas(ctx.org_id, tally.category_ids))
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
