@@ -1,4 +1,8 @@
-"""Dependencies every domain uses: the request's database session and the app's shared parts."""
+"""Dependencies every domain uses: the request's database session and the app's shared parts.
+
+They are ``async`` although they never wait: FastAPI runs a plain ``def`` dependency in a
+worker thread, and that hop costs far more than reading an attribute.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +20,17 @@ from ledgerline.core.routing import SESSION_STATE_KEY
 _READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+async def get_rate_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
 
@@ -44,7 +48,7 @@ async def get_session(
         yield session
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 

@@ -18,7 +18,7 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def if_match_version(
+async def if_match_version(
     if_match: Annotated[
         str | None, Header(description='`"<version>"` from the ETag; stale answers 412')
     ] = None,
@@ -31,7 +31,7 @@ def if_match_version(
     return int(match.group(1))
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.pool import QueuePool
 
-from ledgerline.core.deps import get_database
+from ledgerline.core.db import Database
 from ledgerline.core.errors import ServiceUnavailable
 from ledgerline.core.observability import Metrics
 from ledgerline.core.openapi import error_responses
@@ -25,7 +25,8 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> dict[str, str]:
     """200 when the database answers, else 503."""
     try:
-        await get_database(request).ping()
+        database: Database = request.app.state.database
+        await database.ping()
     except Exception as exc:
         raise ServiceUnavailable("the database is not answering") from exc
     return {"status": "ready"}
@@ -35,7 +36,8 @@ async def readyz(request: Request) -> dict[str, str]:
 async def metrics(request: Request) -> Response:
     """Prometheus text format: requests and latencies by route and status, database pool use."""
     collected: Metrics = request.app.state.metrics
-    pool = get_database(request).engine.sync_engine.pool
+    database: Database = request.app.state.database
+    pool = database.engine.sync_engine.pool
     if isinstance(pool, QueuePool):
         collected.pool_in_use.set(pool.checkedout())
         collected.pool_size.set(pool.size())

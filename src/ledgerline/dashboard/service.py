@@ -1,5 +1,6 @@
-"""Dashboard figures, read from ``daily_totals`` (never from the records table, except the
-few rows ``recent`` and ``largest_records`` list, each through an index that stops after them),
+"""Dashboard figures, read from the aggregates (``dashboard.models``: whole months from the
+monthly ones, single days from the daily ones), never from the records table except for the
+few rows ``recent`` and ``largest_records`` list, each through an index that stops after them;
 so a request costs the same at any size."""
 
 from __future__ import annotations
