@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -243,53 +244,70 @@ async def _bounds(
     return dates.date_from or first, dates.date_to or last
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodSums:
+    """(period, currency) -> income and expense in minor units, and the record count; and the
+    first days of the first and last periods with records (None when there are none)."""
+
+    figures: dict[tuple[str, str], dict[str, int]]
+    span: tuple[dt.date, dt.date] | None
+
+    def get(self, key: str, currency: str) -> dict[str, int]:
+        return self.figures.get((key, currency)) or _zero()
+
+
 async def _period_sums(
     session: AsyncSession,
     org_id: uuid.UUID,
     dates: DateRange,
     granularity: Granularity,
     currency: str | None = None,
-) -> dict[tuple[str, str], dict[str, int]]:
-    """(period, currency) -> income and expense in minor units, and the record count, summed
-    by the database per period (a row per period and currency)."""
+) -> PeriodSums:
+    """Summed by the database per period: a row per period and currency."""
     if granularity is Granularity.MONTH:
         rows = _range_totals(org_id, dates, by_category=False, currency=currency)
     else:
         rows = _days(org_id, dates, currency)
     start = _period_start(session, rows.c.day, granularity)
-    income = rows.c.type == INCOME
 
-    def of_type(column: Any, wanted: bool) -> Any:
-        return func.sum(case((income == wanted, column), else_=0))
+    def of_type(column: Any, kind: str) -> Any:
+        return func.sum(case((rows.c.type == kind, column), else_=0))
 
-    by_period = await session.execute(
-        select(
-            start,
-            rows.c.currency,
-            of_type(rows.c.high, True),
-            of_type(rows.c.low, True),
-            of_type(rows.c.high, False),
-            of_type(rows.c.low, False),
-            func.sum(rows.c.n),
-        ).group_by(start, rows.c.currency)
-    )
+    by_period = (
+        await session.execute(
+            select(
+                start,
+                rows.c.currency,
+                of_type(rows.c.high, INCOME),
+                of_type(rows.c.low, INCOME),
+                of_type(rows.c.high, EXPENSE),
+                of_type(rows.c.low, EXPENSE),
+                func.sum(rows.c.n),
+            )
+            .group_by(start, rows.c.currency)
+            .order_by(start)
+        )
+    ).all()
     key_of = periods.KEYS[granularity]
-    return {
-        (key_of(first_day), row_currency): {
-            INCOME: join_halves(income_high, income_low),
-            EXPENSE: join_halves(expense_high, expense_low),
-            COUNT: int(count),
-        }
-        for (
-            first_day,
-            row_currency,
-            income_high,
-            income_low,
-            expense_high,
-            expense_low,
-            count,
-        ) in by_period
-    }
+    return PeriodSums(
+        figures={
+            (key_of(first_day), row_currency): {
+                INCOME: join_halves(income_high, income_low),
+                EXPENSE: join_halves(expense_high, expense_low),
+                COUNT: int(count),
+            }
+            for (
+                first_day,
+                row_currency,
+                income_high,
+                income_low,
+                expense_high,
+                expense_low,
+                count,
+            ) in by_period
+        },
+        span=(by_period[0][0], by_period[-1][0]) if by_period else None,
+    )
 
 
 def _period_start(session: AsyncSession, day: Any, granularity: Granularity) -> Any:
@@ -306,28 +324,25 @@ def _period_start(session: AsyncSession, day: Any, granularity: Granularity) -> 
 
 
 async def trends(session: AsyncSession, ctx: OrgContext, query: TrendsQuery) -> list[TrendPoint]:
-    bounds = await _bounds(session, ctx.org_id, query)
-    if bounds is None:
-        return []
-    start, end = bounds
-    if periods.period_count(start, end, query.granularity) > periods.MAX_PERIODS:
-        raise ValidationFailed(
-            [
-                FieldError(
-                    "query.granularity",
-                    f"the range spans more than {periods.MAX_PERIODS} "
-                    "periods; narrow the dates or choose a coarser granularity",
-                )
-            ]
-        )
+    """Every period of the range; an open end is the first or last period with records, read
+    from the sums themselves."""
+    if query.date_from is not None and query.date_to is not None:
+        _check_period_count(query.date_from, query.date_to, query.granularity)
     sums = await _period_sums(session, ctx.org_id, query, query.granularity)
-    currencies = sorted({currency for _key, currency in sums}) or [ctx.org.currency]
+    if query.date_from is not None and query.date_to is not None:
+        start, end = query.date_from, query.date_to
+    elif sums.span is None:
+        return []
+    else:
+        start, end = query.date_from or sums.span[0], query.date_to or sums.span[1]
+        _check_period_count(start, end, query.granularity)
+    currencies = sorted({currency for _key, currency in sums.figures}) or [ctx.org.currency]
     formatters = {currency: amount_formatter(currency) for currency in currencies}
     empty = {currency: formatters[currency](0) for currency in currencies}
     points = []
     for key in periods.period_keys(start, end, query.granularity):
         for currency in currencies:
-            figures = sums.get((key, currency))
+            figures = sums.figures.get((key, currency))
             if figures is None:
                 income_text = expense_text = net_text = empty[currency]
             else:
@@ -346,6 +361,19 @@ async def trends(session: AsyncSession, ctx: OrgContext, query: TrendsQuery) -> 
             )
     # Validated in one call: a day trend over years is thousands of points.
     return TREND_POINTS.validate_python(points)
+
+
+def _check_period_count(start: dt.date, end: dt.date, granularity: Granularity) -> None:
+    if periods.period_count(start, end, granularity) > periods.MAX_PERIODS:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "query.granularity",
+                    f"the range spans more than {periods.MAX_PERIODS} "
+                    "periods; narrow the dates or choose a coarser granularity",
+                )
+            ]
+        )
 
 
 def _dated_records(ctx: OrgContext, dates: DateRange) -> Select[Record, str]:
@@ -461,7 +489,7 @@ async def insights(session: AsyncSession, ctx: OrgContext, query: InsightsQuery)
     bounds = await _bounds(session, ctx.org_id, query, currency)
     monthly = await _period_sums(session, ctx.org_id, query, Granularity.MONTH, currency)
     month_keys = list(periods.period_keys(*bounds, Granularity.MONTH)) if bounds else []
-    in_month = [monthly.get((key, currency)) or _zero() for key in month_keys]
+    in_month = [monthly.get(key, currency) for key in month_keys]
     expenses = [figures[EXPENSE] for figures in in_month]
     total_expense = sum(expenses)
     average = Fraction(total_expense, len(expenses)) if expenses else Fraction(0)
@@ -503,7 +531,7 @@ async def _month_over_month(
     ctx: OrgContext,
     query: DateRange,
     month_keys: list[str],
-    monthly: dict[tuple[str, str], dict[str, int]],
+    monthly: PeriodSums,
     currency: str,
 ) -> MonthOverMonth | None:
     """The period's last month (the part of it in the period) against the whole calendar month
@@ -516,7 +544,7 @@ async def _month_over_month(
     year, month = (int(part) for part in previous_key.split("-"))
     start = dt.date(year, month, 1)
     if query.date_from is None or query.date_from <= start:
-        previous = monthly.get((previous_key, currency))
+        previous = monthly.get(previous_key, currency)
     else:
         end = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
         outside = await _period_sums(
@@ -526,9 +554,8 @@ async def _month_over_month(
             Granularity.MONTH,
             currency,
         )
-        previous = outside.get((previous_key, currency))
-    previous = previous or _zero()
-    current = monthly.get((current_key, currency)) or _zero()
+        previous = outside.get(previous_key, currency)
+    current = monthly.get(current_key, currency)
     return MonthOverMonth(
         month=current_key,
         previous_month=previous_key,
