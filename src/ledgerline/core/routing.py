@@ -5,9 +5,9 @@ the endpoint returns and *before* the response is sent, so a client is never tol
 that failed to commit. (Since FastAPI 0.118 the code after ``yield`` in a dependency runs after the
 response has gone out, which is too late for a commit.)
 
-Request bodies are limited here too (``max_json_body_bytes``, or a route's own ``max_body_size``)
-rather than by FastAPI's limiter, which answers an oversized body with a plain-text 413 that no
-exception handler can turn into a problem document.
+Request bodies are limited here too (``max_json_body_bytes``, or an endpoint's own
+``body_limit``) rather than by FastAPI's limiter, which answers an oversized body with a
+plain-text 413 that no exception handler can turn into a problem document.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
@@ -24,9 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive
 
+from ledgerline.core.config import Settings
 from ledgerline.core.errors import AppError, ServiceUnavailable, UnsupportedMediaType
 
 SESSION_STATE_KEY = "db_session"
+BodyLimit = Callable[[Settings], int]
+_BODY_LIMIT_ATTRIBUTE = "__ledgerline_body_limit__"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -89,6 +93,21 @@ async def _commit(request: Request) -> None:
         await session.commit()
 
 
+def body_limit(limit: BodyLimit) -> Callable[[Endpoint], Endpoint]:
+    """Give an endpoint its own request body cap, computed from the app's settings on each
+    request, so an app built with other settings than the environment's applies its own."""
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        setattr(endpoint, _BODY_LIMIT_ATTRIBUTE, limit)
+        return endpoint
+
+    return mark
+
+
+def _json_body_limit(settings: Settings) -> int:
+    return settings.max_json_body_bytes
+
+
 class LedgerlineRoute(APIRoute):
     def __init__(
         self,
@@ -98,7 +117,9 @@ class LedgerlineRoute(APIRoute):
         max_body_size: int | None = None,
         **kw: Any,
     ) -> None:
-        self.body_limit = max_body_size
+        if max_body_size is not None:
+            raise TypeError("limit a body with @body_limit, which reads the app's settings")
+        self.body_limit: BodyLimit = getattr(endpoint, _BODY_LIMIT_ATTRIBUTE, _json_body_limit)
         super().__init__(path, endpoint, max_body_size=None, **kw)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -111,7 +132,7 @@ class LedgerlineRoute(APIRoute):
         async def route_handler(request: Request) -> Response:
             receive = request.receive
             if takes_body and request.method in _BODY_METHODS:
-                limit = self.body_limit or request.app.state.settings.max_json_body_bytes
+                limit = self.body_limit(request.app.state.settings)
                 if (_declared_length(request) or 0) > limit:
                     raise HTTPException(413)
                 receive = _limited(receive, limit)

@@ -5,11 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
-from ledgerline.core.config import get_settings
 from ledgerline.core.deps import SessionDep, SettingsDep
 from ledgerline.core.errors import PROBLEM_MEDIA_TYPE
 from ledgerline.core.openapi import error_responses
-from ledgerline.core.routing import LedgerlineRoute
+from ledgerline.core.routing import LedgerlineRoute, body_limit
 from ledgerline.imports_exports import service as imports_exports_service
 from ledgerline.imports_exports.schemas import ImportRejection, ImportReport
 from ledgerline.orgs.dependencies import RecordsExporter, RecordsImporter
@@ -30,8 +29,8 @@ MULTIPART_OVERHEAD = 64 * 1024
             "content": {PROBLEM_MEDIA_TYPE: {}},
         },
     },
-    max_body_size=get_settings().import_max_bytes + MULTIPART_OVERHEAD,
 )
+@body_limit(lambda settings: settings.import_max_bytes + MULTIPART_OVERHEAD)
 async def import_records(
     file: Annotated[UploadFile, File(description="UTF-8 CSV with a header row")],
     session: SessionDep,
