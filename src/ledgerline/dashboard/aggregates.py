@@ -33,6 +33,8 @@ from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.records.models import Record
 
 HALF = 2**32
+SUMMED = ("total_high", "total_low", "record_count")
+"""The columns every aggregate table sums, after its key."""
 
 
 def split(amount_minor: int) -> tuple[int, int]:
@@ -71,11 +73,7 @@ class Grain:
     of: Callable[[Bucket], tuple[Any, ...]]
 
     @property
-    def table(self) -> str:
-        return self.model.__tablename__
-
-    @property
-    def table_object(self) -> Table:
+    def table(self) -> Table:
         return cast_type(Table, self.model.__table__)
 
 
@@ -134,13 +132,8 @@ class Deltas:
 
     def rows(self, grain: Grain) -> list[dict[str, Any]]:
         return [
-            {
-                **dict(zip(grain.key, key, strict=True)),
-                "total_high": high,
-                "total_low": low,
-                "record_count": count,
-            }
-            for key, (high, low, count) in self.totals(grain).items()
+            dict(zip((*grain.key, *SUMMED), (*key, *sums), strict=True))
+            for key, sums in self.totals(grain).items()
         ]
 
     def orgs(self) -> list[uuid.UUID]:
@@ -165,14 +158,11 @@ async def lock_out_writers(session: AsyncSession, org_id: uuid.UUID) -> None:
         await session.execute(select(func.pg_advisory_xact_lock(_lock_key(org_id))))
 
 
-_SUMMED = ("total_high", "total_low", "record_count")
-
-
 def _accumulate(statement: Any, grain: Grain) -> Insert:
-    excluded, table = statement.excluded, grain.table_object
+    excluded, table = statement.excluded, grain.table
     return statement.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=list(grain.key),
-        set_={name: table.c[name] + excluded[name] for name in _SUMMED},
+        set_={name: table.c[name] + excluded[name] for name in SUMMED},
     )
 
 
@@ -199,12 +189,12 @@ async def apply(session: AsyncSession, deltas: Deltas) -> None:
         if is_postgresql(session):
             await connection.execute(_accumulate(_insert_from_arrays(grain, rows), grain))
         else:
-            await connection.execute(_accumulate(sqlite.insert(grain.table_object), grain), rows)
+            await connection.execute(_accumulate(sqlite.insert(grain.table), grain), rows)
 
 
 def _insert_from_arrays(grain: Grain, rows: list[dict[str, Any]]) -> Any:
-    table = grain.table_object
-    columns = [*grain.key, *_SUMMED]
+    table = grain.table
+    columns = [*grain.key, *SUMMED]
     arrays = [
         cast(bindparam(None, [row[name] for row in rows]), postgresql.ARRAY(table.c[name].type))
         for name in columns
@@ -272,22 +262,19 @@ async def find_drift(session: AsyncSession, org_id: uuid.UUID) -> list[Drift]:
             key: (join_halves(high, low), count)
             for key, (high, low, count) in counted.totals(grain).items()
         }
-        columns = [getattr(grain.model, name) for name in grain.key]
+        table, width = grain.table, len(grain.key)
         stored = {
-            tuple(row[: len(columns)]): (join_halves(row[-3], row[-2]), int(row[-1]))
+            tuple(row[:width]): (join_halves(row[-3], row[-2]), int(row[-1]))
             for row in await session.execute(
-                select(
-                    *columns,
-                    grain.model.total_high,
-                    grain.model.total_low,
-                    grain.model.record_count,
-                ).where(grain.model.org_id == org_id)
+                select(*(table.c[name] for name in (*grain.key, *SUMMED))).where(
+                    table.c.org_id == org_id
+                )
             )
         }
         zero = (0, 0)
         drift.extend(
             Drift(
-                grain.table,
+                grain.table.name,
                 dict(zip(grain.key, key, strict=True)),
                 stored.get(key, zero),
                 expected.get(key, zero),

@@ -10,7 +10,14 @@ import io
 import itertools
 import json
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -104,6 +111,11 @@ class _Categories:
             self._ids.update({key: category_id for key, category_id in found})  # noqa: C416
         return self._ids
 
+    @property
+    def ids(self) -> Mapping[str, uuid.UUID]:
+        """Every category resolved so far, by folded name."""
+        return self._ids
+
 
 def _among(
     session: AsyncSession, column: InstrumentedAttribute[str | None], values: set[str]
@@ -172,13 +184,16 @@ async def import_csv(
     import_id = new_id()
     rows = CsvRows(stream, default_currency=ctx.org.currency, max_rows=max_rows)
     tally = _Tally()
+    categories = _Categories(session, ctx.org_id)
     try:
         if dry_run:
-            await _run_batches(session, ctx, rows, tally, import_id=None, progress=progress)
+            await _run_batches(
+                session, ctx, rows, tally, categories, import_id=None, progress=progress
+            )
         else:
             async with bulk.tuned_for_writing(session):
                 await _run_batches(
-                    session, ctx, rows, tally, import_id=import_id, progress=progress
+                    session, ctx, rows, tally, categories, import_id=import_id, progress=progress
                 )
     except FileRejected as exc:
         rows.add_error(exc.error)
@@ -188,7 +203,7 @@ async def import_csv(
         report = _report(0, tally.duplicates, rows.errors, rows.error_count, dry_run)
         raise ImportRejected(report, rows.error_count)
     if not dry_run and tally.created:
-        await _record_import(session, ctx, import_id, tally, file_name)
+        await _record_import(session, ctx, import_id, tally, categories.ids, file_name)
     return _report(tally.created, tally.duplicates, [], 0, dry_run)
 
 
@@ -197,7 +212,6 @@ class _Tally:
     created: int = 0
     duplicates: int = 0
     sums: bulk.BucketSums = field(default_factory=bulk.BucketSums)
-    category_ids: dict[str, uuid.UUID] = field(default_factory=dict)
 
 
 async def _run_batches(
@@ -205,13 +219,13 @@ async def _run_batches(
     ctx: OrgContext,
     rows: CsvRows,
     tally: _Tally,
+    categories: _Categories,
     *,
     import_id: uuid.UUID | None,
     progress: Progress | None,
 ) -> None:
     """Count each batch's new rows and duplicates and, given an ``import_id`` and no error so
     far, write the new ones: the database writes one batch while the next is being parsed."""
-    categories = _Categories(session, ctx.org_id)
     # External ids of this file's rows that are not in the database: those of a written batch
     # are found by ``_existing`` like any other, so only unwritten rows (a dry run, or rows
     # after an error) make this set grow.
@@ -239,7 +253,6 @@ async def _run_batches(
                         now=now,
                     )
                     tally.sums.add(fresh)
-                    tally.category_ids = category_ids
                     writing = asyncio.create_task(bulk.insert_records(session, records))
                     seen_external_ids.clear()
                 if progress is not None:
@@ -278,10 +291,11 @@ async def _record_import(
     ctx: OrgContext,
     import_id: uuid.UUID,
     tally: _Tally,
+    category_ids: Mapping[str, uuid.UUID],
     file_name: str | None,
 ) -> None:
     """Add the imported rows to the aggregates and audit the import."""
-    await aggregates.apply(session, tally.sums.deltas(ctx.org_id, tally.category_ids))
+    await aggregates.apply(session, tally.sums.deltas(ctx.org_id, category_ids))
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
