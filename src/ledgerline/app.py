@@ -21,6 +21,7 @@ from ledgerline.core.db import Database
 from ledgerline.core.errors import install_error_handlers
 from ledgerline.core.health import router as health_router
 from ledgerline.core.instance import get_or_create_secret
+from ledgerline.core.memory import freeze_startup_objects
 from ledgerline.core.observability import Metrics, RequestContextMiddleware, configure_logging
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.ratelimit import RateLimiter
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(migrations.upgrade, settings.database_url)
         await migrations.ensure_current(database)
         app.state.access_tokens = await access_tokens(settings, database)
+        freeze_startup_objects()
         try:
             yield
         finally:
