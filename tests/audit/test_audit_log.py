@@ -288,6 +288,8 @@ class TestReadingTheLog:
                 problem(response, 400)
         invalid: list[tuple[dict[str, Any], str]] = [
             ({"date_from": "2026-03-02", "date_to": "2026-03-01"}, "query.date_to"),
+            ({"date_from": "0"}, "query.date_from"),
+            ({"date_to": "2026-03-01T00:00:00"}, "query.date_to"),
             ({"entity_type": "user"}, "query.entity_type"),
             ({"action": "record.exploded"}, "query.action"),
             ({"actor_id": "nobody"}, "query.actor_id"),

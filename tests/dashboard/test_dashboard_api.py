@@ -221,6 +221,18 @@ class TestValidation:
         response = await org.ask(endpoint, date_from="2026-03-02", date_to="2026-03-01")
         assert error_fields(response) == {"query.date_to"}
 
+    @pytest.mark.parametrize("endpoint", ENDPOINTS)
+    @pytest.mark.parametrize("written", ["0", "20260301", "2026-03-01T00:00:00"])
+    async def test_a_date_not_written_as_yyyy_mm_dd_is_refused(
+        self, org: Org, endpoint: str, written: str
+    ) -> None:
+        """Not read as a Unix timestamp (``0`` would be 1 January 1970) or a datetime."""
+        response = await org.ask(endpoint, date_to=written)
+        assert error_fields(response) == {"query.date_to"}
+        assert problem(response, 422)["errors"] == [
+            {"field": "query.date_to", "message": "must be a date as YYYY-MM-DD"}
+        ]
+
     @pytest.mark.parametrize("limit", [0, 51, -1])
     async def test_recent_limit_outside_1_to_50_is_refused(self, org: Org, limit: int) -> None:
         assert error_fields(await org.ask("recent", limit=limit)) == {"query.limit"}

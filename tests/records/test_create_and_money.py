@@ -204,6 +204,11 @@ class TestOtherRejectedFields:
             ({"date": "2200-01-01"}, "date"),
             ({"date": "2026-02-30"}, "date"),
             ({"date": "yesterday"}, "date"),
+            ({"date": 0}, "date"),
+            ({"date": "0"}, "date"),
+            ({"date": "20260301"}, "date"),
+            ({"date": "2026-03-01T00:00:00"}, "date"),
+            ({"date": "2026-3-1"}, "date"),
             ({"type": "transfer"}, "type"),
             ({"type": "Income"}, "type"),
         ]

@@ -109,6 +109,8 @@ class TestRejectedQueries:
             ({"sort": "category"}, "query.sort"),
             ({"date_from": "2026-03-02", "date_to": "2026-03-01"}, "query.date_to"),
             ({"date_from": "2026-02-30"}, "query.date_from"),
+            ({"date_from": "0"}, "query.date_from"),
+            ({"date_to": "1772323200"}, "query.date_to"),
             ({"amount_min": "10", "amount_max": "9.99"}, "query.amount_max"),
             ({"amount_min": "-1"}, "query.amount_min"),
             ({"amount_max": "1e3"}, "query.amount_max"),

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from ledgerline.core.schemas import RequestModel, ResponseModel, ends_after_start
+from ledgerline.core.schemas import CalendarDate, RequestModel, ResponseModel, ends_after_start
 
 
 class AuditAction(StrEnum):
@@ -49,8 +49,8 @@ class AuditQuery(RequestModel):
     entity_id: Annotated[str | None, Field(max_length=64)] = None
     actor_id: uuid.UUID | None = None
     action: AuditAction | None = None
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
+    date_from: CalendarDate | None = None
+    date_to: CalendarDate | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: Annotated[str | None, Field(max_length=2000)] = None
 

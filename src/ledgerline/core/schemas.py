@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
 
 class RequestModel(BaseModel):
@@ -26,6 +28,24 @@ class Problem(BaseModel):
     detail: str
     errors: list[dict[str, str]] | None = None
     request_id: str | None = None
+
+
+_ISO_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_calendar_date(value: object) -> object:
+    """Only ``YYYY-MM-DD`` (or a date object, from Python). Pydantic alone also reads a number
+    as a Unix timestamp (``date_to=0`` was 1 January 1970) and a datetime at midnight as its
+    date, which no one who typed them meant; ``20240101`` got an error about datetimes."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _ISO_CALENDAR_DATE.fullmatch(value):
+        return value
+    raise ValueError("must be a date as YYYY-MM-DD")
+
+
+CalendarDate = Annotated[dt.date, BeforeValidator(_iso_calendar_date)]
+"""A calendar date in requests: ``YYYY-MM-DD`` and nothing else."""
 
 
 def ends_after_start(value: dt.date | None, info: ValidationInfo) -> dt.date | None:
