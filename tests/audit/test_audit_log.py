@@ -290,6 +290,7 @@ class TestReadingTheLog:
             ({"date_from": "2026-03-02", "date_to": "2026-03-01"}, "query.date_to"),
             ({"date_from": "0"}, "query.date_from"),
             ({"date_to": "2026-03-01T00:00:00"}, "query.date_to"),
+            ({"entity_id": "a\x00b"}, "query.entity_id"),
             ({"entity_type": "user"}, "query.entity_type"),
             ({"action": "record.exploded"}, "query.action"),
             ({"actor_id": "nobody"}, "query.actor_id"),

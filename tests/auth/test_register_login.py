@@ -167,6 +167,16 @@ class TestLogin:
             assert response.headers["www-authenticate"] == "Bearer"
         assert wrong_password.content == unknown_email.content
 
+    async def test_an_email_no_account_can_have_is_just_wrong_credentials(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """NUL included, which PostgreSQL cannot even compare: from the JSON and the form."""
+        for email in ("a\x00b@example.com", "bell\x07@example.com"):
+            by_json = await client.post("/auth/login", json={"email": email, "password": "x"})
+            by_form = await client.post("/auth/token", data={"username": email, "password": "x"})
+            for response in (by_json, by_form):
+                assert problem(response, 401)["detail"] == INVALID_CREDENTIALS
+
     async def test_unknown_email_costs_a_password_check_like_a_known_one(
         self, client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -14,11 +14,14 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import FastAPI, Query
+from sqlalchemy import literal, select
 
 from ledgerline.app import create_app
 from ledgerline.auth.tokens import AccessTokens
 from ledgerline.core.db import Database
+from ledgerline.core.deps import SessionDep
 from ledgerline.core.observability import JsonFormatter
+from ledgerline.core.routing import UNSTORABLE_TEXT, LedgerlineRoute
 from tests.conftest import TEST_SECRET, AppFactory, api_client, make_settings
 from tests.factories import World, error_fields, problem
 
@@ -212,6 +215,29 @@ class TestUnhandledError:
             response = await client.get("/explode", headers={"X-Request-ID": "trace-42"})
         assert problem(response, 500)["request_id"] == "trace-42"
         assert response.headers["x-request-id"] == "trace-42"
+
+
+class TestTextTheDatabaseCannotTake:
+    async def test_nul_that_reaches_postgresql_unchecked_is_a_400_not_a_500(
+        self, app_factory: AppFactory, backend: str
+    ) -> None:
+        """Schemas refuse control characters in the text fields they know; for one they miss,
+        PostgreSQL's refusal of NUL is the client's mistake, not a server error."""
+        application = await app_factory()
+
+        async def echo(text: str, session: SessionDep) -> dict[str, str | None]:
+            return {"text": await session.scalar(select(literal(text)))}
+
+        application.router.add_api_route(
+            "/api/v1/echo", echo, methods=["GET"], route_class_override=LedgerlineRoute
+        )
+        async with api_client(application) as client:
+            assert (await client.get("/echo", params={"text": "ab"})).json() == {"text": "ab"}
+            response = await client.get("/echo", params={"text": "a\x00b"})
+        if backend == "postgresql":
+            assert problem(response, 400)["detail"] == UNSTORABLE_TEXT
+        else:
+            assert response.json() == {"text": "a\x00b"}
 
 
 class TestRequestId:

@@ -111,6 +111,8 @@ class TestRejectedQueries:
             ({"date_from": "2026-02-30"}, "query.date_from"),
             ({"date_from": "0"}, "query.date_from"),
             ({"date_to": "1772323200"}, "query.date_to"),
+            ({"category": "Fo\x00od"}, "query.category.0"),
+            ({"q": "a\x00b"}, "query.q"),
             ({"amount_min": "10", "amount_max": "9.99"}, "query.amount_max"),
             ({"amount_min": "-1"}, "query.amount_min"),
             ({"amount_max": "1e3"}, "query.amount_max"),

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 
 from ledgerline.core.schemas import CalendarDate, RequestModel, ResponseModel, ends_after_start
+from ledgerline.core.text import CleanText
 
 
 class AuditAction(StrEnum):
@@ -46,7 +47,7 @@ class AuditPage(ResponseModel):
 
 class AuditQuery(RequestModel):
     entity_type: EntityType | None = None
-    entity_id: Annotated[str | None, Field(max_length=64)] = None
+    entity_id: Annotated[CleanText | None, Field(max_length=64)] = None
     actor_id: uuid.UUID | None = None
     action: AuditAction | None = None
     date_from: CalendarDate | None = None

@@ -16,7 +16,7 @@ from ledgerline.auth.tokens import AccessTokens, hash_refresh_token, new_refresh
 from ledgerline.core.db import utcnow
 from ledgerline.core.errors import Unauthorized
 from ledgerline.core.ratelimit import RateLimiter
-from ledgerline.core.text import fold_key
+from ledgerline.core.text import fold_key, has_control_characters
 from ledgerline.users.models import User
 
 INVALID_CREDENTIALS = "invalid email or password"
@@ -70,7 +70,13 @@ async def login(
     await limiter.ensure_not_exhausted(
         limiter.login_failures_per_address, client_address, THROTTLED
     )
-    user = await session.scalar(select(User).where(User.email_key == email_key))
+    # No account has such an email (registration takes valid addresses only), and PostgreSQL
+    # cannot even compare one holding NUL: it is just wrong credentials.
+    user = (
+        None
+        if has_control_characters(email_key)
+        else await session.scalar(select(User).where(User.email_key == email_key))
+    )
     if not await hasher.verify(password, user.password_hash if user else None) or user is None:
         await limiter.count(limiter.login_failures_per_email, email_key)
         await limiter.count(limiter.login_failures_per_address, client_address)

@@ -19,19 +19,23 @@ from typing import Any, TypeVar
 
 from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive
 
 from ledgerline.core.config import Settings
-from ledgerline.core.errors import AppError, ServiceUnavailable, UnsupportedMediaType
+from ledgerline.core.errors import AppError, BadRequest, ServiceUnavailable, UnsupportedMediaType
 
 SESSION_STATE_KEY = "db_session"
 BodyLimit = Callable[[Settings], int]
 _BODY_LIMIT_ATTRIBUTE = "__ledgerline_body_limit__"
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+CHARACTER_NOT_IN_REPERTOIRE = "22021"
+UNSTORABLE_TEXT = "the request holds text with a NUL character, which cannot be stored or searched"
+"""Where text from a request reaches PostgreSQL unchecked: the schemas refuse control characters
+in every text field they know of, so this answers for one they missed, rather than a 500."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -152,6 +156,10 @@ class LedgerlineRoute(APIRoute):
                 raise
             except (OperationalError, InterfaceError, ConnectionError, TimeoutError) as exc:
                 raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) == CHARACTER_NOT_IN_REPERTOIRE:
+                    raise BadRequest(UNSTORABLE_TEXT) from exc
+                raise
             return response
 
         return route_handler

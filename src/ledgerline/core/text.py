@@ -16,8 +16,14 @@ def fold_key(text: str) -> str:
     return unicodedata.normalize("NFC", text.strip()).casefold()
 
 
+def has_control_characters(value: str) -> bool:
+    """Control characters other than tab and newline, NUL included (PostgreSQL refuses NUL in
+    text, even as a value to compare with)."""
+    return _FORBIDDEN_CONTROL.search(value) is not None
+
+
 def reject_control_characters(value: str) -> str:
-    if _FORBIDDEN_CONTROL.search(value):
+    if has_control_characters(value):
         raise ValueError("must not contain control characters")
     return value
 

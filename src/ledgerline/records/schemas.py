@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, f
 
 from ledgerline.core.money import Amount, normalize_currency
 from ledgerline.core.schemas import CalendarDate, RequestModel, ResponseModel, ends_after_start
-from ledgerline.core.text import reject_control_characters
+from ledgerline.core.text import CleanText, reject_control_characters
 
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2199, 12, 31)
@@ -125,7 +125,7 @@ class RecordFilters(RequestModel):
     """Filters shared by the record list, the CSV export and (dates only) the dashboards."""
 
     type: RecordType | None = None
-    category: list[Annotated[str, Field(max_length=64)]] = Field(
+    category: list[Annotated[CleanText, Field(max_length=64)]] = Field(
         default_factory=list, description="exact category, case-insensitive; may repeat"
     )
     date_from: RecordDate | None = None
@@ -133,7 +133,7 @@ class RecordFilters(RequestModel):
     amount_min: Annotated[str | None, Field(pattern=_BOUND, examples=["10.00"])] = None
     amount_max: Annotated[str | None, Field(pattern=_BOUND, examples=["250.00"])] = None
     currency: Currency | None = None
-    q: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    q: Annotated[CleanText | None, Field(min_length=1, max_length=200)] = None
 
     _check_currency = field_validator("currency")(_currency)
 
