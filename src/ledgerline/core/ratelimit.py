@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 
@@ -74,6 +75,13 @@ class RateLimiter:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def reset(self) -> None:
+        """Forget every count. The memory storage's background expiry pass, if one is running,
+        is cancelled first: it reads the keys it listed before the reset and would fail on the
+        ones the reset removed (a KeyError logged as "Task exception was never retrieved")."""
+        expiry = getattr(self.storage, "timer", None)
+        if isinstance(expiry, asyncio.Task) and not expiry.done():
+            expiry.cancel()
+            await asyncio.wait([expiry])
         await self.storage.reset()
 
     async def close(self) -> None:
