@@ -71,48 +71,6 @@ async def imported(
     return report
 
 
-async def record_total(client: httpx.AsyncClient, org_id: uuid.UUID, actor: Actor) -> int:
-    response = await client.get(
-        f"/orgs/{org_id}/records",
-        params={"include_total": "true", "limit": 1},
-        headers=actor.headers,
-    )
-    assert response.status_code == 200, response.text
-    total: int = response.json()["total"]
-    return total
-
-
-async def all_records(
-    client: httpx.AsyncClient,
-    org_id: uuid.UUID,
-    actor: Actor,
-    filters: list[tuple[str, str]] | None = None,
-) -> list[Json]:
-    """Every live record of the org the list answers (with ``filters``), following the cursor."""
-    items: list[Json] = []
-    base: list[tuple[str, Any]] = [*(filters or []), ("limit", 200)]
-    cursor: str | None = None
-    while True:
-        params = [*base, ("cursor", cursor)] if cursor else base
-        response = await client.get(f"/orgs/{org_id}/records", params=params, headers=actor.headers)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        items.extend(page["items"])
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return items
-
-
-async def audit_log(client: httpx.AsyncClient, org_id: uuid.UUID, admin: Actor) -> list[Json]:
-    """The org's audit entries through the API, newest first (the first page is enough here)."""
-    response = await client.get(
-        f"/orgs/{org_id}/audit", params={"limit": 200}, headers=admin.headers
-    )
-    assert response.status_code == 200, response.text
-    items: list[Json] = response.json()["items"]
-    return items
-
-
 async def dashboard(client: httpx.AsyncClient, org_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
     """Every dashboard figure that depends only on the records' content, keyed by request."""
     figures: dict[str, Any] = {}

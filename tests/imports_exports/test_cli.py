@@ -28,12 +28,10 @@ from ledgerline.records.models import Record
 from tests.factories import World
 from tests.imports_exports.helpers import (
     HEADER,
-    all_records,
-    audit_log,
     csv_bytes,
     read_csv,
-    record_total,
 )
+from tests.records.helpers import audit_log, record_total, walk_records
 
 STATEMENT = csv_bytes(
     HEADER,
@@ -85,11 +83,11 @@ class TestImportCommand:
 
         assert result.exit_code == 0, result.output
         assert "created 3 record(s); 0 duplicate(s) skipped" in result.stdout
-        records = await all_records(client, world.org_id, world.admin)
+        records = await walk_records(client, org_id=world.org_id, actor=world.admin)
         assert {r["created_by"] for r in records} == {str(world.admin.user_id)}
         [entry] = [
             e
-            for e in await audit_log(client, world.org_id, world.admin)
+            for e in await audit_log(client, org_id=world.org_id, admin=world.admin)
             if e["action"] == "records.imported"
         ]
         assert entry["changes"]["file"] == [None, "statement.csv"]
@@ -104,7 +102,7 @@ class TestImportCommand:
         )
 
         assert result.exit_code == 0, result.output
-        records = await all_records(client, world.org_id, world.admin)
+        records = await walk_records(client, org_id=world.org_id, actor=world.admin)
         assert {r["created_by"] for r in records} == {str(world.analyst.user_id)}
 
     async def test_a_second_run_skips_every_row_as_a_duplicate(
@@ -116,7 +114,7 @@ class TestImportCommand:
         result = await run("import", str(path), "--org", str(world.org_id))
 
         assert "created 0 record(s); 3 duplicate(s) skipped" in result.stdout
-        assert await record_total(client, world.org_id, world.admin) == 3
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 3
 
     async def test_dry_run_counts_and_writes_nothing(
         self, client: httpx.AsyncClient, world: World, tmp_path: Path
@@ -127,7 +125,7 @@ class TestImportCommand:
 
         assert result.exit_code == 0, result.output
         assert "would create 3 record(s)" in result.stdout
-        assert await record_total(client, world.org_id, world.admin) == 0
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 0
 
     async def test_a_viewer_may_not_import(
         self, client: httpx.AsyncClient, world: World, tmp_path: Path
@@ -139,7 +137,7 @@ class TestImportCommand:
         )
 
         assert_one_line_error(result, says="viewer")
-        assert await record_total(client, world.org_id, world.admin) == 0
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 0
 
     async def test_a_non_member_may_not_import(
         self, client: httpx.AsyncClient, world: World, tmp_path: Path
@@ -166,7 +164,7 @@ class TestImportCommand:
         assert_one_line_error(result, says="2 problem(s) found; nothing was imported")
         assert "row 3, type: must be income or expense" in result.stdout
         assert "row 3, amount: must be a decimal number" in result.stdout
-        assert await record_total(client, world.org_id, world.admin) == 0
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 0
 
     async def test_text_that_looks_like_markup_is_printed_as_is(
         self, world: World, tmp_path: Path

@@ -20,7 +20,6 @@ from ledgerline.records.schemas import RecordFilters
 from ledgerline.users.models import User
 from tests.factories import Actor, World, make_org, problem
 from tests.imports_exports.helpers import (
-    all_records,
     content_multiset,
     csv_bytes,
     dashboard,
@@ -28,6 +27,7 @@ from tests.imports_exports.helpers import (
     imported,
     read_csv,
 )
+from tests.records.helpers import walk_records
 
 Json = dict[str, Any]
 COLUMNS = ["id", "date", "type", "category", "amount", "currency", "notes"]
@@ -257,7 +257,7 @@ class TestFormulaInjection:
 
         await imported(client, other, world.admin, exported)
 
-        copied = await all_records(client, other, world.admin)
+        copied = await walk_records(client, org_id=other, actor=world.admin)
         assert {r["category"] for r in copied} >= FORMULA_CATEGORIES
         assert {'=HYPERLINK("http://example.com","x")', "'=already quoted", "\tTab", "-5%"} <= {
             r["notes"] for r in copied
@@ -295,7 +295,12 @@ class TestFilters:
             response = await export(client, world.org_id, world.analyst, params)
             assert response.status_code == 200, (name, response.text)
             exported = [row["id"] for row in read_csv(response.content)]
-            listed = [r["id"] for r in await all_records(client, world.org_id, world.admin, params)]
+            listed = [
+                r["id"]
+                for r in await walk_records(
+                    client, org_id=world.org_id, actor=world.admin, params=params
+                )
+            ]
             assert sorted(exported) == sorted(listed), name
             assert len(exported) == len(set(exported)), name
         assert exported == []
@@ -376,7 +381,7 @@ class TestRoundTrip:
         report = await imported(client, copy, world.admin, exported)
 
         assert (report["created"], report["duplicates"]) == (len(VARIED), 0)
-        copies = await all_records(client, copy, world.admin)
+        copies = await walk_records(client, org_id=copy, actor=world.admin)
         assert content_multiset(copies) == content_multiset(originals)
         assert await dashboard(client, copy, world.admin) == await dashboard(
             client, world.org_id, world.admin

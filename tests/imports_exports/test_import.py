@@ -16,14 +16,12 @@ from ledgerline.imports_exports import service as imports_exports_service
 from tests.factories import World, make_org, problem
 from tests.imports_exports.helpers import (
     HEADER,
-    all_records,
-    audit_log,
     content_multiset,
     csv_bytes,
     imported,
-    record_total,
     upload,
 )
+from tests.records.helpers import audit_log, record_total, walk_records
 
 STATEMENT = (
     HEADER,
@@ -43,7 +41,9 @@ STATEMENT_CONTENT = Counter(
 
 
 async def imported_actions(client: httpx.AsyncClient, world: World) -> list[dict[str, object]]:
-    return [e for e in await audit_log(client, world.org_id, world.admin) if _is_import(e)]
+    return [
+        e for e in await audit_log(client, org_id=world.org_id, admin=world.admin) if _is_import(e)
+    ]
 
 
 def _is_import(entry: dict[str, object]) -> bool:
@@ -63,7 +63,7 @@ class TestDialects:
         report = await imported(client, world.org_id, world.analyst, csv_bytes(*STATEMENT))
 
         assert report == {"created": 4, "duplicates": 0, "errors": [], "dry_run": False}
-        records = await all_records(client, world.org_id, world.admin)
+        records = await walk_records(client, org_id=world.org_id, actor=world.admin)
         assert content_multiset(records) == STATEMENT_CONTENT
         assert {r["created_by"] for r in records} == {str(world.analyst.user_id)}
         assert {r["version"] for r in records} == {1}
@@ -77,7 +77,7 @@ class TestDialects:
             client, world.org_id, world.admin, csv_bytes(*lines, newline="\r\n", bom=True)
         )
 
-        records = await all_records(client, world.org_id, world.admin)
+        records = await walk_records(client, org_id=world.org_id, actor=world.admin)
         assert content_multiset(records) == STATEMENT_CONTENT
 
     async def test_quoted_fields_keep_separators_newlines_and_quotes(
@@ -94,7 +94,8 @@ class TestDialects:
         await imported(client, world.org_id, world.admin, content)
 
         notes = {
-            r["amount"]: r["notes"] for r in await all_records(client, world.org_id, world.admin)
+            r["amount"]: r["notes"]
+            for r in await walk_records(client, org_id=world.org_id, actor=world.admin)
         }
         assert notes == {
             "10.00": 'Lunch with "Bob"; paid, by card',
@@ -109,7 +110,7 @@ class TestDialects:
 
         await imported(client, world.org_id, world.admin, content)
 
-        [record] = await all_records(client, world.org_id, world.admin)
+        [record] = await walk_records(client, org_id=world.org_id, actor=world.admin)
         assert record["notes"] == "a\nb"
 
     async def test_semicolon_file_keeps_commas_inside_cells(
@@ -119,7 +120,7 @@ class TestDialects:
 
         await imported(client, world.org_id, world.admin, content)
 
-        [record] = await all_records(client, world.org_id, world.admin)
+        [record] = await walk_records(client, org_id=world.org_id, actor=world.admin)
         assert record["notes"] == "a, b, c"
 
     async def test_headers_are_case_insensitive_and_in_any_order(
@@ -132,7 +133,7 @@ class TestDialects:
 
         await imported(client, world.org_id, world.admin, content)
 
-        [record] = await all_records(client, world.org_id, world.admin)
+        [record] = await walk_records(client, org_id=world.org_id, actor=world.admin)
         assert (record["amount"], record["category"], record["date"], record["type"]) == (
             "7.25",
             "Books",
@@ -161,7 +162,7 @@ class TestDialects:
 
         await imported(client, world.org_id, world.admin, content)
 
-        [record] = await all_records(client, world.org_id, world.admin)
+        [record] = await walk_records(client, org_id=world.org_id, actor=world.admin)
         assert record["created_at"] > "2021"
         assert record["version"] == 1
 
@@ -171,7 +172,7 @@ class TestDialects:
         report = await imported(client, world.org_id, world.admin, csv_bytes(HEADER))
 
         assert report == {"created": 0, "duplicates": 0, "errors": [], "dry_run": False}
-        assert await record_total(client, world.org_id, world.admin) == 0
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 0
         assert await imported_actions(client, world) == []
 
     async def test_notes_keep_their_spaces_and_empty_notes_are_null(
@@ -186,7 +187,8 @@ class TestDialects:
         await imported(client, world.org_id, world.admin, content)
 
         notes = {
-            r["amount"]: r["notes"] for r in await all_records(client, world.org_id, world.admin)
+            r["amount"]: r["notes"]
+            for r in await walk_records(client, org_id=world.org_id, actor=world.admin)
         }
         assert notes == {"1.00": "  padded  ", "2.00": None}
 
@@ -200,7 +202,7 @@ class TestMoneyAndCurrency:
 
         await imported(client, org_id, world.admin, content)
 
-        [record] = await all_records(client, org_id, world.admin)
+        [record] = await walk_records(client, org_id=org_id, actor=world.admin)
         assert (record["amount"], record["currency"]) == ("3.10", "EUR")
 
     async def test_each_currency_takes_its_own_decimals(
@@ -216,7 +218,7 @@ class TestMoneyAndCurrency:
 
         await imported(client, world.org_id, world.admin, content)
 
-        records = await all_records(client, world.org_id, world.admin)
+        records = await walk_records(client, org_id=world.org_id, actor=world.admin)
         assert {(r["amount"], r["currency"]) for r in records} == {
             ("1200", "JPY"),
             ("1.234", "KWD"),
@@ -268,7 +270,7 @@ class TestDryRun:
         summary_before = (
             await client.get(f"/orgs/{world.org_id}/dashboard/summary", headers=world.admin.headers)
         ).json()
-        audit_before = await audit_log(client, world.org_id, world.admin)
+        audit_before = await audit_log(client, org_id=world.org_id, admin=world.admin)
 
         response = await upload(
             client, world.org_id, world.admin, csv_bytes(*STATEMENT), dry_run=True
@@ -276,12 +278,12 @@ class TestDryRun:
 
         assert response.status_code == 200, response.text
         assert response.json() == {"created": 3, "duplicates": 1, "errors": [], "dry_run": True}
-        assert await record_total(client, world.org_id, world.admin) == 1
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 1
         summary_after = await client.get(
             f"/orgs/{world.org_id}/dashboard/summary", headers=world.admin.headers
         )
         assert summary_after.json() == summary_before
-        assert await audit_log(client, world.org_id, world.admin) == audit_before
+        assert await audit_log(client, org_id=world.org_id, admin=world.admin) == audit_before
         categories = await client.get(
             f"/orgs/{world.org_id}/categories", headers=world.admin.headers
         )
@@ -306,7 +308,7 @@ class TestDryRun:
         )
 
         assert response.json()["dry_run"] is False
-        assert await record_total(client, world.org_id, world.admin) == 4
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 4
 
 
 class TestDuplicates:
@@ -319,7 +321,7 @@ class TestDuplicates:
         again = await imported(client, world.org_id, world.admin, content)
 
         assert again == {"created": 0, "duplicates": 4, "errors": [], "dry_run": False}
-        assert await record_total(client, world.org_id, world.admin) == 4
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 4
         assert len(await imported_actions(client, world)) == 1
         assert await drift(app, world.org_id) == []
 
@@ -336,7 +338,7 @@ class TestDuplicates:
         report = await imported(client, world.org_id, world.admin, content)
 
         assert (report["created"], report["duplicates"]) == (1, 2)
-        [record] = await all_records(client, world.org_id, world.admin)
+        [record] = await walk_records(client, org_id=world.org_id, actor=world.admin)
         assert record["notes"] == "first"
 
     async def test_a_known_external_id_is_a_duplicate_whatever_the_content(
@@ -435,7 +437,7 @@ class TestDuplicates:
         response = await upload(client, world.org_id, world.admin, csv_bytes(*STATEMENT))
 
         assert "external_id" in problem(response, 409)["detail"]
-        assert await record_total(client, world.org_id, world.admin) == 4
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 4
         assert len(await imported_actions(client, world)) == 1
 
     async def test_duplicates_across_batches_are_found(
@@ -466,7 +468,7 @@ class TestAuditAndDashboard:
             csv_bytes(*STATEMENT),
         )
 
-        entries = await audit_log(client, world.org_id, world.admin)
+        entries = await audit_log(client, org_id=world.org_id, admin=world.admin)
         imports = [e for e in entries if _is_import(e)]
         assert len(imports) == 2
         latest = imports[0]
@@ -553,7 +555,7 @@ class TestPermissions:
         response = await upload(client, world.org_id, world.viewer, csv_bytes(*STATEMENT))
 
         problem(response, 403)
-        assert await record_total(client, world.org_id, world.admin) == 0
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 0
 
     async def test_outsider_gets_not_found(self, client: httpx.AsyncClient, world: World) -> None:
         response = await upload(client, world.org_id, world.outsider, csv_bytes(*STATEMENT))

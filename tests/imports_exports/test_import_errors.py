@@ -20,12 +20,11 @@ from ledgerline.imports_exports import service as imports_exports_service
 from tests.factories import World, make_world, problem
 from tests.imports_exports.helpers import (
     HEADER,
-    audit_log,
     csv_bytes,
     import_url,
-    record_total,
     upload,
 )
+from tests.records.helpers import audit_log, record_total
 
 GOOD_ROW = "2025-01-02,expense,Food,1.00,lunch,USD,"
 MB = 1024 * 1024
@@ -37,7 +36,7 @@ async def world(app: FastAPI) -> World:
 
 
 async def assert_nothing_written(client: httpx.AsyncClient, world: World) -> None:
-    assert await record_total(client, world.org_id, world.admin) == 0
+    assert await record_total(client, org_id=world.org_id, actor=world.admin) == 0
     categories = await client.get(f"/orgs/{world.org_id}/categories", headers=world.admin.headers)
     assert categories.json() == []
     summary = await client.get(
@@ -45,7 +44,7 @@ async def assert_nothing_written(client: httpx.AsyncClient, world: World) -> Non
     )
     assert summary.json()["record_count"] == 0
     assert summary.json()["by_currency"] == []
-    entries = await audit_log(client, world.org_id, world.admin)
+    entries = await audit_log(client, org_id=world.org_id, admin=world.admin)
     assert not [e for e in entries if str(e["action"]).startswith("record")]
 
 

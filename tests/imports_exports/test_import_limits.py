@@ -20,7 +20,8 @@ from ledgerline.imports_exports import service as imports_exports_service
 from ledgerline.imports_exports.router import MULTIPART_OVERHEAD
 from tests.conftest import api_client, make_settings
 from tests.factories import Actor, make_org, make_user, problem
-from tests.imports_exports.helpers import csv_bytes, record_total, upload
+from tests.imports_exports.helpers import csv_bytes, upload
+from tests.records.helpers import record_total
 
 HEADER = "date,type,category,amount,notes"
 MAX_BYTES = 2_048
@@ -78,7 +79,7 @@ class TestFileSize:
 
         assert f"{MAX_BYTES} bytes" in problem(response, 413)["detail"]
         problem(dry, 413)
-        assert await record_total(limited, org_id, owner) == 0
+        assert await record_total(limited, org_id=org_id, actor=owner) == 0
 
     async def test_a_file_of_exactly_import_max_bytes_is_accepted(
         self, limited: httpx.AsyncClient, owner: Actor, org_id: uuid.UUID
@@ -99,7 +100,7 @@ class TestFileSize:
         assert (
             problem(response, 413)["detail"] == "request body is larger than this endpoint accepts"
         )
-        assert await record_total(limited, org_id, owner) == 0
+        assert await record_total(limited, org_id=org_id, actor=owner) == 0
 
 
 class TestRowCount:
@@ -111,7 +112,7 @@ class TestRowCount:
 
         assert f"{MAX_ROWS} rows" in problem(response, 413)["detail"]
         problem(dry, 413)
-        assert await record_total(limited, org_id, owner) == 0
+        assert await record_total(limited, org_id=org_id, actor=owner) == 0
 
     async def test_exactly_import_max_rows_and_blank_lines_are_accepted(
         self, limited: httpx.AsyncClient, owner: Actor, org_id: uuid.UUID
@@ -135,7 +136,7 @@ class TestRowCount:
         response = await upload(limited, org_id, owner, rows_csv(MAX_ROWS + 1))
 
         problem(response, 413)
-        assert await record_total(limited, org_id, owner) == 0
+        assert await record_total(limited, org_id=org_id, actor=owner) == 0
         categories = await limited.get(f"/orgs/{org_id}/categories", headers=owner.headers)
         assert categories.json() == []
         audit = await limited.get(f"/orgs/{org_id}/audit", headers=owner.headers)
