@@ -30,7 +30,8 @@ class Problem(BaseModel):
     request_id: str | None = None
 
 
-_ISO_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+"""The one written form of a date the API and the CSV import take (``fullmatch``)."""
 
 
 def _iso_calendar_date(value: object) -> object:
@@ -39,7 +40,7 @@ def _iso_calendar_date(value: object) -> object:
     date, which no one who typed them meant; ``20240101`` got an error about datetimes."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    if isinstance(value, str) and _ISO_CALENDAR_DATE.fullmatch(value):
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
         return value
     raise ValueError("must be a date as YYYY-MM-DD")
 

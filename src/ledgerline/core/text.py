@@ -8,7 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""Refused in text: control characters other than tab and newline, NUL included."""
 
 
 def fold_key(text: str) -> str:
@@ -19,7 +20,7 @@ def fold_key(text: str) -> str:
 def has_control_characters(value: str) -> bool:
     """Control characters other than tab and newline, NUL included (PostgreSQL refuses NUL in
     text, even as a value to compare with)."""
-    return _FORBIDDEN_CONTROL.search(value) is not None
+    return CONTROL_CHARACTERS.search(value) is not None
 
 
 def reject_control_characters(value: str) -> str:

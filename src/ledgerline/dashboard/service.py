@@ -163,10 +163,10 @@ async def summary(session: AsyncSession, ctx: OrgContext, dates: DateRange) -> S
             totals_in_range.c.currency, totals_in_range.c.type, *_sums(totals_in_range)
         ).group_by(totals_in_range.c.currency, totals_in_range.c.type)
     )
-    totals: dict[str, dict[str, int]] = defaultdict(lambda: {INCOME: 0, EXPENSE: 0, "count": 0})
+    totals: dict[str, dict[str, int]] = defaultdict(_zero)
     for currency, kind, high, low, count in rows:
         totals[currency][kind] = join_halves(high, low)
-        totals[currency]["count"] += int(count)
+        totals[currency][COUNT] += int(count)
     by_currency = [_currency_totals(c, totals[c]) for c in sorted(totals)]
     own = _currency_totals(ctx.org.currency, totals.get(ctx.org.currency, {}))
     return Summary(
@@ -186,7 +186,7 @@ def _currency_totals(currency: str, figures: dict[str, int]) -> CurrencyTotals:
         total_income=format_amount(income, currency),
         total_expense=format_amount(expense, currency),
         net_balance=format_amount(income - expense, currency),
-        record_count=figures.get("count", 0),
+        record_count=figures.get(COUNT, 0),
     )
 
 

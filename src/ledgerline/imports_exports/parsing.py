@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
 
 from ledgerline.core.money import MoneyError, minor_digits, normalize_currency, parse_amount
-from ledgerline.core.text import fold_key
+from ledgerline.core.schemas import ISO_DATE
+from ledgerline.core.text import CONTROL_CHARACTERS, fold_key
 from ledgerline.imports_exports.schemas import RowError
 from ledgerline.records.schemas import MAX_DATE, MIN_DATE
 
@@ -32,8 +33,6 @@ MAX_CATEGORY_CHARS = 64
 MAX_NOTES_CHARS = 1_000
 MAX_EXTERNAL_ID_CHARS = 255
 MAX_SHOWN_NAME_CHARS = 40
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PLAIN_AMOUNT = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,4}))?")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPED_FORMULA = re.compile(r"'+[=+\-@\t\r]")
@@ -103,7 +102,7 @@ def _sniff_delimiter(header_line: str) -> str:
 @functools.lru_cache(maxsize=4_096)
 def _date(text: str) -> dt.date | str:
     """The date, or the message saying why ``text`` is not an accepted one."""
-    if not _DATE.fullmatch(text):
+    if not ISO_DATE.fullmatch(text):
         return "must be a date YYYY-MM-DD"
     try:
         value = dt.date.fromisoformat(text)
@@ -272,7 +271,7 @@ class CsvRows:
         cells = [cell.replace("\r\n", "\n") for cell in cells]
         clean = True
         for name, cell in zip(self._names, cells, strict=True):
-            if _CONTROL.search(cell):
+            if CONTROL_CHARACTERS.search(cell):
                 self._error(row, name, "must not contain control characters")
                 clean = False
         return cells if clean else None
@@ -286,7 +285,7 @@ class CsvRows:
         default_currency = self._default
         error = self._error
         clean = self._clean
-        has_control = _CONTROL.search
+        has_control = CONTROL_CHARACTERS.search
         parse_date = _date
         key_of = _category_key
         currency_of = _currency
