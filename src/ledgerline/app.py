@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
 
 from ledgerline import __version__
 from ledgerline.audit.router import router as audit_router
@@ -92,7 +91,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url="/redoc",
         lifespan=lifespan,
-        default_response_class=JSONResponse,
     )
     app.state.settings = settings
     app.state.database = database
