@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import hashlib
 import io
 import itertools
 import json
@@ -160,6 +161,24 @@ async def _existing(
     return known_ids, known_fingerprints
 
 
+def _import_lock_key(org_id: uuid.UUID) -> int:
+    digest = hashlib.blake2b(b"imports:" + org_id.bytes, digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def _serialise_imports(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Make this transaction the org's only importing one until it ends.
+
+    The duplicate check reads committed rows only: two imports of one file running side by
+    side would each find nothing and each write every row. On PostgreSQL a transaction-level
+    advisory lock, taken before the first check, makes the second wait for the first to commit
+    and then see its rows. SQLite writers hold the database's write lock from ``BEGIN
+    IMMEDIATE`` on, so they are serialised already.
+    """
+    if is_postgresql(session):
+        await session.execute(select(func.pg_advisory_xact_lock(_import_lock_key(org_id))))
+
+
 async def import_csv(
     session: AsyncSession,
     ctx: OrgContext,
@@ -191,6 +210,7 @@ async def import_csv(
                 session, ctx, rows, tally, categories, import_id=None, progress=progress
             )
         else:
+            await _serialise_imports(session, ctx.org_id)
             async with bulk.tuned_for_writing(session):
                 await _run_batches(
                     session, ctx, rows, tally, categories, import_id=import_id, progress=progress
