@@ -40,6 +40,7 @@ from ledgerline.imports_exports.parsing import (
     FileRejected,
     ImportRow,
     TooManyRows,
+    check_row_count,
     escape_cell,
 )
 from ledgerline.imports_exports.schemas import ImportReport, RowError
@@ -193,6 +194,9 @@ async def import_csv(
 ) -> ImportReport:
     """Validate and import a CSV; on any row error nothing is written (``ImportRejected``).
 
+    A file over ``max_rows`` is refused (413) after a plain counting pass, before any row is
+    validated or written, and before waiting for the org's other imports.
+
     Rows stream in batches: each batch is checked for duplicates and, unless this is a dry
     run or an error was already seen, inserted at once. Memory holds two batches and the
     category cache (and, in a dry run, the external ids seen). Nothing is committed here: a
@@ -200,6 +204,10 @@ async def import_csv(
     """
     if size is not None and size > max_bytes:
         raise ContentTooLarge(f"the file is larger than {max_bytes} bytes")
+    try:
+        await asyncio.to_thread(check_row_count, stream, max_rows)
+    except TooManyRows as exc:
+        raise _too_many_rows(max_rows) from exc
     import_id = new_id()
     rows = CsvRows(stream, default_currency=ctx.org.currency, max_rows=max_rows)
     tally = _Tally()
@@ -218,13 +226,17 @@ async def import_csv(
     except FileRejected as exc:
         rows.add_error(exc.error)
     except TooManyRows as exc:
-        raise ContentTooLarge(f"the file has more than {max_rows} rows") from exc
+        raise _too_many_rows(max_rows) from exc
     if rows.error_count:
         report = _report(0, tally.duplicates, rows.errors, rows.error_count, dry_run)
         raise ImportRejected(report, rows.error_count)
     if not dry_run and tally.created:
         await _record_import(session, ctx, import_id, tally, categories.ids, file_name)
     return _report(tally.created, tally.duplicates, [], 0, dry_run)
+
+
+def _too_many_rows(max_rows: int) -> ContentTooLarge:
+    return ContentTooLarge(f"the file has more than {max_rows} rows")
 
 
 @dataclass
