@@ -80,19 +80,12 @@ async def create_user(
 
 
 async def register(
-    session: AsyncSession,
-    hasher: PasswordHasher,
-    settings: Settings,
-    *,
-    email: str,
-    password: str,
-    full_name: str,
+    session: AsyncSession, hasher: PasswordHasher, *, email: str, password: str, full_name: str
 ) -> User:
-    """A self-registered user becomes a viewer of the instance's default org."""
-    user = await create_user(session, hasher, email=email, password=password, full_name=full_name)
-    default_org = await orgs_service.get_or_create_default_org(session, settings)
-    await orgs_service.add_membership(session, org=default_org, user_id=user.id, role=Role.VIEWER)
-    return user
+    """A self-registered user is a member of no org: it sees nothing until an org's admin adds
+    it, or it creates an org of its own. (Joining the default org, as it once did, let any
+    stranger read what the first admin keeps there.)"""
+    return await create_user(session, hasher, email=email, password=password, full_name=full_name)
 
 
 async def read_me(session: AsyncSession, user: User) -> MeRead:
