@@ -275,8 +275,10 @@ class TestLoginThrottling:
         problem(locked, 429)
         assert int(locked.headers["retry-after"]) > 0
 
-    async def test_zero_switches_the_limit_off(self, app_factory: AppFactory) -> None:
-        application = await app_factory(login_failures_per_email="0")
+    async def test_zero_switches_the_limits_off(self, app_factory: AppFactory) -> None:
+        application = await app_factory(
+            login_failures_per_email_and_address="0", login_failures_per_email="0"
+        )
         user = await make_user(application)
         async with api_client(application) as client:
             for _ in range(8):

@@ -16,6 +16,7 @@ from ledgerline.auth.passwords import PasswordHasher, password_problem
 from ledgerline.core.config import Settings
 from ledgerline.core.db import utcnow
 from ledgerline.core.errors import Conflict, FieldError, ValidationFailed
+from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.core.text import fold_key, reject_control_characters
 from ledgerline.orgs import service as orgs_service
 from ledgerline.orgs.permissions import Role
@@ -102,13 +103,26 @@ async def read_me(session: AsyncSession, user: User) -> MeRead:
 async def update_me(
     session: AsyncSession,
     hasher: PasswordHasher,
+    limiter: RateLimiter,
     *,
     user: User,
     login_id: uuid.UUID,
+    client_address: str,
     changes: MeUpdate,
 ) -> MeRead:
-    """Changing the password ends every other sign-in of the user, at once."""
+    """Changing the password ends every other sign-in of the user, at once.
+
+    A wrong ``current_password`` counts as a failed sign-in for the user's email and the
+    client's address, and the change is refused (429) once those limits are used up: a stolen
+    access token must not become a way to guess the password unthrottled.
+    """
+    await auth_service.ensure_sign_in_allowed(
+        limiter, email_key=user.email_key, client_address=client_address
+    )
     if not await hasher.verify(changes.current_password, user.password_hash):
+        await auth_service.count_failed_sign_in(
+            limiter, email_key=user.email_key, client_address=client_address
+        )
         raise ValidationFailed([FieldError("current_password", "is not your current password")])
     if changes.full_name is not None:
         user.full_name = changes.full_name.strip()
