@@ -179,18 +179,18 @@ def _is_blank(cells: list[str]) -> bool:
     return not cells or (len(cells) == 1 and not cells[0].strip())
 
 
-def check_row_count(stream: BinaryIO, max_rows: int) -> None:
-    """Raise ``TooManyRows`` if the file has more data rows than ``max_rows``, then rewind.
+def count_rows(stream: BinaryIO, max_rows: int) -> int | None:
+    """The file's data rows, then rewind; ``TooManyRows`` past ``max_rows``.
 
     A plain CSV pass, validating nothing, so that an import over the limit is refused before
     any row is written (and before a transaction waits on it). Rows count as ``CsvRows`` counts
     them: blank lines do not, a quoted field spanning lines is one row. It stops counting at
     anything that makes the file unreadable (encoding, quoting, an overlong line), which the
     validating pass then reports at the same place. A stream that cannot rewind is left to
-    that pass, which stops at the row crossing the limit.
+    that pass, which stops at the row crossing the limit. None when the count stopped short.
     """
     if not stream.seekable():
-        return
+        return None
     start = stream.tell()
     try:
         lines = _physical_lines(stream)
@@ -204,9 +204,10 @@ def check_row_count(stream: BinaryIO, max_rows: int) -> None:
             if rows > max_rows:
                 raise TooManyRows
     except (UnicodeDecodeError, _LineTooLong, csv.Error):
-        return
+        return None
     finally:
         stream.seek(start)
+    return rows
 
 
 class CsvRows:

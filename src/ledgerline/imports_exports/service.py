@@ -40,7 +40,7 @@ from ledgerline.imports_exports.parsing import (
     FileRejected,
     ImportRow,
     TooManyRows,
-    check_row_count,
+    count_rows,
     escape_cell,
 )
 from ledgerline.imports_exports.schemas import ImportReport, RowError
@@ -202,12 +202,7 @@ async def import_csv(
     category cache (and, in a dry run, the external ids seen). Nothing is committed here: a
     rejected import leaves only changes the caller's rollback undoes.
     """
-    if size is not None and size > max_bytes:
-        raise ContentTooLarge(f"the file is larger than {max_bytes} bytes")
-    try:
-        await asyncio.to_thread(check_row_count, stream, max_rows)
-    except TooManyRows as exc:
-        raise _too_many_rows(max_rows) from exc
+    await checked_row_count(stream, max_rows=max_rows, max_bytes=max_bytes, size=size)
     import_id = new_id()
     rows = CsvRows(stream, default_currency=ctx.org.currency, max_rows=max_rows)
     tally = _Tally()
@@ -237,6 +232,19 @@ async def import_csv(
 
 def _too_many_rows(max_rows: int) -> ContentTooLarge:
     return ContentTooLarge(f"the file has more than {max_rows} rows")
+
+
+async def checked_row_count(
+    stream: BinaryIO, *, max_rows: int, max_bytes: int, size: int | None
+) -> int | None:
+    """The file's data rows (None if it is unreadable before its end), or 413 at once when the
+    file is larger than ``max_bytes`` or has more than ``max_rows`` rows."""
+    if size is not None and size > max_bytes:
+        raise ContentTooLarge(f"the file is larger than {max_bytes} bytes")
+    try:
+        return await asyncio.to_thread(count_rows, stream, max_rows)
+    except TooManyRows as exc:
+        raise _too_many_rows(max_rows) from exc
 
 
 @dataclass
