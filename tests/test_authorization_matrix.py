@@ -68,6 +68,8 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("POST", f"{ORG}/records/{{record_id}}/restore"): Permission.RECORDS_DELETE,
     ("POST", f"{ORG}/records/import"): Permission.RECORDS_IMPORT,
     ("GET", f"{ORG}/records/export"): Permission.RECORDS_EXPORT,
+    ("GET", f"{ORG}/import-jobs/{{job_id}}"): Permission.RECORDS_IMPORT,
+    ("DELETE", f"{ORG}/import-jobs/{{job_id}}"): Permission.RECORDS_IMPORT,
     ("GET", f"{ORG}/categories"): Permission.RECORDS_READ,
     ("GET", f"{ORG}/dashboard/summary"): Permission.DASHBOARD_READ,
     ("GET", f"{ORG}/dashboard/categories"): Permission.DASHBOARD_READ,
@@ -94,6 +96,7 @@ ALLOWED_ROLES: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_READ: _ADMINS,
     Permission.MEMBERS_MANAGE: _ADMINS,
     Permission.ORG_MANAGE: _ADMINS,
+    Permission.IMPORT_JOBS_MANAGE: _ADMINS,
 }
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -25,6 +25,8 @@ from ledgerline.core.observability import Metrics, RequestContextMiddleware, con
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.dashboard.router import router as dashboard_router
+from ledgerline.imports_exports.jobs import JobRunner
+from ledgerline.imports_exports.router import jobs_router as import_jobs_router
 from ledgerline.imports_exports.router import router as imports_exports_router
 from ledgerline.orgs.router import router as orgs_router
 from ledgerline.records.router import router as records_router
@@ -40,6 +42,7 @@ def api_router() -> APIRouter:
         users_router,
         orgs_router,
         imports_exports_router,
+        import_jobs_router,
         records_router,
         dashboard_router,
         audit_router,
@@ -76,10 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(migrations.upgrade, settings.database_url)
         await migrations.ensure_current(database)
         app.state.access_tokens = await access_tokens(settings, database)
+        await app.state.import_jobs.fail_interrupted()
         freeze_startup_objects()
         try:
             yield
         finally:
+            await app.state.import_jobs.close()
             await app.state.rate_limiter.close()
             await database.dispose()
 
@@ -96,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.metrics = Metrics()
     app.state.rate_limiter = RateLimiter.from_settings(settings)
+    app.state.import_jobs = JobRunner(database, settings)
     app.state.password_hasher = PasswordHasher(
         time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
     )

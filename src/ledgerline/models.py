@@ -8,6 +8,7 @@ from ledgerline.core.db import Base
 from ledgerline.core.idempotency import IdempotencyKey
 from ledgerline.core.instance import InstanceSetting
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
+from ledgerline.imports_exports.models import ImportJob
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.records.models import Category, Record
 from ledgerline.users.models import User
@@ -20,6 +21,7 @@ __all__ = [
     "DailyTotal",
     "DailyTypeTotal",
     "IdempotencyKey",
+    "ImportJob",
     "InstanceSetting",
     "Login",
     "Membership",

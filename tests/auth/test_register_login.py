@@ -11,6 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from ledgerline.auth.passwords import PasswordHasher
+from ledgerline.core.db import Database
+from ledgerline.users import service as users_service
 from tests.conftest import AppFactory, api_client
 from tests.factories import (
     PASSWORD,
@@ -52,28 +54,34 @@ class TestRegister:
         assert user["email"] == "Ada.Lovelace@example.com"
         assert user["full_name"] == "Ada Lovelace"
 
-    async def test_new_account_joins_the_default_org_as_viewer(
-        self, client: httpx.AsyncClient
-    ) -> None:
+    async def test_new_account_is_a_member_of_no_org(self, client: httpx.AsyncClient) -> None:
         body = registration()
         assert (await client.post("/auth/register", json=body)).status_code == 201
-        tokens = await sign_in(client, body["email"])
-        me = (await client.get("/users/me", headers=bearer(tokens["access_token"]))).json()
-        assert [(m["org_name"], m["role"], m["is_active"]) for m in me["memberships"]] == [
-            ("Default", "viewer", True)
-        ]
+        headers = bearer((await sign_in(client, body["email"]))["access_token"])
+        me = (await client.get("/users/me", headers=headers)).json()
+        assert me["memberships"] == []
+        assert (await client.get("/orgs", headers=headers)).json() == []
 
-    async def test_every_registration_joins_the_same_default_org(
-        self, client: httpx.AsyncClient
+    async def test_a_stranger_cannot_read_the_default_org_of_the_first_admin(
+        self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        org_ids = set()
-        for _ in range(2):
-            body = registration()
-            assert (await client.post("/auth/register", json=body)).status_code == 201
-            tokens = await sign_in(client, body["email"])
-            me = (await client.get("/users/me", headers=bearer(tokens["access_token"]))).json()
-            org_ids.update(m["org_id"] for m in me["memberships"])
-        assert len(org_ids) == 1
+        database: Database = app.state.database
+        async with database.sessions() as session:
+            admin = await users_service.create_admin(
+                session,
+                app.state.password_hasher,
+                app.state.settings,
+                email=unique_email("admin"),
+                password=PASSWORD,
+            )
+            await session.commit()
+        body = registration()
+        assert (await client.post("/auth/register", json=body)).status_code == 201
+        headers = bearer((await sign_in(client, body["email"]))["access_token"])
+
+        response = await client.get(f"/orgs/{admin.org_id}/records", headers=headers)
+
+        problem(response, 404)
 
     async def test_email_taken_in_another_case_conflicts(self, client: httpx.AsyncClient) -> None:
         email = unique_email("taken")
@@ -267,8 +275,10 @@ class TestLoginThrottling:
         problem(locked, 429)
         assert int(locked.headers["retry-after"]) > 0
 
-    async def test_zero_switches_the_limit_off(self, app_factory: AppFactory) -> None:
-        application = await app_factory(login_failures_per_email="0")
+    async def test_zero_switches_the_limits_off(self, app_factory: AppFactory) -> None:
+        application = await app_factory(
+            login_failures_per_email_and_address="0", login_failures_per_email="0"
+        )
         user = await make_user(application)
         async with api_client(application) as client:
             for _ in range(8):

@@ -9,7 +9,10 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.imports_exports import bulk
 from tests.factories import Actor
 
 Json = dict[str, Any]
@@ -104,3 +107,16 @@ def content_multiset(records: list[Json]) -> Counter[tuple[Any, ...]]:
 def read_csv(body: bytes) -> list[dict[str, str]]:
     text = body.decode("utf-8")
     return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def spy_on_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The batch sizes the import hands to the database, recorded on their way through."""
+    writes: list[int] = []
+    insert_records = bulk.insert_records
+
+    async def recording(session: AsyncSession, records: list[tuple[Any, ...]]) -> None:
+        writes.append(len(records))
+        await insert_records(session, records)
+
+    monkeypatch.setattr(bulk, "insert_records", recording)
+    return writes

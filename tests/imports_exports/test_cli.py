@@ -23,6 +23,7 @@ from ledgerline.cli import app as cli_app
 from ledgerline.core.config import get_settings
 from ledgerline.core.db import Database
 from ledgerline.imports_exports import demo
+from ledgerline.imports_exports import service as imports_exports_service
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.records.models import Record
 from tests.factories import World
@@ -30,6 +31,7 @@ from tests.imports_exports.helpers import (
     HEADER,
     csv_bytes,
     read_csv,
+    spy_on_writes,
 )
 from tests.records.helpers import audit_log, record_total, walk_records
 
@@ -200,6 +202,24 @@ class TestImportCommand:
         result = await run("import", str(written(tmp_path, STATEMENT)), "--org", str(world.org_id))
 
         assert_one_line_error(result, says="more than 2 rows")
+
+    async def test_more_rows_than_the_limit_are_refused_before_any_is_written(
+        self,
+        client: httpx.AsyncClient,
+        world: World,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setenv("LEDGERLINE_IMPORT_MAX_ROWS", "2")
+        get_settings.cache_clear()
+        monkeypatch.setattr(imports_exports_service, "BATCH_SIZE", 1)
+        writes = spy_on_writes(monkeypatch)
+
+        result = await run("import", str(written(tmp_path, STATEMENT)), "--org", str(world.org_id))
+
+        assert_one_line_error(result, says="more than 2 rows")
+        assert writes == []
+        assert await record_total(client, org_id=world.org_id, actor=world.admin) == 0
 
     async def test_an_unknown_org_is_a_one_line_error(self, tmp_path: Path) -> None:
         result = await run("import", str(written(tmp_path, STATEMENT)), "--org", str(uuid.uuid4()))

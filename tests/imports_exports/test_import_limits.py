@@ -20,7 +20,7 @@ from ledgerline.imports_exports import service as imports_exports_service
 from ledgerline.imports_exports.router import MULTIPART_OVERHEAD
 from tests.conftest import api_client, make_settings
 from tests.factories import Actor, make_org, make_user, problem
-from tests.imports_exports.helpers import csv_bytes, upload
+from tests.imports_exports.helpers import csv_bytes, spy_on_writes, upload
 from tests.records.helpers import record_total
 
 HEADER = "date,type,category,amount,notes"
@@ -141,3 +141,34 @@ class TestRowCount:
         assert categories.json() == []
         audit = await limited.get(f"/orgs/{org_id}/audit", headers=owner.headers)
         assert not [e for e in audit.json()["items"] if e["action"].startswith("record")]
+
+    async def test_the_row_limit_is_answered_before_any_row_is_written(
+        self,
+        limited: httpx.AsyncClient,
+        owner: Actor,
+        org_id: uuid.UUID,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Not written and rolled back: never written, so a file over the limit holds no
+        lock and costs no writes however many rows precede the one crossing it."""
+        monkeypatch.setattr(imports_exports_service, "BATCH_SIZE", 1)
+        writes = spy_on_writes(monkeypatch)
+
+        response = await upload(limited, org_id, owner, rows_csv(MAX_ROWS + 1))
+
+        problem(response, 413)
+        assert writes == []
+
+    async def test_a_file_unreadable_before_the_limit_is_rejected_for_that(
+        self, limited: httpx.AsyncClient, owner: Actor, org_id: uuid.UUID
+    ) -> None:
+        content = (
+            rows_csv(1)
+            + b"2025-01-02,expense,Caf\xe9,1.00,\n"
+            + rows_csv(MAX_ROWS)[len(HEADER) + 1 :]
+        )
+
+        response = await upload(limited, org_id, owner, content)
+
+        [error] = problem(response, 422)["errors"]
+        assert (error["row"], error["field"]) == (3, "file")

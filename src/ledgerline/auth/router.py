@@ -34,7 +34,7 @@ async def register(
     limiter: RateLimiterDep,
     address: ClientAddress,
 ) -> UserRead:
-    """Create an account; it joins the instance's default organization as a viewer."""
+    """Create an account; it is a member of no organization until an admin adds it."""
     if not settings.allow_registration:
         raise Forbidden("registration is switched off on this instance")
     await limiter.hit(
@@ -43,7 +43,6 @@ async def register(
     user = await users_service.register(
         session,
         hasher,
-        settings,
         email=body.email,
         password=body.password,
         full_name=body.full_name,

@@ -15,7 +15,7 @@ from ledgerline.auth.schemas import TokenPair
 from ledgerline.auth.tokens import AccessTokens, hash_refresh_token, new_refresh_token
 from ledgerline.core.db import utcnow
 from ledgerline.core.errors import Unauthorized
-from ledgerline.core.ratelimit import RateLimiter
+from ledgerline.core.ratelimit import Limit, RateLimiter
 from ledgerline.core.text import fold_key, has_control_characters
 from ledgerline.users.models import User
 
@@ -53,6 +53,39 @@ async def authenticate(session: AsyncSession, tokens: AccessTokens, token: str) 
     return Authenticated(user=row[0], login=row[1])
 
 
+def _failure_limits(
+    limiter: RateLimiter, email_key: str, client_address: str
+) -> list[tuple[Limit, str]]:
+    """The limits a failed sign-in counts towards, each with its key.
+
+    Per email *and* address, so that a few guesses from elsewhere do not lock the owner out; per
+    email from anywhere, at a much higher count, against guessing spread over many addresses;
+    per address, against one address trying many emails. An address holds no space, so the
+    combined key is unambiguous.
+    """
+    return [
+        (limiter.login_failures_per_email_and_address, f"{client_address} {email_key}"),
+        (limiter.login_failures_per_email, email_key),
+        (limiter.login_failures_per_address, client_address),
+    ]
+
+
+async def ensure_sign_in_allowed(
+    limiter: RateLimiter, *, email_key: str, client_address: str
+) -> None:
+    """Answer 429 once any failed-sign-in limit is used up, whatever the password this time."""
+    for limit, key in _failure_limits(limiter, email_key, client_address):
+        await limiter.ensure_not_exhausted(limit, key, THROTTLED)
+
+
+async def count_failed_sign_in(
+    limiter: RateLimiter, *, email_key: str, client_address: str
+) -> None:
+    """Count a wrong password (at sign-in, or as ``current_password`` of a profile change)."""
+    for limit, key in _failure_limits(limiter, email_key, client_address):
+        await limiter.count(limit, key)
+
+
 async def login(
     session: AsyncSession,
     tokens: AccessTokens,
@@ -66,10 +99,7 @@ async def login(
 ) -> TokenPair:
     """Check credentials; every failure looks and takes the same, known email or not."""
     email_key = fold_key(email)
-    await limiter.ensure_not_exhausted(limiter.login_failures_per_email, email_key, THROTTLED)
-    await limiter.ensure_not_exhausted(
-        limiter.login_failures_per_address, client_address, THROTTLED
-    )
+    await ensure_sign_in_allowed(limiter, email_key=email_key, client_address=client_address)
     # No account has such an email (registration takes valid addresses only), and PostgreSQL
     # cannot even compare one holding NUL: it is just wrong credentials.
     user = (
@@ -78,8 +108,7 @@ async def login(
         else await session.scalar(select(User).where(User.email_key == email_key))
     )
     if not await hasher.verify(password, user.password_hash if user else None) or user is None:
-        await limiter.count(limiter.login_failures_per_email, email_key)
-        await limiter.count(limiter.login_failures_per_address, client_address)
+        await count_failed_sign_in(limiter, email_key=email_key, client_address=client_address)
         raise Unauthorized(INVALID_CREDENTIALS)
     new_login = Login(user_id=user.id)
     session.add(new_login)

@@ -44,7 +44,10 @@ class Settings(BaseSettings):
     default_currency: str = "USD"
     allow_registration: bool = True
 
-    login_failures_per_email: RateLimitSetting = "5/15minutes"
+    login_failures_per_email_and_address: RateLimitSetting = "5/15minutes"
+    """Failed logins for one email from one client address: guesses from elsewhere do not count."""
+    login_failures_per_email: RateLimitSetting = "100/hour"
+    """Failed logins for one email from any address: guessing spread over many addresses."""
     login_failures_per_address: RateLimitSetting = "50/15minutes"
     registrations_per_address: RateLimitSetting = "20/hour"
     requests_per_user: RateLimitSetting = "1200/minute"
@@ -58,6 +61,7 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     @field_validator(
+        "login_failures_per_email_and_address",
         "login_failures_per_email",
         "login_failures_per_address",
         "registrations_per_address",

@@ -31,6 +31,9 @@ class RateLimiter:
     def __init__(self, storage: Storage, settings: Settings) -> None:
         self.storage = storage
         self.strategy = MovingWindowRateLimiter(storage)
+        self.login_failures_per_email_and_address = Limit(
+            "login-email-address", settings.login_failures_per_email_and_address
+        )
         self.login_failures_per_email = Limit("login-email", settings.login_failures_per_email)
         self.login_failures_per_address = Limit(
             "login-address", settings.login_failures_per_address

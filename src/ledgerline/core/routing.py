@@ -25,7 +25,13 @@ from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive
 
 from ledgerline.core.config import Settings
-from ledgerline.core.errors import AppError, BadRequest, ServiceUnavailable, UnsupportedMediaType
+from ledgerline.core.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 
 SESSION_STATE_KEY = "db_session"
 BodyLimit = Callable[[Settings], int]
@@ -162,4 +168,31 @@ class LedgerlineRoute(APIRoute):
                 raise
             return response
 
-        return route_handler
+        return _answering_lost_races(route_handler)
+
+
+LOST_RACE_SQLSTATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock_detected and serialization_failure: the database rolled the transaction
+back because a concurrent one won; nothing of the request was kept."""
+LOST_RACE = "a concurrent change won; nothing was changed, try again"
+
+
+def _answering_lost_races(
+    handler: Callable[[Request], Coroutine[Any, Any, Response]],
+) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    """Answer 409 for a transaction the database rolled back in favour of a concurrent one.
+
+    Services take their locks in one order so that this should not happen; this is the net for a
+    path that does not. A driver error used directly (asyncpg's COPY) carries the state itself.
+    """
+
+    async def handle(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            cause = exc.orig if isinstance(exc, DBAPIError) else exc
+            if getattr(cause, "sqlstate", None) in LOST_RACE_SQLSTATES:
+                raise Conflict(LOST_RACE) from exc
+            raise
+
+    return handle

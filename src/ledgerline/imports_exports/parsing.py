@@ -161,6 +161,55 @@ def unescape_cell(text: str) -> str:
     return text[1:] if text.startswith("'") and _ESCAPED_FORMULA.match(text) else text
 
 
+def _physical_lines(stream: BinaryIO) -> Iterator[str]:
+    """Physical lines, each decoded on its own so that an encoding error is reported on the
+    row it is in."""
+    readline = stream.readline
+    line = readline(MAX_LINE_BYTES + 1)
+    if line.startswith(codecs.BOM_UTF8):
+        line = line[len(codecs.BOM_UTF8) :]
+    while line:
+        if len(line) > MAX_LINE_BYTES:
+            raise _LineTooLong
+        yield line.decode()
+        line = readline(MAX_LINE_BYTES + 1)
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return not cells or (len(cells) == 1 and not cells[0].strip())
+
+
+def count_rows(stream: BinaryIO, max_rows: int) -> int | None:
+    """The file's data rows, then rewind; ``TooManyRows`` past ``max_rows``.
+
+    A plain CSV pass, validating nothing, so that an import over the limit is refused before
+    any row is written (and before a transaction waits on it). Rows count as ``CsvRows`` counts
+    them: blank lines do not, a quoted field spanning lines is one row. It stops counting at
+    anything that makes the file unreadable (encoding, quoting, an overlong line), which the
+    validating pass then reports at the same place. A stream that cannot rewind is left to
+    that pass, which stops at the row crossing the limit. None when the count stopped short.
+    """
+    if not stream.seekable():
+        return None
+    start = stream.tell()
+    try:
+        lines = _physical_lines(stream)
+        header = next(lines, "")
+        reader = csv.reader(lines, delimiter=_sniff_delimiter(header), strict=True)
+        rows = 0
+        for cells in reader:
+            if _is_blank(cells):
+                continue
+            rows += 1
+            if rows > max_rows:
+                raise TooManyRows
+    except (UnicodeDecodeError, _LineTooLong, csv.Error):
+        return None
+    finally:
+        stream.seek(start)
+    return rows
+
+
 class CsvRows:
     """Iterate validated rows; collect row errors in ``errors`` instead of raising.
 
@@ -186,17 +235,7 @@ class CsvRows:
         self.add_error(RowError(row=row, field=field, message=message))
 
     def _lines(self) -> Iterator[str]:
-        """Physical lines, each decoded on its own so that an encoding error is reported on
-        the row it is in."""
-        readline = self._stream.readline
-        line = readline(MAX_LINE_BYTES + 1)
-        if line.startswith(codecs.BOM_UTF8):
-            line = line[len(codecs.BOM_UTF8) :]
-        while line:
-            if len(line) > MAX_LINE_BYTES:
-                raise _LineTooLong
-            yield line.decode()
-            line = readline(MAX_LINE_BYTES + 1)
+        return _physical_lines(self._stream)
 
     def _read_header(self, lines: Iterator[str]) -> Iterator[list[str]]:
         try:
@@ -253,7 +292,7 @@ class CsvRows:
             except csv.Error as exc:
                 raise FileRejected(row_number + 1, "file", _csv_problem(exc)) from exc
             row_number += 1
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
+            if _is_blank(cells):
                 continue
             self.rows_read += 1
             if self.rows_read > self._max_rows:

@@ -1,27 +1,47 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, BackgroundTasks, File, Header, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from ledgerline.core.deps import SessionDep, SettingsDep
 from ledgerline.core.errors import PROBLEM_MEDIA_TYPE
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.routing import LedgerlineRoute, body_limit
+from ledgerline.imports_exports import jobs as import_jobs
 from ledgerline.imports_exports import service as imports_exports_service
-from ledgerline.imports_exports.schemas import ImportRejection, ImportReport
+from ledgerline.imports_exports.dependencies import JobRunnerDep
+from ledgerline.imports_exports.schemas import ImportJobRead, ImportRejection, ImportReport
 from ledgerline.orgs.dependencies import RecordsExporter, RecordsImporter
 from ledgerline.records.schemas import RecordFilters
 
 router = APIRouter(prefix="/orgs/{org_id}/records", tags=["records"], route_class=LedgerlineRoute)
+jobs_router = APIRouter(
+    prefix="/orgs/{org_id}/import-jobs", tags=["records"], route_class=LedgerlineRoute
+)
 
 MULTIPART_OVERHEAD = 64 * 1024
 
 
+def _prefers_async(prefer: str | None) -> bool:
+    """Whether a ``Prefer`` header (RFC 7240) holds ``respond-async``."""
+    return prefer is not None and any(
+        preference.split(";", 1)[0].strip().lower() == "respond-async"
+        for preference in prefer.split(",")
+    )
+
+
 @router.post(
     "/import",
+    response_model=ImportReport,
     responses={
+        202: {
+            "model": ImportJobRead,
+            "description": "accepted as an import job (`Prefer: respond-async`)",
+            "headers": {"Location": {"description": "the job", "schema": {"type": "string"}}},
+        },
         **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
         422: {
             "model": ImportRejection,
@@ -33,12 +53,36 @@ MULTIPART_OVERHEAD = 64 * 1024
 @body_limit(lambda settings: settings.import_max_bytes + MULTIPART_OVERHEAD)
 async def import_records(
     file: Annotated[UploadFile, File(description="UTF-8 CSV with a header row")],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     ctx: RecordsImporter,
+    runner: JobRunnerDep,
+    background: BackgroundTasks,
     dry_run: Annotated[bool, Query(description="validate and count without writing")] = False,
-) -> ImportReport:
+    prefer: Annotated[
+        str | None, Header(description="`respond-async`: answer 202 with an import job")
+    ] = None,
+) -> ImportReport | JSONResponse:
     """Import records from CSV: all rows or none; rows already imported count as duplicates."""
+    if _prefers_async(prefer):
+        job, accepted = await import_jobs.accept(
+            session,
+            ctx,
+            file.file,
+            dry_run=dry_run,
+            max_rows=settings.import_max_rows,
+            max_bytes=settings.import_max_bytes,
+            size=file.size,
+            file_name=file.filename,
+        )
+        background.add_task(runner.start, job)
+        location = request.url_for("get_import_job", org_id=ctx.org_id, job_id=job.id)
+        return JSONResponse(
+            accepted.model_dump(mode="json"),
+            status_code=202,
+            headers={"Location": str(location), "Preference-Applied": "respond-async"},
+        )
     return await imports_exports_service.import_csv(
         session,
         ctx,
@@ -65,3 +109,19 @@ async def export_records(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="records.csv"'},
     )
+
+
+@jobs_router.get("/{job_id}", responses=error_responses(401, 403, 404, 429))
+async def get_import_job(
+    job_id: uuid.UUID, session: SessionDep, ctx: RecordsImporter, runner: JobRunnerDep
+) -> ImportJobRead:
+    """An import job's state, and its report once ended (your jobs; admins: every job)."""
+    return await import_jobs.get_job(session, ctx, runner, job_id=job_id)
+
+
+@jobs_router.delete("/{job_id}", responses=error_responses(401, 403, 404, 409, 429))
+async def cancel_import_job(
+    job_id: uuid.UUID, session: SessionDep, ctx: RecordsImporter, runner: JobRunnerDep
+) -> ImportJobRead:
+    """Cancel a queued or running import job: nothing of it is written (409 once it ended)."""
+    return await import_jobs.cancel_job(session, ctx, runner, job_id=job_id)

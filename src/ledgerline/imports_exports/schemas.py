@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from typing import Literal
+
 from pydantic import Field
 
 from ledgerline.core.schemas import ResponseModel
@@ -25,3 +29,19 @@ class ImportRejection(ImportReport):
     title: str
     status: int
     detail: str
+
+
+JobStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class ImportJobRead(ResponseModel):
+    id: uuid.UUID
+    status: JobStatusName
+    rows_done: int = Field(description="data rows read so far")
+    rows_total: int | None = Field(description="data rows in the file")
+    report: ImportReport | None = Field(
+        description="the import's answer once it succeeded, or was rejected for its rows"
+    )
+    detail: str | None = Field(description="why the job failed or was cancelled")
+    created_at: dt.datetime
+    finished_at: dt.datetime | None

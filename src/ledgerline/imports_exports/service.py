@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import hashlib
 import io
 import itertools
 import json
@@ -39,6 +40,7 @@ from ledgerline.imports_exports.parsing import (
     FileRejected,
     ImportRow,
     TooManyRows,
+    count_rows,
     escape_cell,
 )
 from ledgerline.imports_exports.schemas import ImportReport, RowError
@@ -160,6 +162,24 @@ async def _existing(
     return known_ids, known_fingerprints
 
 
+def _import_lock_key(org_id: uuid.UUID) -> int:
+    digest = hashlib.blake2b(b"imports:" + org_id.bytes, digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def _serialise_imports(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Make this transaction the org's only importing one until it ends.
+
+    The duplicate check reads committed rows only: two imports of one file running side by
+    side would each find nothing and each write every row. On PostgreSQL a transaction-level
+    advisory lock, taken before the first check, makes the second wait for the first to commit
+    and then see its rows. SQLite writers hold the database's write lock from ``BEGIN
+    IMMEDIATE`` on, so they are serialised already.
+    """
+    if is_postgresql(session):
+        await session.execute(select(func.pg_advisory_xact_lock(_import_lock_key(org_id))))
+
+
 async def import_csv(
     session: AsyncSession,
     ctx: OrgContext,
@@ -174,13 +194,15 @@ async def import_csv(
 ) -> ImportReport:
     """Validate and import a CSV; on any row error nothing is written (``ImportRejected``).
 
+    A file over ``max_rows`` is refused (413) after a plain counting pass, before any row is
+    validated or written, and before waiting for the org's other imports.
+
     Rows stream in batches: each batch is checked for duplicates and, unless this is a dry
     run or an error was already seen, inserted at once. Memory holds two batches and the
     category cache (and, in a dry run, the external ids seen). Nothing is committed here: a
     rejected import leaves only changes the caller's rollback undoes.
     """
-    if size is not None and size > max_bytes:
-        raise ContentTooLarge(f"the file is larger than {max_bytes} bytes")
+    await checked_row_count(stream, max_rows=max_rows, max_bytes=max_bytes, size=size)
     import_id = new_id()
     rows = CsvRows(stream, default_currency=ctx.org.currency, max_rows=max_rows)
     tally = _Tally()
@@ -191,6 +213,7 @@ async def import_csv(
                 session, ctx, rows, tally, categories, import_id=None, progress=progress
             )
         else:
+            await _serialise_imports(session, ctx.org_id)
             async with bulk.tuned_for_writing(session):
                 await _run_batches(
                     session, ctx, rows, tally, categories, import_id=import_id, progress=progress
@@ -198,13 +221,30 @@ async def import_csv(
     except FileRejected as exc:
         rows.add_error(exc.error)
     except TooManyRows as exc:
-        raise ContentTooLarge(f"the file has more than {max_rows} rows") from exc
+        raise _too_many_rows(max_rows) from exc
     if rows.error_count:
         report = _report(0, tally.duplicates, rows.errors, rows.error_count, dry_run)
         raise ImportRejected(report, rows.error_count)
     if not dry_run and tally.created:
         await _record_import(session, ctx, import_id, tally, categories.ids, file_name)
     return _report(tally.created, tally.duplicates, [], 0, dry_run)
+
+
+def _too_many_rows(max_rows: int) -> ContentTooLarge:
+    return ContentTooLarge(f"the file has more than {max_rows} rows")
+
+
+async def checked_row_count(
+    stream: BinaryIO, *, max_rows: int, max_bytes: int, size: int | None
+) -> int | None:
+    """The file's data rows (None if it is unreadable before its end), or 413 at once when the
+    file is larger than ``max_bytes`` or has more than ``max_rows`` rows."""
+    if size is not None and size > max_bytes:
+        raise ContentTooLarge(f"the file is larger than {max_bytes} bytes")
+    try:
+        return await asyncio.to_thread(count_rows, stream, max_rows)
+    except TooManyRows as exc:
+        raise _too_many_rows(max_rows) from exc
 
 
 @dataclass

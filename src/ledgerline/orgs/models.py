@@ -20,7 +20,8 @@ class Org(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    """The instance's default org, which self-registered users join; at most one."""
+    """The instance's default org, where ``create-admin`` and the first admin are put; at most
+    one. Self-registered users do not join it."""
 
     __table_args__ = (
         Index(

@@ -23,6 +23,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     MEMBERS_MANAGE = "members:manage"
     ORG_MANAGE = "org:manage"
+    IMPORT_JOBS_MANAGE = "import-jobs:manage"
+    """See and cancel every member's import jobs (each importer sees its own)."""
 
 
 _VIEWER = frozenset({Permission.ORG_READ, Permission.RECORDS_READ, Permission.DASHBOARD_READ})
@@ -37,6 +39,7 @@ _ADMIN = _ANALYST | {
     Permission.AUDIT_READ,
     Permission.MEMBERS_MANAGE,
     Permission.ORG_MANAGE,
+    Permission.IMPORT_JOBS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

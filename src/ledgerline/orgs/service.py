@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit import service as audit_service
@@ -22,6 +23,7 @@ from ledgerline.users.models import User
 from ledgerline.users.schemas import MembershipSummary
 
 LAST_ADMIN = "an organization must keep at least one active admin"
+ALREADY_MEMBER = "this user is already a member of the organization"
 
 
 async def list_orgs_of(session: AsyncSession, user_id: uuid.UUID) -> list[OrgWithRole]:
@@ -132,8 +134,14 @@ async def add_member(
     if user is None:
         raise NotFound("no user has this email; they must register first")
     if await session.get(Membership, (ctx.org_id, user.id)) is not None:
-        raise Conflict("this user is already a member of the organization")
-    membership = await add_membership(session, org=ctx.org, user_id=user.id, role=role)
+        raise Conflict(ALREADY_MEMBER)
+    try:
+        # The check above cannot see another request's uncommitted insert of the same
+        # membership; the primary key decides between them.
+        async with session.begin_nested():
+            membership = await add_membership(session, org=ctx.org, user_id=user.id, role=role)
+    except IntegrityError as exc:
+        raise Conflict(ALREADY_MEMBER) from exc
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
@@ -146,9 +154,23 @@ async def add_member(
     return _member_read(membership, user)
 
 
+async def _lock_members(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Make this transaction the only one changing the org's members until it ends.
+
+    A change of an admin locks its target's membership, then every active admin's. Two admins
+    demoting each other would take the same two rows in opposite orders and deadlock; behind
+    a lock on the org row, taken first, the second waits for the first to commit and then finds
+    itself the last admin (409). ``FOR NO KEY UPDATE`` leaves the org's records free to be
+    written meanwhile (their foreign keys only take ``KEY SHARE``). SQLite writers are
+    serialised already.
+    """
+    await session.execute(select(Org.id).where(Org.id == org_id).with_for_update(key_share=True))
+
+
 async def _get_member(
     session: AsyncSession, ctx: OrgContext, user_id: uuid.UUID
 ) -> tuple[Membership, User]:
+    await _lock_members(session, ctx.org_id)
     row = (
         await session.execute(
             _member_statement()

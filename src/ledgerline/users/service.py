@@ -16,6 +16,7 @@ from ledgerline.auth.passwords import PasswordHasher, password_problem
 from ledgerline.core.config import Settings
 from ledgerline.core.db import utcnow
 from ledgerline.core.errors import Conflict, FieldError, ValidationFailed
+from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.core.text import fold_key, reject_control_characters
 from ledgerline.orgs import service as orgs_service
 from ledgerline.orgs.permissions import Role
@@ -80,19 +81,12 @@ async def create_user(
 
 
 async def register(
-    session: AsyncSession,
-    hasher: PasswordHasher,
-    settings: Settings,
-    *,
-    email: str,
-    password: str,
-    full_name: str,
+    session: AsyncSession, hasher: PasswordHasher, *, email: str, password: str, full_name: str
 ) -> User:
-    """A self-registered user becomes a viewer of the instance's default org."""
-    user = await create_user(session, hasher, email=email, password=password, full_name=full_name)
-    default_org = await orgs_service.get_or_create_default_org(session, settings)
-    await orgs_service.add_membership(session, org=default_org, user_id=user.id, role=Role.VIEWER)
-    return user
+    """A self-registered user is a member of no org: it sees nothing until an org's admin adds
+    it, or it creates an org of its own. (Joining the default org, as it once did, let any
+    stranger read what the first admin keeps there.)"""
+    return await create_user(session, hasher, email=email, password=password, full_name=full_name)
 
 
 async def read_me(session: AsyncSession, user: User) -> MeRead:
@@ -109,13 +103,26 @@ async def read_me(session: AsyncSession, user: User) -> MeRead:
 async def update_me(
     session: AsyncSession,
     hasher: PasswordHasher,
+    limiter: RateLimiter,
     *,
     user: User,
     login_id: uuid.UUID,
+    client_address: str,
     changes: MeUpdate,
 ) -> MeRead:
-    """Changing the password ends every other sign-in of the user, at once."""
+    """Changing the password ends every other sign-in of the user, at once.
+
+    A wrong ``current_password`` counts as a failed sign-in for the user's email and the
+    client's address, and the change is refused (429) once those limits are used up: a stolen
+    access token must not become a way to guess the password unthrottled.
+    """
+    await auth_service.ensure_sign_in_allowed(
+        limiter, email_key=user.email_key, client_address=client_address
+    )
     if not await hasher.verify(changes.current_password, user.password_hash):
+        await auth_service.count_failed_sign_in(
+            limiter, email_key=user.email_key, client_address=client_address
+        )
         raise ValidationFailed([FieldError("current_password", "is not your current password")])
     if changes.full_name is not None:
         user.full_name = changes.full_name.strip()
