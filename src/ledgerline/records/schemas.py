@@ -9,11 +9,13 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
 from ledgerline.core.money import Amount, normalize_currency
-from ledgerline.core.schemas import CalendarDate, RequestModel, ResponseModel, ends_after_start
+from ledgerline.core.schemas import (
+    CalendarDate,
+    RequestModel,
+    ResponseModel,
+    ends_after_start,
+)
 from ledgerline.core.text import CleanText, reject_control_characters
-
-MIN_DATE = dt.date(1900, 1, 1)
-MAX_DATE = dt.date(2199, 12, 31)
 
 
 class RecordType(StrEnum):
@@ -31,7 +33,7 @@ CategoryName = Annotated[
 Notes = Annotated[
     str, StringConstraints(max_length=1000), AfterValidator(reject_control_characters)
 ]
-RecordDate = Annotated[CalendarDate, Field(ge=MIN_DATE, le=MAX_DATE)]
+RecordDate = CalendarDate
 Currency = Annotated[str, Field(min_length=1, max_length=8, examples=["USD"])]
 
 
