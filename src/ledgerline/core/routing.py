@@ -13,6 +13,7 @@ plain-text 413 that no exception handler can turn into a problem document.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -42,13 +43,30 @@ def _reject_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
 
 
+def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members; a key given twice is malformed input (RFC 8259 leaves its meaning
+    open, and "last one wins" would let two readers of one body see different requests)."""
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        counts = Counter(key for key, _ in pairs)
+        repeated = next(key for key, count in counts.items() if count > 1)
+        raise json.JSONDecodeError(f"the key {json.dumps(repeated)} is repeated", "", 0)
+    return members
+
+
 class ExactJSONRequest(Request):
-    """Reads JSON numbers from their text as ``Decimal``, never through a binary float."""
+    """Reads JSON numbers from their text as ``Decimal``, never through a binary float, and
+    refuses objects with a repeated key."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            self._json = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+            self._json = json.loads(
+                body,
+                parse_float=Decimal,
+                parse_constant=_reject_constant,
+                object_pairs_hook=_object_without_repeated_keys,
+            )
         return self._json
 
 

@@ -15,7 +15,7 @@ from ledgerline.core.schemas import (
     ResponseModel,
     ends_after_start,
 )
-from ledgerline.core.text import CleanText, reject_control_characters
+from ledgerline.core.text import CleanText, RejectControlCharacters, reject_control_characters
 
 
 class RecordType(StrEnum):
@@ -23,12 +23,12 @@ class RecordType(StrEnum):
     EXPENSE = "expense"
 
 
-# The constraints come before the control-character check so that they act on the string
-# itself: after a validator, pydantic would check the length before stripping.
+# The constraints come right after the type so that they act on the string itself: after an
+# after-validator, pydantic would check the length before stripping.
 CategoryName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-    AfterValidator(reject_control_characters),
+    RejectControlCharacters,
 ]
 Notes = Annotated[
     str, StringConstraints(max_length=1000), AfterValidator(reject_control_characters)
