@@ -195,13 +195,16 @@ async def _request_validation(_request: Request, exc: Exception) -> Response:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method the path answers to; the router names only those of the first route found."""
+    """Every method the path answers to; the router names only those of the first route found.
+    ``HEAD`` goes with ``GET`` (``core.protocol.HeadAsGet``)."""
     path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
     methods: set[str] = set()
     for context in iter_route_contexts(request.app.routes):
         regex = getattr(context, "path_regex", None)
         if regex is not None and regex.match(path):
             methods.update(context.methods or ())
+    if "GET" in methods:
+        methods.add("HEAD")
     return ", ".join(sorted(methods))
 
 

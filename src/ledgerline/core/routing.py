@@ -13,16 +13,20 @@ plain-text 413 that no exception handler can turn into a problem document.
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from fastapi import Request, Response, params
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 from starlette.types import Message, Receive
 
 from ledgerline.core.config import Settings
@@ -130,6 +134,16 @@ def _json_body_limit(settings: Settings) -> int:
     return settings.max_json_body_bytes
 
 
+_PATH_PARAMETER = re.compile(r"{(\w+)}")
+
+
+def _typed_path(path: str, uuid_parameters: set[str]) -> str:
+    """``path`` with the uuid converter on ``uuid_parameters``: ``/records/{record_id:uuid}``."""
+    return _PATH_PARAMETER.sub(
+        lambda match: f"{{{match[1]}:uuid}}" if match[1] in uuid_parameters else match[0], path
+    )
+
+
 class LedgerlineRoute(APIRoute):
     def __init__(
         self,
@@ -143,6 +157,22 @@ class LedgerlineRoute(APIRoute):
             raise TypeError("limit a body with @body_limit, which reads the app's settings")
         self.body_limit: BodyLimit = getattr(endpoint, _BODY_LIMIT_ATTRIBUTE, _json_body_limit)
         super().__init__(path, endpoint, max_body_size=None, **kw)
+        self._match_only_uuids()
+
+    def _match_only_uuids(self) -> None:
+        """Path parameters declared as UUIDs (by the endpoint or its dependencies) match only
+        UUIDs, so a literal sibling such as ``/records/export`` is never taken for
+        ``/records/{record_id}``: its missing methods answer 405, and a path that holds no UUID
+        where one belongs is an unknown resource (404)."""
+        uuid_parameters = {
+            param.name
+            for param in get_flat_params(self.dependant)
+            if isinstance(param.field_info, params.Path)
+            and param.field_info.annotation is uuid.UUID
+        }
+        if uuid_parameters:
+            self.path = _typed_path(self.path, uuid_parameters)
+            self.path_regex, self.path_format, self.param_convertors = compile_path(self.path)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
