@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from ledgerline.core.deps import SessionDep
 from ledgerline.core.headers import IdempotencyKeyHeader, IfMatch, IfNoneMatch, etag
 from ledgerline.core.openapi import error_responses
+from ledgerline.core.protocol import PRIVATE_REVALIDATE
 from ledgerline.core.routing import LedgerlineRoute
 from ledgerline.orgs.dependencies import RecordsDeleter, RecordsReader, RecordsWriter
 from ledgerline.records import service as records_service
@@ -73,10 +74,10 @@ async def get_record(
 ) -> RecordRead | Response:
     """One record, with its version as ``ETag``; 304 when ``If-None-Match`` holds it."""
     record = await records_service.get_record(session, ctx, record_id)
-    current = etag(record.version)
-    if if_none_match.match(current):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": current})
-    response.headers["ETag"] = current
+    headers = {"ETag": etag(record.version), "Cache-Control": PRIVATE_REVALIDATE}
+    if if_none_match.match(headers["ETag"]):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    response.headers.update(headers)
     return record
 
 
