@@ -23,6 +23,7 @@ from ledgerline.core.instance import get_or_create_secret
 from ledgerline.core.memory import freeze_startup_objects
 from ledgerline.core.observability import Metrics, RequestContextMiddleware, configure_logging
 from ledgerline.core.openapi import error_responses
+from ledgerline.core.protocol import HeadAsGet, ProtectiveHeaders
 from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.dashboard.router import router as dashboard_router
 from ledgerline.imports_exports.jobs import JobRunner
@@ -106,7 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
     )
     install_error_handlers(app)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_middleware(ProtectiveHeaders)
     app.include_router(health_router)
     app.include_router(api_router())
     return app

@@ -23,7 +23,7 @@ from ledgerline.core.deps import SessionDep
 from ledgerline.core.observability import JsonFormatter
 from ledgerline.core.routing import UNSTORABLE_TEXT, LedgerlineRoute
 from tests.conftest import TEST_SECRET, AppFactory, api_client, make_settings
-from tests.factories import World, error_fields, problem
+from tests.factories import error_fields, problem
 
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -75,7 +75,7 @@ class TestProblemDocuments:
     ) -> None:
         response = await client.delete("/users/me")
         problem(response, 405)
-        assert response.headers["allow"] == "GET, PATCH"
+        assert response.headers["allow"] == "GET, HEAD, PATCH"
 
     async def test_malformed_json_is_a_400_problem(self, client: httpx.AsyncClient) -> None:
         response = await client.post(
@@ -136,10 +136,17 @@ class TestProblemDocuments:
         assert error_fields(response) == {"query.limit"}
 
     async def test_path_parameter_errors_are_named_path_dot_name(
-        self, client: httpx.AsyncClient, world: World
+        self, app_factory: AppFactory
     ) -> None:
-        response = await client.get("/orgs/not-an-id", headers=world.admin.headers)
-        assert error_fields(response) == {"path.org_id"}
+        application = await app_factory()
+
+        async def probe(number: int) -> dict[str, int]:
+            return {"number": number}
+
+        application.router.add_api_route("/api/v1/probe/{number}", probe, methods=["GET"])
+        async with api_client(application) as client:
+            response = await client.get("/probe/many")
+        assert error_fields(response) == {"path.number"}
 
 
 class TestBodySize:

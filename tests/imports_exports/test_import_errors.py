@@ -405,6 +405,7 @@ class TestMalformedRequests:
         response = await client.post(
             import_url(world.org_id),
             data={"file": f"{HEADER}\n{GOOD_ROW}\n"},
+            files={"attachment": ("notes.txt", b"unrelated", "text/plain")},
             headers=world.admin.headers,
         )
 

@@ -289,7 +289,7 @@ class TestDeleteAndRestore:
         assert (await client.get(url, headers=world.viewer.headers)).json() == restored
         listed = await walk_records(client, org_id=world.org_id, actor=world.viewer)
         assert [item["id"] for item in listed] == [record["id"]]
-        problem(await client.post(f"{url}/restore", headers=world.admin.headers), 404)
+        problem(await client.post(f"{url}/restore", headers=world.admin.headers), 409)
         deleted = await walk_records(
             client, org_id=world.org_id, actor=world.admin, params={"deleted": "only"}
         )

@@ -158,8 +158,12 @@ def validation_errors(exc: RequestValidationError) -> list[FieldError]:
     ]
 
 
-def _is_malformed_body(exc: RequestValidationError) -> bool:
-    return any(err.get("type") == "json_invalid" for err in exc.errors())
+def _malformed_body_reason(exc: RequestValidationError) -> str | None:
+    """What the JSON parser said about a body it could not read; None when it read it."""
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return str((err.get("ctx") or {}).get("error") or "malformed")
+    return None
 
 
 async def _app_error(_request: Request, exc: Exception) -> Response:
@@ -176,8 +180,11 @@ async def _app_error(_request: Request, exc: Exception) -> Response:
 
 async def _request_validation(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    if _is_malformed_body(exc):
-        return problem_response(400, "request body is not valid JSON", title="Malformed body")
+    reason = _malformed_body_reason(exc)
+    if reason is not None:
+        return problem_response(
+            400, f"request body is not valid JSON: {reason}", title="Malformed body"
+        )
     errors = validation_errors(exc)
     return problem_response(
         422,
@@ -188,13 +195,16 @@ async def _request_validation(_request: Request, exc: Exception) -> Response:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method the path answers to; the router names only those of the first route found."""
+    """Every method the path answers to; the router names only those of the first route found.
+    ``HEAD`` goes with ``GET`` (``core.protocol.HeadAsGet``)."""
     path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
     methods: set[str] = set()
     for context in iter_route_contexts(request.app.routes):
         regex = getattr(context, "path_regex", None)
         if regex is not None and regex.match(path):
             methods.update(context.methods or ())
+    if "GET" in methods:
+        methods.add("HEAD")
     return ", ".join(sorted(methods))
 
 

@@ -1,8 +1,10 @@
-"""Request headers with rules of their own: ``If-Match`` versions and ``Idempotency-Key``."""
+"""Request headers with rules of their own: ``If-Match`` versions, ``If-None-Match`` entity
+tags and ``Idempotency-Key``."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header
@@ -46,5 +48,38 @@ async def idempotency_key(
     return key
 
 
+_ENTITY_TAG = r'(?:W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
+_ENTITY_TAG_LIST = re.compile(rf"{_ENTITY_TAG}(?:[ \t]*,[ \t]*{_ENTITY_TAG})*")
+
+
+@dataclass(frozen=True, slots=True)
+class EntityTags:
+    """The tags of an ``If-None-Match`` header (``any_tag`` for ``*``), compared weakly as
+    RFC 9110 13.1.2 asks: ``W/"3"`` matches ``"3"``."""
+
+    opaque: frozenset[str] = frozenset()
+    any_tag: bool = False
+
+    def match(self, current: str) -> bool:
+        return self.any_tag or current.removeprefix("W/").strip('"') in self.opaque
+
+
+async def if_none_match_tags(
+    if_none_match: Annotated[
+        str | None,
+        Header(description='`"<version>"` from the ETag (or a list, or `*`); current answers 304'),
+    ] = None,
+) -> EntityTags:
+    if if_none_match is None:
+        return EntityTags()
+    value = if_none_match.strip()
+    if value == "*":
+        return EntityTags(any_tag=True)
+    if not _ENTITY_TAG_LIST.fullmatch(value):
+        raise BadRequest('If-None-Match must list ETags such as "3", or be *')
+    return EntityTags(opaque=frozenset(re.findall(_ENTITY_TAG, value)))
+
+
 IfMatch = Annotated[int | None, Depends(if_match_version)]
+IfNoneMatch = Annotated[EntityTags, Depends(if_none_match_tags)]
 IdempotencyKeyHeader = Annotated[str | None, Depends(idempotency_key)]

@@ -22,9 +22,11 @@ from babel.numbers import get_currency_precision, list_currencies
 from pydantic import BeforeValidator, WithJsonSchema
 
 __all__ = [
+    "ACCEPTED_CURRENCIES",
     "AMOUNT_PATTERN",
     "MAX_FRACTION_DIGITS",
     "MAX_MAJOR_UNITS",
+    "NOT_MONEY",
     "Amount",
     "MoneyError",
     "format_amount",
@@ -44,6 +46,8 @@ class MoneyError(ValueError):
 
 
 _CURRENCY_SHAPE = re.compile(r"[A-Z]{3}")
+NOT_MONEY: Final = frozenset({"XXX", "XTS"})
+"""Codes ISO 4217 reserves for "no currency" and for testing: known, but no one's money."""
 
 
 @lru_cache(maxsize=1)
@@ -51,23 +55,34 @@ def _known_currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
 
-def normalize_currency(code: str) -> str:
-    """Return the canonical upper-case code, or raise if CLDR does not know it."""
+ACCEPTED_CURRENCIES: Final = tuple(sorted(_known_currencies() - NOT_MONEY))
+"""Every code a request may carry, in order (published in the OpenAPI document)."""
+_ACCEPTED: Final = frozenset(ACCEPTED_CURRENCIES)
+
+
+def _canonical(code: object, known: frozenset[str]) -> str:
     if not isinstance(code, str):
         raise MoneyError("is not a known ISO 4217 currency code")
     candidate = code.strip().upper()
-    if not _CURRENCY_SHAPE.fullmatch(candidate) or candidate not in _known_currencies():
+    if not _CURRENCY_SHAPE.fullmatch(candidate) or candidate not in known:
         raise MoneyError("is not a known ISO 4217 currency code")
     return candidate
+
+
+def normalize_currency(code: str) -> str:
+    """The canonical upper-case code of a currency a request may use; raise for codes CLDR does
+    not know and for those that are not money (``NOT_MONEY``)."""
+    return _canonical(code, _ACCEPTED)
 
 
 @lru_cache(maxsize=512)
 def minor_digits(currency: str) -> int:
     """Decimals of the currency's minor unit (USD 2, JPY 0, KWD 3, CLF 4).
 
-    The code is validated first because Babel silently answers 2 for codes it does not know.
+    The code is validated first because Babel silently answers 2 for codes it does not know;
+    any code CLDR knows passes, so figures stored before a code was refused still read.
     """
-    return get_currency_precision(normalize_currency(currency))
+    return get_currency_precision(_canonical(currency, _known_currencies()))
 
 
 def max_minor(currency: str) -> int:

@@ -49,8 +49,13 @@ def decode_cursor(cursor: str, fingerprint: str, *, length: int) -> list[Any]:
 
 
 def aware_datetime(raw: Any) -> dt.datetime:
-    """A cursor's timestamp; naive ones are refused (the database layer would reject them)."""
+    """A cursor's timestamp, in UTC; naive ones are refused (the database layer would reject
+    them), and so are those whose UTC time falls outside Python's calendar (a forged
+    ``0001-01-01T00:00:00+14:00``), which the database layer would fail to convert."""
     value = dt.datetime.fromisoformat(raw)
     if value.tzinfo is None:
         raise ValueError("timestamp without a time zone")
-    return value
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp outside the calendar") from exc

@@ -13,15 +13,21 @@ plain-text 413 that no exception handler can turn into a problem document.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
+import re
+import uuid
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from fastapi import Request, Response, params
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 from starlette.types import Message, Receive
 
 from ledgerline.core.config import Settings
@@ -29,8 +35,10 @@ from ledgerline.core.errors import (
     AppError,
     BadRequest,
     Conflict,
+    FieldError,
     ServiceUnavailable,
     UnsupportedMediaType,
+    ValidationFailed,
 )
 
 SESSION_STATE_KEY = "db_session"
@@ -48,19 +56,95 @@ def _reject_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
 
 
+def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members; a key given twice is malformed input (RFC 8259 leaves its meaning
+    open, and "last one wins" would let two readers of one body see different requests)."""
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        counts = Counter(key for key, _ in pairs)
+        repeated = next(key for key, count in counts.items() if count > 1)
+        raise json.JSONDecodeError(f"the key {json.dumps(repeated)} is repeated", "", 0)
+    return members
+
+
 class ExactJSONRequest(Request):
-    """Reads JSON numbers from their text as ``Decimal``, never through a binary float."""
+    """Reads JSON numbers from their text as ``Decimal``, never through a binary float, and
+    refuses objects with a repeated key."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            self._json = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+            self._json = json.loads(
+                body,
+                parse_float=Decimal,
+                parse_constant=_reject_constant,
+                object_pairs_hook=_object_without_repeated_keys,
+            )
         return self._json
 
 
-def _is_json_media_type(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
+JSON_MEDIA_TYPE = "application/json"
+MULTIPART_MEDIA_TYPE = "multipart/form-data"
+URLENCODED_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _is_accepted(media_type: str, accepted: tuple[str, ...]) -> bool:
+    if JSON_MEDIA_TYPE in accepted and media_type.endswith("+json"):
+        return True
+    return media_type in accepted
+
+
+def _accepted_media_types(route: APIRoute) -> tuple[str, ...]:
+    """What the route's body may be sent as: JSON, a form, or (with a file part) multipart."""
+    if route.body_field is None or not isinstance(route.body_field.field_info, params.Form):
+        return (JSON_MEDIA_TYPE,)
+    if any(isinstance(param.field_info, params.File) for param in route.dependant.body_params):
+        return (MULTIPART_MEDIA_TYPE,)
+    return (URLENCODED_MEDIA_TYPE, MULTIPART_MEDIA_TYPE)
+
+
+def _check_media_type(request: Request, accepted: tuple[str, ...]) -> None:
+    """415 for a body in another media type than the route reads, or in none: read as
+    something else it would only fail validation, or (a form) look empty."""
+    content_type = request.headers.get("content-type")
+    if (content_type is None and _has_body(request)) or (
+        content_type is not None and not _is_accepted(_media_type(content_type), accepted)
+    ):
+        raise UnsupportedMediaType(f"this endpoint takes {' or '.join(accepted)}")
+
+
+def _is_repeatable(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):
+        return any(_is_repeatable(member) for member in get_args(annotation))
+    return origin in (list, tuple, set, frozenset, Sequence)
+
+
+def _single_form_fields(route: APIRoute) -> frozenset[str]:
+    """The form fields (file parts included) the route reads one value of."""
+    if route.body_field is None or not isinstance(route.body_field.field_info, params.Form):
+        return frozenset()
+    return frozenset(
+        param.alias
+        for param in route.dependant.body_params
+        if not _is_repeatable(param.field_info.annotation)
+    )
+
+
+async def _refuse_repeated_fields(request: Request, single: frozenset[str]) -> None:
+    """422 for a form field sent twice that the route reads once: the form parser would keep
+    one of them and drop the other without a word (a second ``file`` part, say)."""
+    form = await request.form()
+    repeated = sorted(name for name in single if len(form.getlist(name)) > 1)
+    if repeated:
+        await form.close()
+        raise ValidationFailed(
+            [FieldError(name, "must be sent once, not repeated") for name in repeated]
+        )
 
 
 def _declared_length(request: Request) -> int | None:
@@ -118,6 +202,16 @@ def _json_body_limit(settings: Settings) -> int:
     return settings.max_json_body_bytes
 
 
+_PATH_PARAMETER = re.compile(r"{(\w+)}")
+
+
+def _typed_path(path: str, uuid_parameters: set[str]) -> str:
+    """``path`` with the uuid converter on ``uuid_parameters``: ``/records/{record_id:uuid}``."""
+    return _PATH_PARAMETER.sub(
+        lambda match: f"{{{match[1]}:uuid}}" if match[1] in uuid_parameters else match[0], path
+    )
+
+
 class LedgerlineRoute(APIRoute):
     def __init__(
         self,
@@ -131,13 +225,28 @@ class LedgerlineRoute(APIRoute):
             raise TypeError("limit a body with @body_limit, which reads the app's settings")
         self.body_limit: BodyLimit = getattr(endpoint, _BODY_LIMIT_ATTRIBUTE, _json_body_limit)
         super().__init__(path, endpoint, max_body_size=None, **kw)
+        self._match_only_uuids()
+
+    def _match_only_uuids(self) -> None:
+        """Path parameters declared as UUIDs (by the endpoint or its dependencies) match only
+        UUIDs, so a literal sibling such as ``/records/export`` is never taken for
+        ``/records/{record_id}``: its missing methods answer 405, and a path that holds no UUID
+        where one belongs is an unknown resource (404)."""
+        uuid_parameters = {
+            param.name
+            for param in get_flat_params(self.dependant)
+            if isinstance(param.field_info, params.Path)
+            and param.field_info.annotation is uuid.UUID
+        }
+        if uuid_parameters:
+            self.path = _typed_path(self.path, uuid_parameters)
+            self.path_regex, self.path_format, self.param_convertors = compile_path(self.path)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         takes_body = self.body_field is not None
-        takes_json_body = self.body_field is not None and not isinstance(
-            self.body_field.field_info, params.Form
-        )
+        accepted_media_types = _accepted_media_types(self)
+        single_form_fields = _single_form_fields(self)
 
         async def route_handler(request: Request) -> Response:
             receive = request.receive
@@ -147,12 +256,10 @@ class LedgerlineRoute(APIRoute):
                     raise HTTPException(413)
                 receive = _limited(receive, limit)
             request = ExactJSONRequest(request.scope, receive)
-            if takes_json_body and request.method in _BODY_METHODS:
-                content_type = request.headers.get("content-type")
-                if content_type is None and _has_body(request):
-                    raise UnsupportedMediaType("this endpoint takes application/json")
-                if content_type is not None and not _is_json_media_type(content_type):
-                    raise UnsupportedMediaType("this endpoint takes application/json")
+            if takes_body and request.method in _BODY_METHODS:
+                _check_media_type(request, accepted_media_types)
+                if single_form_fields:
+                    await _refuse_repeated_fields(request, single_form_fields)
             try:
                 response = await handler(request)
                 await _commit(request)

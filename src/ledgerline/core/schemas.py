@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
 
 class RequestModel(BaseModel):
@@ -33,6 +33,11 @@ class Problem(BaseModel):
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 """The one written form of a date the API and the CSV import take (``fullmatch``)."""
 
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2199, 12, 31)
+"""The calendar the API takes, in every date of a request: far enough from Python's and the
+databases' limits that a day, a week or a month either side of any date still exists."""
+
 
 def _iso_calendar_date(value: object) -> object:
     """Only ``YYYY-MM-DD`` (or a date object, from Python). Pydantic alone also reads a number
@@ -45,8 +50,11 @@ def _iso_calendar_date(value: object) -> object:
     raise ValueError("must be a date as YYYY-MM-DD")
 
 
-CalendarDate = Annotated[dt.date, BeforeValidator(_iso_calendar_date)]
-"""A calendar date in requests: ``YYYY-MM-DD`` and nothing else."""
+CalendarDate = Annotated[
+    dt.date, BeforeValidator(_iso_calendar_date), Field(ge=MIN_DATE, le=MAX_DATE)
+]
+"""A calendar date in requests: ``YYYY-MM-DD`` and nothing else, from ``MIN_DATE`` to
+``MAX_DATE``."""
 
 
 def ends_after_start(value: dt.date | None, info: ValidationInfo) -> dt.date | None:

@@ -536,7 +536,9 @@ async def _month_over_month(
 ) -> MonthOverMonth | None:
     """The period's last month (the part of it in the period) against the whole calendar month
     before it. That month may start before the period, or before ``date_from`` cuts it, so
-    unless the period covers all of it, it is read from the aggregates on its own."""
+    unless the period covers all of it, it is read from the aggregates on its own. Its range is
+    built without a request's validation: before January 1900 it lies outside the calendar the
+    API takes, and holds nothing."""
     if not month_keys:
         return None
     current_key = month_keys[-1]
@@ -550,7 +552,7 @@ async def _month_over_month(
         outside = await _period_sums(
             session,
             ctx.org_id,
-            DateRange(date_from=start, date_to=end),
+            DateRange.model_construct(date_from=start, date_to=end),
             Granularity.MONTH,
             currency,
         )

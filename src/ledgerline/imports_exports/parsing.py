@@ -17,10 +17,9 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
 
 from ledgerline.core.money import MoneyError, minor_digits, normalize_currency, parse_amount
-from ledgerline.core.schemas import ISO_DATE
+from ledgerline.core.schemas import ISO_DATE, MAX_DATE, MIN_DATE
 from ledgerline.core.text import CONTROL_CHARACTERS, fold_key
 from ledgerline.imports_exports.schemas import RowError
-from ledgerline.records.schemas import MAX_DATE, MIN_DATE
 
 REQUIRED = ("date", "type", "category", "amount")
 OPTIONAL = ("notes", "currency", "external_id")

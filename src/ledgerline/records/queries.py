@@ -62,7 +62,10 @@ SORTS: dict[RecordSort, SortSpec] = {
 }
 
 
-def _in_org(org_id: uuid.UUID, *, deleted: bool) -> tuple[ColumnElement[bool], ...]:
+def _in_org(org_id: uuid.UUID, *, deleted: bool | None) -> tuple[ColumnElement[bool], ...]:
+    """``deleted``: only soft-deleted records, only live ones, or (None) either."""
+    if deleted is None:
+        return (Record.org_id == org_id,)
     state = Record.deleted_at.is_not(None) if deleted else Record.deleted_at.is_(None)
     return Record.org_id == org_id, state
 
@@ -76,7 +79,7 @@ def records_of(org_id: uuid.UUID, *, deleted: bool = False) -> Select[Record, st
     )
 
 
-def record_rows(org_id: uuid.UUID, *, deleted: bool = False) -> Select[Record]:
+def record_rows(org_id: uuid.UUID, *, deleted: bool | None = False) -> Select[Record]:
     """One org's records without the category join, for ``SELECT ... FOR UPDATE``.
 
     PostgreSQL rechecks a locked row's conditions against its newest version but keeps the

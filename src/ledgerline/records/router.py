@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from ledgerline.core.deps import SessionDep
-from ledgerline.core.headers import IdempotencyKeyHeader, IfMatch, etag
+from ledgerline.core.headers import IdempotencyKeyHeader, IfMatch, IfNoneMatch, etag
 from ledgerline.core.openapi import error_responses
+from ledgerline.core.protocol import PRIVATE_REVALIDATE
 from ledgerline.core.routing import LedgerlineRoute
 from ledgerline.orgs.dependencies import RecordsDeleter, RecordsReader, RecordsWriter
 from ledgerline.records import service as records_service
@@ -56,13 +57,27 @@ async def list_records(
     return await records_service.list_records(session, ctx, query)
 
 
-@router.get("/records/{record_id}", responses=error_responses(*_ORG))
+@router.get(
+    "/records/{record_id}",
+    response_model=RecordRead,
+    responses={
+        status.HTTP_304_NOT_MODIFIED: {"description": "Not modified: If-None-Match holds its ETag"},
+        **error_responses(400, *_ORG),
+    },
+)
 async def get_record(
-    record_id: uuid.UUID, response: Response, session: SessionDep, ctx: RecordsReader
-) -> RecordRead:
-    """One record, with its version as ``ETag``."""
+    record_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    ctx: RecordsReader,
+    if_none_match: IfNoneMatch,
+) -> RecordRead | Response:
+    """One record, with its version as ``ETag``; 304 when ``If-None-Match`` holds it."""
     record = await records_service.get_record(session, ctx, record_id)
-    response.headers["ETag"] = etag(record.version)
+    headers = {"ETag": etag(record.version), "Cache-Control": PRIVATE_REVALIDATE}
+    if if_none_match.match(headers["ETag"]):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    response.headers.update(headers)
     return record
 
 
@@ -94,11 +109,11 @@ async def delete_record(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/records/{record_id}/restore", responses=error_responses(403, *_ORG))
+@router.post("/records/{record_id}/restore", responses=error_responses(403, 409, *_ORG))
 async def restore_record(
     record_id: uuid.UUID, response: Response, session: SessionDep, ctx: RecordsDeleter
 ) -> RecordRead:
-    """Bring a soft-deleted record back (admins)."""
+    """Bring a soft-deleted record back (admins); 409 when it is not deleted."""
     record = await records_service.restore_record(session, ctx, record_id)
     response.headers["ETag"] = etag(record.version)
     return record

@@ -9,11 +9,13 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
 from ledgerline.core.money import Amount, normalize_currency
-from ledgerline.core.schemas import CalendarDate, RequestModel, ResponseModel, ends_after_start
-from ledgerline.core.text import CleanText, reject_control_characters
-
-MIN_DATE = dt.date(1900, 1, 1)
-MAX_DATE = dt.date(2199, 12, 31)
+from ledgerline.core.schemas import (
+    CalendarDate,
+    RequestModel,
+    ResponseModel,
+    ends_after_start,
+)
+from ledgerline.core.text import CleanText, RejectControlCharacters, reject_control_characters
 
 
 class RecordType(StrEnum):
@@ -21,17 +23,17 @@ class RecordType(StrEnum):
     EXPENSE = "expense"
 
 
-# The constraints come before the control-character check so that they act on the string
-# itself: after a validator, pydantic would check the length before stripping.
+# The constraints come right after the type so that they act on the string itself: after an
+# after-validator, pydantic would check the length before stripping.
 CategoryName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-    AfterValidator(reject_control_characters),
+    RejectControlCharacters,
 ]
 Notes = Annotated[
     str, StringConstraints(max_length=1000), AfterValidator(reject_control_characters)
 ]
-RecordDate = Annotated[CalendarDate, Field(ge=MIN_DATE, le=MAX_DATE)]
+RecordDate = CalendarDate
 Currency = Annotated[str, Field(min_length=1, max_length=8, examples=["USD"])]
 
 

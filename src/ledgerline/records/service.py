@@ -16,7 +16,13 @@ from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
 from ledgerline.core.db import utcnow
-from ledgerline.core.errors import FieldError, NotFound, PreconditionFailed, ValidationFailed
+from ledgerline.core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from ledgerline.core.money import MoneyError, format_amount, minor_digits, to_minor
 from ledgerline.core.text import fold_key
 from ledgerline.dashboard import aggregates
@@ -36,6 +42,7 @@ from ledgerline.records.schemas import (
 )
 
 RECORD_NOT_FOUND = "record not found"
+RECORD_NOT_DELETED = "record is not deleted; only a deleted record can be restored"
 
 
 def minor_amount(amount: Decimal, currency: str, *, field: str = "amount") -> int:
@@ -167,7 +174,7 @@ async def list_records(
 
 
 async def _locked(
-    session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID, *, deleted: bool = False
+    session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID, *, deleted: bool | None = False
 ) -> tuple[Record, str]:
     """Lock the row for the rest of the transaction, so concurrent writers queue; then read
     its category, which the lock must not join (see ``queries.record_rows``)."""
@@ -281,7 +288,11 @@ async def delete_record(
 async def restore_record(
     session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID
 ) -> RecordRead:
-    record, category_name = await _locked(session, ctx, record_id, deleted=True)
+    """Bring a soft-deleted record back; a live one is a conflict (409), not an unknown id. The
+    row is locked whatever its state, so of two restores at once the second finds it live."""
+    record, category_name = await _locked(session, ctx, record_id, deleted=None)
+    if record.deleted_at is None:
+        raise Conflict(RECORD_NOT_DELETED)
     await _write_version(
         session,
         record,

@@ -43,7 +43,7 @@ def _valid_email(email: str) -> str:
 
 def _valid_full_name(full_name: str) -> str:
     try:
-        name = reject_control_characters(full_name.strip())
+        name = reject_control_characters(full_name).strip()
     except ValueError as exc:
         raise ValidationFailed([FieldError("full_name", str(exc))]) from exc
     if not name:
