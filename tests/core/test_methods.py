@@ -57,6 +57,7 @@ async def path_values(client: httpx.AsyncClient, world: World) -> dict[str, str]
         "org_id": str(world.org_id),
         "record_id": str(record["id"]),
         "user_id": str(world.analyst.user_id),
+        "job_id": str(uuid.uuid4()),
     }
 
 
