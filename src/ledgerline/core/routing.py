@@ -19,13 +19,13 @@ from typing import Any, TypeVar
 
 from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive
 
 from ledgerline.core.config import Settings
 from ledgerline.core.errors import AppError, BadRequest, ServiceUnavailable, UnsupportedMediaType
+from ledgerline.core.faults import is_database_unavailable, sqlstate_of
 
 SESSION_STATE_KEY = "db_session"
 BodyLimit = Callable[[Settings], int]
@@ -97,6 +97,33 @@ async def _commit(request: Request) -> None:
         await session.commit()
 
 
+async def _handle_and_commit(
+    handler: Callable[[Request], Coroutine[Any, Any, Response]], request: Request
+) -> Response:
+    try:
+        response = await handler(request)
+    except AppError as exc:
+        if exc.persist_changes:
+            await _commit(request)
+        raise
+    await _commit(request)
+    return response
+
+
+def _database_failure_answer(exc: Exception) -> AppError | None:
+    """The client's answer to a database failure, or None for a bug (a 500).
+
+    The one place where database failures become answers: ``handler`` covers the endpoint and
+    its dependencies (the session, the caller's authentication), and the commit is awaited here
+    too, so a failure anywhere in a request is seen by this function.
+    """
+    if is_database_unavailable(exc):
+        return ServiceUnavailable("the database is unavailable; try again shortly")
+    if sqlstate_of(exc) == CHARACTER_NOT_IN_REPERTOIRE:
+        return BadRequest(UNSTORABLE_TEXT)
+    return None
+
+
 def body_limit(limit: BodyLimit) -> Callable[[Endpoint], Endpoint]:
     """Give an endpoint its own request body cap, computed from the app's settings on each
     request, so an app built with other settings than the environment's applies its own."""
@@ -148,18 +175,13 @@ class LedgerlineRoute(APIRoute):
                 if content_type is not None and not _is_json_media_type(content_type):
                     raise UnsupportedMediaType("this endpoint takes application/json")
             try:
-                response = await handler(request)
-                await _commit(request)
-            except AppError as exc:
-                if exc.persist_changes:
-                    await _commit(request)
+                return await _handle_and_commit(handler, request)
+            except AppError:
                 raise
-            except (OperationalError, InterfaceError, ConnectionError, TimeoutError) as exc:
-                raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
-            except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) == CHARACTER_NOT_IN_REPERTOIRE:
-                    raise BadRequest(UNSTORABLE_TEXT) from exc
-                raise
-            return response
+            except Exception as exc:
+                answer = _database_failure_answer(exc)
+                if answer is None:
+                    raise
+                raise answer from exc
 
         return route_handler
