@@ -1,22 +1,32 @@
-"""PostgreSQL's statement timeout: a statement past it answers 503; an import is not bound by it."""
+"""PostgreSQL's statement timeout: a statement past it answers 503, as does one whose server
+freezes meanwhile (the driver's own timeout); an import is not bound by either."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
 import pytest
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
+from ledgerline.app import create_app
 from ledgerline.core.db import lift_statement_timeout
 from ledgerline.core.deps import SessionDep
 from ledgerline.core.routing import LedgerlineRoute
-from tests.conftest import AppFactory, api_client
+from tests.conftest import AppFactory, api_client, make_settings
 from tests.factories import problem
+from tests.faults.proxy import FaultProxy
 
 pytestmark = pytest.mark.postgres_only
 
 STATEMENT_TIMEOUT = 0.2
 SLEEP = 1.5
 """Longer than the statement timeout and the driver's command timeout (timeout + 1 s)."""
+HANG_GUARD_SECONDS = 30.0
+"""A hang fails the test instead of holding up the suite."""
 
 
 @pytest.fixture
@@ -61,3 +71,51 @@ async def test_import_statements_are_not_bound_by_it_and_the_next_request_is(
     assert lifted.status_code == 200, lifted.text
     assert lifted.json() == {"slept": True}
     problem(after, 503)
+
+
+@pytest.fixture
+def proxied_database_url(database_url: str, backend: str) -> Iterator[tuple[str, FaultProxy]]:
+    """The suite's database through a FaultProxy (requested before the app, so the app stops
+    before the proxy does)."""
+    if backend != "postgresql":
+        pytest.skip("a frozen database server is a PostgreSQL matter")
+    direct = make_url(database_url)
+    proxy = FaultProxy(direct.host or "127.0.0.1", direct.port or 5432).start()
+    try:
+        proxied = direct.set(host="127.0.0.1", port=proxy.port)
+        yield proxied.render_as_string(hide_password=False), proxy
+    finally:
+        proxy.heal()
+        proxy.stop()
+
+
+async def test_database_freezing_mid_statement_answers_503_then_recovers(
+    proxied_database_url: tuple[str, FaultProxy],
+) -> None:
+    url, proxy = proxied_database_url
+    application = create_app(
+        make_settings(url, db_statement_timeout=STATEMENT_TIMEOUT, db_connect_timeout=0.5)
+    )
+
+    async def short_sleep(session: SessionDep) -> dict[str, bool]:
+        await session.execute(text("SELECT pg_sleep(0.1)"))
+        return {"slept": True}
+
+    application.router.add_api_route(
+        "/api/v1/short-sleep", short_sleep, methods=["POST"], route_class_override=LedgerlineRoute
+    )
+    async with (
+        asyncio.timeout(HANG_GUARD_SECONDS),
+        LifespanManager(application),
+        api_client(application) as client,
+    ):
+        assert (await client.post("/short-sleep")).status_code == 200
+        in_flight = asyncio.create_task(client.post("/short-sleep"))
+        await asyncio.sleep(0.05)
+        proxy.freeze()
+        frozen = await in_flight
+        proxy.heal()
+        recovered = await client.post("/short-sleep")
+    problem(frozen, 503)
+    assert int(frozen.headers["retry-after"]) > 0
+    assert recovered.status_code == 200, recovered.text

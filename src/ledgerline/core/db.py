@@ -251,6 +251,7 @@ class Database:
 
     ``read_sessions`` serve requests that only read (GET): on SQLite they begin without
     taking the write lock; on PostgreSQL they may go to a read replica (``read_url``).
+    ``timeouts`` bound PostgreSQL for the app serving requests; the command line runs without.
     """
 
     def __init__(
@@ -263,7 +264,6 @@ class Database:
         timeouts: Timeouts | None = None,
     ) -> None:
         self.url = url
-        timeouts = timeouts or Timeouts()
         self.engine = create_engine(url, pool_size=pool_size, echo=echo, timeouts=timeouts)
         self.sessions = create_session_factory(self.engine)
         self.read_engine = self.engine
