@@ -192,6 +192,8 @@ async def lift_statement_timeout(session: AsyncSession) -> None:
 
     PostgreSQL's own timeout is lifted for the transaction (``SET LOCAL``); the driver's command
     timeout, a property of the connection, comes back when the connection returns to the pool.
+    asyncpg keeps that timeout in the connection's ``_config`` and has no call to change it;
+    should that change, tests/faults/test_statement_timeouts.py fails.
     """
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
