@@ -16,7 +16,7 @@ from ledgerline.auth.router import router as auth_router
 from ledgerline.auth.tokens import AccessTokens
 from ledgerline.core import migrations
 from ledgerline.core.config import Settings, get_settings
-from ledgerline.core.db import Database
+from ledgerline.core.db import Database, Timeouts
 from ledgerline.core.errors import install_error_handlers
 from ledgerline.core.health import router as health_router
 from ledgerline.core.instance import get_or_create_secret
@@ -71,8 +71,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     database = Database(
-        settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        echo=settings.db_echo,
+        timeouts=Timeouts(
+            connect=settings.db_connect_timeout, statement=settings.db_statement_timeout
+        ),
     )
+    metrics = Metrics()
+    metrics.observe_pool(database.engine)
+    if database.read_engine is not database.engine:
+        metrics.observe_pool(database.read_engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.import_jobs.close()
             await app.state.rate_limiter.close()
             await database.dispose()
+            metrics.forget_this_process()
 
     app = FastAPI(
         title="Ledgerline",
@@ -100,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = database
-    app.state.metrics = Metrics()
+    app.state.metrics = metrics
     app.state.rate_limiter = RateLimiter.from_settings(settings)
     app.state.import_jobs = JobRunner(database, settings)
     app.state.password_hasher = PasswordHasher(

@@ -13,6 +13,7 @@ from ledgerline.core import migrations
 from ledgerline.core.config import Settings, get_settings
 from ledgerline.core.console import console, one_line_errors, run_async
 from ledgerline.core.db import Database
+from ledgerline.core.workers import prepare_worker_processes
 from ledgerline.users import service as users_service
 
 app = typer.Typer(
@@ -94,6 +95,7 @@ def serve(
 
         demo_command(reset_passwords=False)
     console.print(f"Ledgerline on http://{host}:{port} (API docs at /docs)")
+    prepare_worker_processes(settings, workers)
     uvicorn.run(
         "ledgerline.app:create_app",
         factory=True,

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     """Migrate on start. Unset means: on for SQLite, off for PostgreSQL."""
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to open a connection, or to wait for a free one in the pool; then 503."""
+    db_statement_timeout: float = Field(default=30.0, gt=0)
+    """Seconds one statement may run (PostgreSQL); then 503. Imports are not bound by it."""
 
     secret_key: SecretStr | None = None
     """HS256 signing secret (>= 32 bytes). Unset: generated once and kept in the database."""
@@ -52,6 +56,8 @@ class Settings(BaseSettings):
     registrations_per_address: RateLimitSetting = "20/hour"
     requests_per_user: RateLimitSetting = "1200/minute"
     redis_url: str | None = None
+    redis_timeout: float = Field(default=0.5, gt=0)
+    """Seconds Redis has to answer; then the limits count in each process until it is back."""
 
     max_json_body_bytes: int = Field(default=1_000_000, ge=1_024)
     import_max_bytes: int = Field(default=20_000_000, ge=1_024)
@@ -59,6 +65,8 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
+    metrics_token: SecretStr | None = None
+    """When set, ``/metrics`` requires ``Authorization: Bearer <token>``."""
 
     @field_validator(
         "login_failures_per_email_and_address",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,8 +18,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -93,6 +97,30 @@ def _set_pragmas(dbapi_connection: Any, *, foreign_keys: bool) -> None:
     cursor.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long PostgreSQL may take before a request gives up on it (503).
+
+    ``connect`` bounds opening a connection, waiting for a free one in the pool, and the ping
+    of a pooled connection before its use. ``statement`` is PostgreSQL's ``statement_timeout``;
+    the driver's own command timeout, which is what ends a wait on a server that stopped
+    answering altogether, is a little longer, so that a slow statement is normally cancelled by
+    the server, which keeps the connection.
+    """
+
+    connect: float = 5.0
+    statement: float = 30.0
+
+    @property
+    def command(self) -> float:
+        return self.statement + COMMAND_TIMEOUT_GRACE
+
+
+COMMAND_TIMEOUT_GRACE = 1.0
+_LIFTED_COMMAND_TIMEOUT = "ledgerline_lifted_command_timeout"
+_FRESH = "ledgerline_fresh"
+
+
 def create_engine(
     url: str,
     *,
@@ -100,7 +128,9 @@ def create_engine(
     echo: bool = False,
     read_only: bool = False,
     for_migrations: bool = False,
+    timeouts: Timeouts | None = None,
 ) -> AsyncEngine:
+    """An engine for ``url``; ``timeouts`` (PostgreSQL) bound every connect and statement."""
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         engine = create_async_engine(target, echo=echo)
@@ -108,9 +138,84 @@ def create_engine(
         event.listen(engine.sync_engine, "connect", pragmas)
         _begin_explicitly(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
-    return create_async_engine(
-        target, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    if timeouts is None:
+        return create_async_engine(
+            target, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    engine = create_async_engine(
+        target,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=timeouts.connect,
+        connect_args={
+            "timeout": timeouts.connect,
+            "command_timeout": timeouts.command,
+            "server_settings": {"statement_timeout": str(round(timeouts.statement * 1000))},
+        },
     )
+    event.listen(engine.sync_engine, "connect", _mark_fresh)
+    event.listen(engine.sync_engine, "checkout", _pinger(timeouts.connect))
+    event.listen(engine.sync_engine, "checkin", _restore_command_timeout)
+    return engine
+
+
+def _mark_fresh(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_FRESH] = True
+
+
+def _pinger(timeout: float) -> Callable[[Any, ConnectionPoolEntry, Any], None]:
+    """SQLAlchemy's ``pool_pre_ping``, but within ``timeout`` rather than the command timeout.
+
+    A pooled connection that does not answer is closed at once (not gracefully, which would
+    wait on a frozen server too) and the pool replaces it; a connection just opened has
+    answered already and is not pinged (as with ``pool_pre_ping``), so a replacement that
+    cannot connect fails with the connect error itself.
+    """
+
+    def ping(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if record.info.pop(_FRESH, False):
+            return
+        driver = dbapi_connection.driver_connection
+        try:
+            await_(driver.fetchval("SELECT 1", timeout=timeout))
+        except Exception as exc:
+            driver.terminate()
+            raise DisconnectionError("the pooled connection did not answer a ping") from exc
+
+    return ping
+
+
+async def lift_statement_timeout(session: AsyncSession) -> None:
+    """Free the rest of the session's transaction from the statement timeouts (an import's
+    statements may each take longer than any request should).
+
+    PostgreSQL's own timeout is lifted for the transaction (``SET LOCAL``); the driver's command
+    timeout, a property of the connection, comes back when the connection returns to the pool.
+    asyncpg keeps that timeout in the connection's ``_config`` and has no call to change it;
+    should that change, tests/faults/test_statement_timeouts.py fails.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    await connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    config = getattr(driver, "_config", None)
+    if config is None or not hasattr(config, "command_timeout"):
+        return
+    raw.info.setdefault(_LIFTED_COMMAND_TIMEOUT, config.command_timeout)
+    driver._config = config._replace(command_timeout=None)
+
+
+def _restore_command_timeout(
+    dbapi_connection: Any, record: ConnectionPoolEntry | PoolProxiedConnection
+) -> None:
+    if _LIFTED_COMMAND_TIMEOUT not in record.info or dbapi_connection is None:
+        return
+    command_timeout = record.info.pop(_LIFTED_COMMAND_TIMEOUT)
+    driver = dbapi_connection.driver_connection
+    driver._config = driver._config._replace(command_timeout=command_timeout)
 
 
 def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
@@ -148,18 +253,29 @@ class Database:
 
     ``read_sessions`` serve requests that only read (GET): on SQLite they begin without
     taking the write lock; on PostgreSQL they may go to a read replica (``read_url``).
+    ``timeouts`` bound PostgreSQL for the app serving requests; the command line runs without.
     """
 
     def __init__(
-        self, url: str, *, pool_size: int = 10, echo: bool = False, read_url: str | None = None
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        read_url: str | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.url = url
-        self.engine = create_engine(url, pool_size=pool_size, echo=echo)
+        self.engine = create_engine(url, pool_size=pool_size, echo=echo, timeouts=timeouts)
         self.sessions = create_session_factory(self.engine)
         self.read_engine = self.engine
         if read_url is not None or self.engine.dialect.name == "sqlite":
             self.read_engine = create_engine(
-                read_url or url, pool_size=pool_size, echo=echo, read_only=True
+                read_url or url,
+                pool_size=pool_size,
+                echo=echo,
+                read_only=True,
+                timeouts=timeouts,
             )
         self.read_sessions = create_session_factory(self.read_engine)
 

@@ -102,8 +102,10 @@ class ServiceUnavailable(AppError):
     status = 503
     title = "Service unavailable"
 
-    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+    def __init__(
+        self, detail: str, *, retry_after: int = 5, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, extra=extra)
 
 
 class ValidationFailed(AppError):

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.pool import QueuePool
+import asyncio
+import hmac
+from typing import Literal
 
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ledgerline.core.config import Settings
 from ledgerline.core.db import Database
-from ledgerline.core.errors import ServiceUnavailable
+from ledgerline.core.errors import ServiceUnavailable, Unauthorized
 from ledgerline.core.observability import Metrics
 from ledgerline.core.openapi import error_responses
+from ledgerline.core.ratelimit import RateLimiter
+from ledgerline.core.ratestorage import shared_state
 from ledgerline.core.routing import LedgerlineRoute
+from ledgerline.core.schemas import ResponseModel
+
+DATABASE_CHECK_SECONDS = 1.5
+"""The database's time to answer ``/readyz``, leaving the answer itself well within 2 s."""
 
 router = APIRouter(tags=["operations"], route_class=LedgerlineRoute)
+
+
+class Readiness(ResponseModel):
+    status: Literal["ready"]
+    database: Literal["ok"]
+    redis: Literal["ok", "down", "off"]
+    """``down``: rate limits count in each process until Redis answers again."""
 
 
 @router.get("/healthz")
@@ -22,23 +39,42 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses=error_responses(503))
-async def readyz(request: Request) -> dict[str, str]:
-    """200 when the database answers, else 503."""
-    try:
-        database: Database = request.app.state.database
-        await database.ping()
-    except Exception as exc:
-        raise ServiceUnavailable("the database is not answering") from exc
-    return {"status": "ready"}
-
-
-@router.get("/metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
-    """Prometheus text format: requests and latencies by route and status, database pool use."""
-    collected: Metrics = request.app.state.metrics
+async def readyz(request: Request) -> Readiness:
+    """200 when the database answers within 2 s, else 503 (with the same members); a Redis
+    that does not answer is reported but leaves the service ready (limits count per process)."""
     database: Database = request.app.state.database
-    pool = database.engine.sync_engine.pool
-    if isinstance(pool, QueuePool):
-        collected.pool_in_use.set(pool.checkedout())
-        collected.pool_size.set(pool.size())
-    return Response(generate_latest(collected.registry), media_type=CONTENT_TYPE_LATEST)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    database_ok, redis = await asyncio.gather(_answers(database), shared_state(limiter.storage))
+    if not database_ok:
+        raise ServiceUnavailable(
+            "the database is not answering", extra={"database": "down", "redis": redis}
+        )
+    return Readiness(status="ready", database="ok", redis=redis)
+
+
+async def _answers(database: Database) -> bool:
+    try:
+        async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+            await database.ping()
+    except Exception:  # whatever the failure, the answer is "down"
+        return False
+    return True
+
+
+@router.get("/metrics", response_class=Response, responses=error_responses(401))
+async def metrics(request: Request) -> Response:
+    """Prometheus text format: requests and latencies by route and status, database pool use,
+    summed over every worker process. Requires the bearer token when one is configured."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token is not None and not _bearer_matches(
+        request.headers.get("authorization"), settings.metrics_token.get_secret_value()
+    ):
+        raise Unauthorized("the metrics token is missing or wrong")
+    collected: Metrics = request.app.state.metrics
+    return Response(collected.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _bearer_matches(authorization: str | None, token: str) -> bool:
+    scheme, _, credentials = (authorization or "").partition(" ")
+    matches = hmac.compare_digest(credentials.strip().encode(), token.encode())
+    return scheme.lower() == "bearer" and matches

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -11,7 +12,10 @@ from typing import Any
 
 import orjson
 from fastapi.routing import iter_route_contexts
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from sqlalchemy import Engine, Pool, event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgerline.core.context import set_request_id
@@ -49,6 +53,16 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
     root.propagate = False
 
 
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+"""Set before the worker processes start (``ledgerline serve --workers N``): each process writes
+its values to files there, and a scrape of any of them sums them all (prometheus-client's
+multiprocess mode, chosen by that library when it is imported)."""
+
+
+def multiprocess_directory() -> str | None:
+    return os.environ.get(MULTIPROCESS_DIRECTORY) or None
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -69,10 +83,47 @@ class Metrics:
             "ledgerline_db_pool_connections_in_use",
             "Database connections checked out of the pool",
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.pool_size = Gauge(
-            "ledgerline_db_pool_size", "Configured database pool size", registry=self.registry
+            "ledgerline_db_pool_size",
+            "Configured database pool size",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
+        self._engines: list[Engine] = []
+
+    def observe_pool(self, engine: AsyncEngine) -> None:
+        """Count the engine's checked-out connections as they come and go, so every process's
+        figure is current whichever process is scraped. The figure is read from the pools at
+        each event, so it cannot drift; a connection being checked in still counts then."""
+        self._engines.append(engine.sync_engine)
+        self.pool_size.set(sum(_pool_figure(e.pool, "size") for e in self._engines))
+        event.listen(engine.sync_engine, "checkout", lambda *_: self._count_pool_use(0))
+        event.listen(engine.sync_engine, "checkin", lambda *_: self._count_pool_use(-1))
+
+    def _count_pool_use(self, returning: int) -> None:
+        in_use = sum(_pool_figure(e.pool, "checkedout") for e in self._engines) + returning
+        self.pool_in_use.set(max(0, in_use))
+
+    def exposition(self) -> bytes:
+        """The text format: of this process, or summed over all of them in multiprocess mode."""
+        if multiprocess_directory() is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+    @staticmethod
+    def forget_this_process() -> None:
+        """At shutdown: drop this process's live gauges (its counters stay in the sums)."""
+        if multiprocess_directory() is not None:
+            mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def _pool_figure(pool: Pool, name: str) -> int:
+    figure = getattr(pool, name, None)
+    return int(figure()) if callable(figure) else 0
 
 
 class RouteTemplates:

@@ -1,18 +1,18 @@
-"""Rate limits with the ``limits`` library: in memory by default, in Redis when configured."""
+"""Rate limits with the ``limits`` library: in memory by default, in Redis when configured
+(with a per-process fallback while Redis is down: ``core/ratestorage.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 from ledgerline.core.config import Settings
 from ledgerline.core.errors import TooManyRequests
+from ledgerline.core.ratestorage import close_storage, rate_limit_storage, reset_storage
 
 
 class Limit:
@@ -45,12 +45,7 @@ class RateLimiter:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
-        uri = settings.redis_url or "memory://"
-        if not uri.startswith("async+"):
-            uri = f"async+{uri}"
-        storage = storage_from_string(uri)
-        assert isinstance(storage, Storage)
-        return cls(storage, settings)
+        return cls(rate_limit_storage(settings), settings)
 
     async def ensure_not_exhausted(self, limit: Limit, key: str, message: str) -> None:
         """Answer 429 if ``key`` has already used up ``limit``, without counting this call."""
@@ -78,18 +73,9 @@ class RateLimiter:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def reset(self) -> None:
-        """Forget every count. The memory storage's background expiry pass, if one is running,
-        is cancelled first: it reads the keys it listed before the reset and would fail on the
-        ones the reset removed (a KeyError logged as "Task exception was never retrieved")."""
-        expiry = getattr(self.storage, "timer", None)
-        if isinstance(expiry, asyncio.Task) and not expiry.done():
-            expiry.cancel()
-            await asyncio.wait([expiry])
-        await self.storage.reset()
+        """Forget every count."""
+        await reset_storage(self.storage)
 
     async def close(self) -> None:
-        """Close the storage's connections (Redis) at shutdown; ``limits`` has no call for it."""
-        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
-        pool = getattr(client, "connection_pool", None)
-        if pool is not None:
-            pool.disconnect()
+        """Close the storage's connections (Redis) at shutdown."""
+        close_storage(self.storage)

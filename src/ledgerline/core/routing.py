@@ -24,7 +24,6 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from fastapi import Request, Response, params
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
@@ -40,6 +39,7 @@ from ledgerline.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from ledgerline.core.faults import is_database_unavailable, sqlstate_of
 
 SESSION_STATE_KEY = "db_session"
 BodyLimit = Callable[[Settings], int]
@@ -187,6 +187,43 @@ async def _commit(request: Request) -> None:
         await session.commit()
 
 
+async def _handle_and_commit(
+    handler: Callable[[Request], Coroutine[Any, Any, Response]], request: Request
+) -> Response:
+    try:
+        response = await handler(request)
+    except AppError as exc:
+        if exc.persist_changes:
+            await _commit(request)
+        raise
+    await _commit(request)
+    return response
+
+
+LOST_RACE_SQLSTATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock_detected and serialization_failure: the database rolled the transaction
+back because a concurrent one won; nothing of the request was kept. Services take their locks in
+one order so that this should not happen; this is the net for a path that does not."""
+LOST_RACE = "a concurrent change won; nothing was changed, try again"
+
+
+def _database_failure_answer(exc: Exception) -> AppError | None:
+    """The client's answer to a database failure, or None for a bug (a 500).
+
+    The one place where database failures become answers: ``handler`` covers the endpoint and
+    its dependencies (the session, the caller's authentication), and the commit is awaited here
+    too, so a failure anywhere in a request is seen by this function.
+    """
+    if is_database_unavailable(exc):
+        return ServiceUnavailable("the database is unavailable; try again shortly")
+    sqlstate = sqlstate_of(exc)
+    if sqlstate in LOST_RACE_SQLSTATES:
+        return Conflict(LOST_RACE)
+    if sqlstate == CHARACTER_NOT_IN_REPERTOIRE:
+        return BadRequest(UNSTORABLE_TEXT)
+    return None
+
+
 def body_limit(limit: BodyLimit) -> Callable[[Endpoint], Endpoint]:
     """Give an endpoint its own request body cap, computed from the app's settings on each
     request, so an app built with other settings than the environment's applies its own."""
@@ -261,45 +298,13 @@ class LedgerlineRoute(APIRoute):
                 if single_form_fields:
                     await _refuse_repeated_fields(request, single_form_fields)
             try:
-                response = await handler(request)
-                await _commit(request)
-            except AppError as exc:
-                if exc.persist_changes:
-                    await _commit(request)
+                return await _handle_and_commit(handler, request)
+            except AppError:
                 raise
-            except (OperationalError, InterfaceError, ConnectionError, TimeoutError) as exc:
-                raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
-            except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) == CHARACTER_NOT_IN_REPERTOIRE:
-                    raise BadRequest(UNSTORABLE_TEXT) from exc
-                raise
-            return response
+            except Exception as exc:
+                answer = _database_failure_answer(exc)
+                if answer is None:
+                    raise
+                raise answer from exc
 
-        return _answering_lost_races(route_handler)
-
-
-LOST_RACE_SQLSTATES = frozenset({"40P01", "40001"})
-"""PostgreSQL's deadlock_detected and serialization_failure: the database rolled the transaction
-back because a concurrent one won; nothing of the request was kept."""
-LOST_RACE = "a concurrent change won; nothing was changed, try again"
-
-
-def _answering_lost_races(
-    handler: Callable[[Request], Coroutine[Any, Any, Response]],
-) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-    """Answer 409 for a transaction the database rolled back in favour of a concurrent one.
-
-    Services take their locks in one order so that this should not happen; this is the net for a
-    path that does not. A driver error used directly (asyncpg's COPY) carries the state itself.
-    """
-
-    async def handle(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except Exception as exc:
-            cause = exc.orig if isinstance(exc, DBAPIError) else exc
-            if getattr(cause, "sqlstate", None) in LOST_RACE_SQLSTATES:
-                raise Conflict(LOST_RACE) from exc
-            raise
-
-    return handle
+        return route_handler

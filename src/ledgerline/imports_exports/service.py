@@ -29,7 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
-from ledgerline.core.db import is_postgresql, upsert_insert, utcnow
+from ledgerline.core.db import is_postgresql, lift_statement_timeout, upsert_insert, utcnow
 from ledgerline.core.errors import AppError, ContentTooLarge
 from ledgerline.core.ids import new_id
 from ledgerline.core.money import format_amount
@@ -203,6 +203,7 @@ async def import_csv(
     rejected import leaves only changes the caller's rollback undoes.
     """
     await checked_row_count(stream, max_rows=max_rows, max_bytes=max_bytes, size=size)
+    await lift_statement_timeout(session)
     import_id = new_id()
     rows = CsvRows(stream, default_currency=ctx.org.currency, max_rows=max_rows)
     tally = _Tally()
