@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from ledgerline.auth.passwords import PasswordHasher
-from tests.conftest import AppFactory, api_client
+from tests.conftest import REDIS_ANSWERS, REDIS_URL, AppFactory, api_client
 from tests.factories import (
     PASSWORD,
     bearer,
@@ -22,7 +20,6 @@ from tests.factories import (
     unique_email,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 INVALID_CREDENTIALS = "invalid email or password"
 
 
@@ -304,11 +301,9 @@ class TestRegistrationThrottling:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        pytest.skip("no Redis answers on 127.0.0.1:6379")
+def redis_url() -> str:
+    if not REDIS_ANSWERS:
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
     return REDIS_URL
 
 
