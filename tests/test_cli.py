@@ -124,11 +124,14 @@ class TestHelp:
             "aggregates check",
         } <= names
 
-    def test_help_imports_neither_fastapi_nor_sqlalchemy_nor_alembic(self) -> None:
+    @pytest.mark.parametrize(
+        "args", [[], ["db"], ["orgs"], ["serve"], ["create-admin"]], ids=" ".join
+    )
+    def test_help_imports_neither_fastapi_nor_sqlalchemy_nor_alembic(self, args: list[str]) -> None:
         probe = (
             "import sys\n"
             "from ledgerline.cli import main\n"
-            "sys.argv = ['ledgerline', '--help']\n"
+            f"sys.argv = ['ledgerline', *{args!r}, '--help']\n"
             "try:\n"
             "    main()\n"
             "except SystemExit as exit:\n"
@@ -139,7 +142,7 @@ class TestHelp:
         result = subprocess.run(  # noqa: S603 - the test's own interpreter
             [sys.executable, "-c", probe], capture_output=True, text=True, check=True
         )
-        assert "Commands" in result.stdout
+        assert "Usage: ledgerline" in result.stdout
         assert result.stdout.strip().splitlines()[-1] == "[]"
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledgerline.core.config import Settings
 from ledgerline.core.console import cli_settings, console, run_async
-from ledgerline.core.db import Database
-from ledgerline.core.migrations import ensure_current
-from ledgerline.orgs import service as orgs_service
+
+if TYPE_CHECKING:
+    from ledgerline.core.config import Settings
+    from ledgerline.orgs.service import OrgSummary
 
 app = typer.Typer(help="Organizations and their ids.", no_args_is_help=True)
 
 
-async def _all_orgs(settings: Settings) -> list[orgs_service.OrgSummary]:
+async def _all_orgs(settings: Settings) -> list[OrgSummary]:
+    """Imported here: ``ledgerline orgs --help`` needs none of the database machinery."""
+    from ledgerline.core.db import Database
+    from ledgerline.core.migrations import ensure_current
+    from ledgerline.orgs import service as orgs_service
+
     database = Database(settings.database_url)
     try:
         await ensure_current(database)
