@@ -173,6 +173,17 @@ class TestSettingsErrors:
         assert secret not in result.output
         assert not sqlite_file.exists()
 
+    def test_a_database_url_of_another_kind_is_named_and_its_password_not_echoed(
+        self, sqlite_file: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        for url in ("mysql://boss:pa55word-9@db/ledger", "pa55word-9"):
+            monkeypatch.setenv("LEDGERLINE_DATABASE_URL", url)
+            get_settings.cache_clear()
+            result = runner.invoke(cli, ["db", "upgrade"])
+            message = one_line_error(result, exit_code=1)
+            assert message.startswith("LEDGERLINE_DATABASE_URL: not a database URL")
+            assert "pa55word-9" not in result.output
+
     def test_every_bad_setting_is_named_in_the_one_line(
         self, sqlite_file: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -74,6 +74,27 @@ class Settings(BaseSettings):
             parse_many(value)
         return value
 
+    @field_validator("database_url", "read_database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        """Checked here so a typo is a settings error naming its variable; the message never
+        repeats the URL, which may hold a password."""
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                "not a database URL this service takes: "
+                "use sqlite:///path.db or postgresql://user:password@host:5432/database"
+            )
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _long_enough_secret(cls, value: SecretStr | None) -> SecretStr | None:
