@@ -1,24 +1,44 @@
-# Two commands for a newcomer: `make run` and `make test`. Both set up .venv themselves.
+# Two commands for a newcomer: `make run` and `make test`. Both set up .venv themselves:
+# `make run` with what serving needs, `make test` with the development tools as well.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+SERVE_STAMP := $(VENV)/.serve-stamp
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+ARGS ?= --help
 
-.PHONY: run test lint types suite format lock bench clean
+.PHONY: run cli test lint types suite format lock bench docker-test clean
 
-$(STAMP): pyproject.toml requirements.lock
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
-	touch $(STAMP)
+$(BIN)/python:
+	@echo "==> creating the virtual environment in $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --quiet --upgrade "pip>=24"
+
+# What serving needs: the package and its runtime dependencies, pinned by requirements.lock.
+$(SERVE_STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	@echo "==> installing Ledgerline and its runtime dependencies (pinned by requirements.lock)"
+	@$(PIP) install --quiet -c requirements.lock -e .
+	@touch $(SERVE_STAMP)
+
+# Everything, test and lint tools included (the `[dev]` extra).
+$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	@echo "==> installing Ledgerline with the development tools (pytest, mypy, ruff, schemathesis)"
+	@$(PIP) install --quiet -c requirements.lock -e '.[dev]'
+	@touch $(STAMP) $(SERVE_STAMP)
 
 ## Serve the API on an embedded SQLite file (migrated, first admin created). DEMO=1 loads demo data.
-run: $(STAMP)
+run: $(SERVE_STAMP)
+	@echo "==> serving on http://$(HOST):$(PORT) (Ctrl-C stops; the command line is $(BIN)/ledgerline)"
 	$(BIN)/ledgerline serve --host $(HOST) --port $(PORT) $(if $(DEMO),--demo,)
 
-## Lint, types and the whole suite (SQLite, plus PostgreSQL when one answers).
+## The command line: make cli ARGS="orgs list" (same as .venv/bin/ledgerline orgs list).
+cli: $(SERVE_STAMP)
+	@$(BIN)/ledgerline $(ARGS)
+
+## Lint, types and the whole suite (SQLite, plus PostgreSQL and Redis when they answer; CI=true requires them).
 test: lint types suite
 
 lint: $(STAMP)
@@ -41,6 +61,10 @@ lock: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.dashboard --help
+
+## Build the container image and smoke-test compose.yaml's stack (needs a Docker daemon; not part of `make test`).
+docker-test: $(SERVE_STAMP)
+	bash docker/docker-test.sh
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

@@ -48,8 +48,48 @@ def _postgres_admin_url() -> str | None:
     return DEFAULT_POSTGRES_URL if _postgres_answers(DEFAULT_POSTGRES_URL) else None
 
 
+def _redis_answers(url: str) -> bool:
+    parsed = make_url(url)
+    try:
+        socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 6379), 1).close()
+    except OSError:
+        return False
+    return True
+
+
 POSTGRES_ADMIN_URL = _postgres_admin_url()
+POSTGRES_ANSWERS = POSTGRES_ADMIN_URL is not None and _postgres_answers(POSTGRES_ADMIN_URL)
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_ADMIN_URL else ["sqlite"]
+REDIS_URL = os.environ.get("LEDGERLINE_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+REDIS_ANSWERS = _redis_answers(REDIS_URL)
+
+
+def _services_line() -> str:
+    postgres_url = make_url(POSTGRES_ADMIN_URL or DEFAULT_POSTGRES_URL)
+    postgres = "yes" if POSTGRES_ANSWERS else "NO, skipped"
+    redis = "yes" if REDIS_ANSWERS else "NO, skipped"
+    return (
+        f"databases: SQLite yes, PostgreSQL {postgres} "
+        f"({postgres_url.render_as_string(hide_password=True)}); Redis {redis} ({REDIS_URL})"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In CI (``CI=true``) a missing PostgreSQL or Redis is a failure, never a quiet skip."""
+    if os.environ.get("CI", "").lower() == "true" and not (POSTGRES_ANSWERS and REDIS_ANSWERS):
+        raise pytest.UsageError(
+            f"CI=true but the suite would skip services: {_services_line()}. "
+            "CI must run every test on PostgreSQL and Redis."
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return _services_line()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_sep("-", "ran against")
+    terminalreporter.write_line(_services_line())
 
 
 async def _pg_admin(sql: str) -> None:

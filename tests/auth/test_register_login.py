@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,7 +11,7 @@ from fastapi import FastAPI
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.core.db import Database
 from ledgerline.users import service as users_service
-from tests.conftest import AppFactory, api_client
+from tests.conftest import REDIS_ANSWERS, REDIS_URL, AppFactory, api_client
 from tests.factories import (
     PASSWORD,
     bearer,
@@ -24,7 +22,6 @@ from tests.factories import (
     unique_email,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 INVALID_CREDENTIALS = "invalid email or password"
 
 
@@ -314,11 +311,9 @@ class TestRegistrationThrottling:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        pytest.skip("no Redis answers on 127.0.0.1:6379")
+def redis_url() -> str:
+    if not REDIS_ANSWERS:
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
     return REDIS_URL
 
 

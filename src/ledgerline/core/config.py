@@ -7,15 +7,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ENV_PREFIX = "LEDGERLINE_"
 RateLimitSetting = Annotated[str, Field(description="limits notation, e.g. 5/15minutes; 0 = off")]
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="LEDGERLINE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
     )
 
     database_url: str = "sqlite:///ledgerline.db"
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(default=20_000_000, ge=1_024)
     import_max_rows: int = Field(default=200_000, ge=1)
 
+    shutdown_timeout_seconds: int = Field(default=30, ge=1)
+    """On SIGTERM, how long requests in flight may take to finish before they are cancelled."""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     metrics_token: SecretStr | None = None
@@ -80,6 +84,27 @@ class Settings(BaseSettings):
         value = value.strip()
         if value != "0":
             parse_many(value)
+        return value
+
+    @field_validator("database_url", "read_database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        """Checked here so a typo is a settings error naming its variable; the message never
+        repeats the URL, which may hold a password."""
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                "not a database URL this service takes: "
+                "use sqlite:///path.db or postgresql://user:password@host:5432/database"
+            )
         return value
 
     @field_validator("secret_key")
@@ -116,6 +141,28 @@ class Settings(BaseSettings):
         return Path(path) if path and path != ":memory:" else None
 
 
+class InvalidSettings(ValueError):
+    """A setting is wrong; the message names its variable and never repeats its value."""
+
+
+def describe_invalid_settings(exc: ValidationError) -> str:
+    """``LEDGERLINE_SECRET_KEY: must be at least 32 bytes`` for each error.
+
+    Pydantic's own text names the Python field and repeats the input, which may be a secret.
+    """
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"]:
+            problems.append(f"{ENV_PREFIX}{str(error['loc'][0]).upper()}: {message}")
+        else:
+            problems.append(message)
+    return "; ".join(problems)
+
+
 @functools.cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings(describe_invalid_settings(exc)) from None

@@ -9,8 +9,7 @@ from typing import Annotated, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.core.config import get_settings
-from ledgerline.core.console import console, run_async
+from ledgerline.core.console import cli_settings, console, run_async
 from ledgerline.core.db import Database
 from ledgerline.core.migrations import ensure_current
 from ledgerline.dashboard import aggregates
@@ -53,7 +52,7 @@ async def rebuild_org(database: Database, org_id: uuid.UUID) -> int:
 
 
 async def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
-    database = Database(get_settings().database_url)
+    database = Database(cli_settings().database_url)
     try:
         await ensure_current(database)
         return await work(database)

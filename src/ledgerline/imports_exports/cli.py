@@ -20,8 +20,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.core.config import Settings, get_settings
-from ledgerline.core.console import console, fail, run_async
+from ledgerline.core.config import Settings
+from ledgerline.core.console import cli_settings, console, fail, run_async
 from ledgerline.core.db import Database
 from ledgerline.core.migrations import ensure_current
 from ledgerline.core.text import fold_key
@@ -83,8 +83,9 @@ async def acting_member(
     return OrgContext(org=org, user=user, role=role)
 
 
-async def _import(path: Path, org_id: uuid.UUID, actor: str | None, dry_run: bool) -> None:
-    settings = get_settings()
+async def _import(
+    settings: Settings, path: Path, org_id: uuid.UUID, actor: str | None, dry_run: bool
+) -> None:
     size = path.stat().st_size  # noqa: ASYNC240 - one stat before a long import
     async with session_for(settings) as session:
         ctx = await acting_member(session, org_id, actor, Permission.RECORDS_IMPORT)
@@ -142,13 +143,18 @@ def import_command(
     actor: ActorOption = None,
 ) -> None:
     """Import records from a CSV file: every row or none, duplicates skipped."""
-    run_async(lambda: _import(file, org, actor, dry_run))
+    settings = cli_settings()
+    run_async(lambda: _import(settings, file, org, actor, dry_run))
 
 
 async def _export(
-    org_id: uuid.UUID, actor: str | None, filters: RecordFilters, output: Path | None
+    settings: Settings,
+    org_id: uuid.UUID,
+    actor: str | None,
+    filters: RecordFilters,
+    output: Path | None,
 ) -> None:
-    async with session_for(get_settings()) as session:
+    async with session_for(settings) as session:
         ctx = await acting_member(session, org_id, actor, Permission.RECORDS_EXPORT)
         try:
             target = output.open("wb") if output else sys.stdout.buffer
@@ -224,15 +230,15 @@ def export_command(
         )
     except ValidationError as exc:
         raise fail(_option_errors(exc)) from exc
-    run_async(lambda: _export(org, actor, filters, output))
+    settings = cli_settings()
+    run_async(lambda: _export(settings, org, actor, filters, output))
     if output:
         console.print(f"Records written to {escape(str(output))}", soft_wrap=True)
 
 
-async def _demo(reset_passwords: bool) -> demo.DemoResult:
+async def _demo(settings: Settings, reset_passwords: bool) -> demo.DemoResult:
     from ledgerline.cli import password_hasher
 
-    settings = get_settings()
     async with session_for(settings) as session:
         result = await demo.load_demo(
             session,
@@ -252,8 +258,9 @@ def demo_command(
     """Load the "Demo Company" org: three users (admin, analyst, viewer), two years of records."""
     from ledgerline.cli import migrate_if_configured
 
-    migrate_if_configured(get_settings())
-    result = run_async(lambda: _demo(reset_passwords))
+    settings = cli_settings()
+    migrate_if_configured(settings)
+    result = run_async(lambda: _demo(settings, reset_passwords))
     console.print(
         f"[bold]{demo.ORG_NAME}[/] ({result.org_id}): {result.created} record(s) added, "
         f"{result.duplicates} already present",

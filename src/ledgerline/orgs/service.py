@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,26 @@ async def list_orgs_of(session: AsyncSession, user_id: uuid.UUID) -> list[OrgWit
         )
         for org, role in rows
     ]
+
+
+class OrgSummary(NamedTuple):
+    id: uuid.UUID
+    name: str
+    currency: str
+    is_default: bool
+    active_members: int
+
+
+async def list_all_orgs(session: AsyncSession) -> list[OrgSummary]:
+    """Every org of the instance with its count of active members (for operators)."""
+    active_members = func.count(Membership.user_id).filter(Membership.is_active.is_(True))
+    rows = await session.execute(
+        select(Org.id, Org.name, Org.currency, Org.is_default, active_members)
+        .outerjoin(Membership, Membership.org_id == Org.id)
+        .group_by(Org.id, Org.name, Org.currency, Org.is_default)
+        .order_by(Org.name, Org.id)
+    )
+    return [OrgSummary(*row) for row in rows]
 
 
 async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[MembershipSummary]:
