@@ -71,9 +71,9 @@ def supported() -> str:
 def detect(data: bytes) -> StatementFormat:
     """The format of ``data``, or UnsupportedFormat naming those this package reads."""
     refuse_non_text(data)
-    head = sniff_text(data[:SNIFF_BYTES])
+    text = sniff_text(data[:SNIFF_BYTES])
     for statement_format in all_formats():
-        if statement_format.sniff(head):
+        if statement_format.sniff(text):
             return statement_format
     raise UnsupportedFormat(f"the file is in no format this server reads; it reads {supported()}")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -197,15 +196,9 @@ def _parse(data: bytes, options: ReadOptions) -> Parsed:
 
 
 def _sniff(head: str) -> bool:
-    """Two of the first lines split by one delimiter into the same number of cells (a
-    preamble may precede the table; the sample's cut-off last line is left out)."""
-    lines = head.splitlines()
-    lines = [line for line in (lines[:-1] if len(lines) > 1 else lines) if line.strip()][:30]
-    for delimiter in DELIMITERS:
-        counts = Counter(line.count(delimiter) for line in lines if delimiter in line)
-        if counts and counts.most_common(1)[0][1] >= 2:
-            return True
-    return False
+    """Two of the first lines hold the same delimiter (a preamble may precede the table)."""
+    lines = [line for line in head.splitlines() if line.strip()][:30]
+    return any(sum(delimiter in line for line in lines) >= 2 for delimiter in DELIMITERS)
 
 
 FORMAT = StatementFormat(

@@ -15,7 +15,11 @@ from typing import Final
 
 from ledgerline.imports_exports.statements.amounts import AmountError, parse_signed
 from ledgerline.imports_exports.statements.dates import checked_date
-from ledgerline.imports_exports.statements.formats.ofx_tree import Element, parse_ofx_body
+from ledgerline.imports_exports.statements.formats.ofx_tree import (
+    Element,
+    parse_ofx_body,
+    refuse_declarations,
+)
 from ledgerline.imports_exports.statements.model import (
     Statement,
     StatementError,
@@ -120,6 +124,7 @@ def _parse(data: bytes, options: ReadOptions) -> Parsed:
     if start is None:
         raise StatementError("expected an <OFX> element after the OFX header")
     text = decode(data, _encoding(data[: start.start()]))
+    refuse_declarations(text)
     body_at = text.upper().find("<OFX>")
     ofx = parse_ofx_body(text[body_at:], text.count("\n", 0, body_at) + 1)
     responses = [*ofx.iter("STMTRS"), *ofx.iter("CCSTMTRS")]

@@ -51,12 +51,15 @@ def _blank(match: re.Match[str]) -> str:
     return "\n" * match.group().count("\n")
 
 
-def parse_ofx_body(text: str, first_line: int) -> Element:
-    """The ``<OFX>`` element of ``text`` (which starts at ``<OFX>``, on ``first_line``)."""
+def refuse_declarations(text: str) -> None:
     declaration = _DECLARATION.search(text)
     if declaration is not None:
-        line = first_line + text.count("\n", 0, declaration.start())
+        line = text.count("\n", 0, declaration.start()) + 1
         raise StatementError("OFX declares no entities or document type; refused", line=line)
+
+
+def parse_ofx_body(text: str, first_line: int) -> Element:
+    """The ``<OFX>`` element of ``text`` (which starts at ``<OFX>``, on ``first_line``)."""
     text = _COMMENT_OR_PI.sub(_blank, text)
     root = Element("#document", first_line)
     stack = [root]
