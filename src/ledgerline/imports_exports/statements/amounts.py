@@ -7,10 +7,29 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Final
 
-from ledgerline.core.money import MoneyError, parse_amount
+from ledgerline.core.money import MAX_MAJOR_UNITS, MoneyError, minor_digits, parse_amount
 
 _SIGNS: Final = re.compile(r"\A(?P<lead>[+-]?)\s*(?P<body>[^+-]*?)\s*(?P<trail>[+-]?)\Z")
 _PARENTHESISED: Final = re.compile(r"\A\((?P<body>[^()]*)\)\Z")
+_PLAIN: Final = re.compile(r"\A(-?)([0-9]{1,12})(?:[.,]([0-9]{1,4}))?\Z")
+"""The common shape (``-3.50``, ``1234,5``), converted without the general grammar: statements
+have hundreds of thousands of rows."""
+
+
+def _plain(value: str, decimal_separator: str, currency: str) -> int | None:
+    """Minor units of a plain signed amount, or None when ``value`` is not of that shape."""
+    match = _PLAIN.match(value)
+    if match is None:
+        return None
+    sign, whole, fraction = match.groups()
+    if fraction is not None and value[-len(fraction) - 1] != decimal_separator:
+        return None
+    places = minor_digits(currency)
+    fraction = fraction or ""
+    if len(fraction) > places or int(whole) > MAX_MAJOR_UNITS:
+        return None
+    minor = int(whole + fraction.ljust(places, "0"))
+    return -minor if sign else minor
 
 
 class AmountError(ValueError):
@@ -41,7 +60,11 @@ def parse_signed(
     """Minor units of ``-1.234,56``-style text: a sign before or after the digits (or
     parentheses) makes it negative; thousands groups must be of three digits, so a
     misread separator is an error rather than an amount a hundred times too large."""
-    value = text.strip().replace("\u00a0", " ")
+    value = text.strip()
+    plain = _plain(value, decimal_separator, currency)
+    if plain is not None:
+        return plain
+    value = value.replace("\u00a0", " ")
     negative = False
     parenthesised = _PARENTHESISED.match(value)
     if parenthesised is not None:
@@ -56,11 +79,11 @@ def parse_signed(
         raise AmountError(expected)
     if thousands_separator:
         body = body.replace(thousands_separator, "")
-    plain = body.replace(decimal_separator, ".")
-    if Decimal(plain) == 0:
+    number = body.replace(decimal_separator, ".")
+    if Decimal(number) == 0:
         return 0
     try:
-        minor = parse_amount(plain, currency)
+        minor = parse_amount(number, currency)
     except MoneyError as exc:
         raise AmountError(str(exc)) from exc
     return -minor if negative else minor

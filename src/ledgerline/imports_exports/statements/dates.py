@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from typing import Final, Literal, get_args
 
 from ledgerline.records.schemas import MAX_DATE, MIN_DATE
@@ -63,6 +64,7 @@ def checked_date(year: int, month: int, day: int) -> dt.date | None:
     return value if MIN_DATE <= value <= MAX_DATE else None
 
 
+@lru_cache(maxsize=8_192)
 def parse_date(text: str, date_format: DateFormat) -> dt.date | None:
     """The date ``text`` holds in ``date_format`` (a time after it ignored), else None."""
     match = _PATTERNS[date_format].match(text.strip())

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from ledgerline.imports_exports.statements.model import StatementRow, describe
+from ledgerline.imports_exports.statements.model import StatementRow
 
 
 class RowIdentity(NamedTuple):
@@ -27,8 +27,9 @@ class RowIdentity(NamedTuple):
 
 
 def content_key(row: StatementRow) -> str:
-    """Date, amount, type and description (whitespace-normalized) as one string."""
-    return "\x1f".join((row.date.isoformat(), str(row.amount), row.type, describe(row.description)))
+    """Date, amount, type and description as one string (readers normalize descriptions'
+    whitespace, so the same bank text always gives the same key)."""
+    return f"{row.date.isoformat()}\x1f{row.amount}\x1f{row.type}\x1f{row.description}"
 
 
 def fingerprint(key: str, occurrence: int) -> str:

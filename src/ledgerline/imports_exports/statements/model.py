@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from ledgerline.core.money import MoneyError, normalize_currency
@@ -105,9 +106,25 @@ _SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 def describe(*parts: str | None) -> str:
     """Payee, memo and the like as one description: whitespace and control characters
     collapsed to single spaces, empty and repeated parts dropped, joined by `` / ``."""
-    cleaned = (_SPACE.sub(" ", part).strip() for part in parts if part)
-    text = " / ".join(dict.fromkeys(part for part in cleaned if part))
-    return text[:MAX_DESCRIPTION_CHARS]
+    kept: list[str] = []
+    for part in parts:
+        if not part:
+            continue
+        if part.isprintable() and "  " not in part:
+            text = part.strip()
+        else:
+            text = _SPACE.sub(" ", part).strip()
+        if text and text not in kept:
+            kept.append(text)
+    return " / ".join(kept)[:MAX_DESCRIPTION_CHARS]
+
+
+@lru_cache(maxsize=256)
+def _currency(text: str) -> str | None:
+    try:
+        return normalize_currency(text)
+    except MoneyError:
+        return None
 
 
 def currency_of(stated: str | None, default: str | None, *, line: int | None = None) -> str:
@@ -117,8 +134,8 @@ def currency_of(stated: str | None, default: str | None, *, line: int | None = N
         raise StatementError(
             "the file states no currency; the account's currency is needed", line=line
         )
-    try:
-        return normalize_currency(text)
-    except MoneyError as exc:
+    code = _currency(text)
+    if code is None:
         message = f"expected an ISO 4217 currency code, found {shown(text)}"
-        raise StatementError(message, line=line) from exc
+        raise StatementError(message, line=line)
+    return code
