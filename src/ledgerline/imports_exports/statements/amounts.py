@@ -65,6 +65,8 @@ def parse_signed(
     if plain is not None:
         return plain
     value = value.replace("\u00a0", " ")
+    if thousands_separator == "\u00a0":
+        thousands_separator = " "
     negative = False
     parenthesised = _PARENTHESISED.match(value)
     if parenthesised is not None:
