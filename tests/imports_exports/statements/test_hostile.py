@@ -133,3 +133,24 @@ def test_text_in_the_wrong_encoding_names_the_line() -> None:
     data = "Date,Description,Amount\n03/12/2026,Café,-3.50\n".encode("cp1252")
     with pytest.raises(StatementError, match="line 2: the text is not utf-8"):
         read(data, mapping=mapping)
+
+
+def test_a_large_camt_file_is_read_entry_by_entry() -> None:
+    """The document tree never holds all entries: peak memory stays below twice the file's
+    size, rows included (a whole ElementTree of it takes about fifteen times the size)."""
+    data = example("camt053.xml")
+    start = data.index(b"<Ntry>")
+    end = data.index(b"</Ntry>", start) + len(b"</Ntry>")
+    entries = b"".join(
+        data[start:end].replace(b"2026120300001", f"R{i}".encode()) for i in range(4_000)
+    )
+    big = data[:start] + entries + data[data.index(b"</Stmt>") :]
+    tracemalloc.start()
+    try:
+        file = read(big)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(file.rows) == 4_000
+    assert file.rows[-1].bank_id == "R3999"
+    assert peak < 2 * len(big)

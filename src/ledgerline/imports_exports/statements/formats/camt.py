@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
-from xml.etree.ElementTree import Element, ParseError, TreeBuilder
+from typing import Final
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
 
 from ledgerline.imports_exports.statements.amounts import AmountError, decimal_to_minor
 from ledgerline.imports_exports.statements.dates import checked_date
+from ledgerline.imports_exports.statements.formats.camt_xml import line_of, read_camt
 from ledgerline.imports_exports.statements.model import (
     Statement,
     StatementError,
@@ -37,46 +38,14 @@ CLOSING_BALANCES: Final = ("CLBD", "CLAV")
 NOT_PROVIDED: Final = "NOTPROVIDED"
 _ISO_DATE: Final = re.compile(r"\A([0-9]{4}-[0-9]{2}-[0-9]{2})")
 _PLAIN: Final = re.compile(r"\A-?[0-9]{1,18}(?:\.[0-9]{1,5})?\Z")
-_LINE: Final = "{urn:ledgerline}line"
-"""Attribute the tree builder adds to each element: the line its start tag is on."""
-
-
-class _LineNumbering(TreeBuilder):
-    """Records on each element the line of its start tag, read from the expat parser."""
-
-    expat: Any = None
-
-    def start(self, tag: str, attrs: dict[str, str]) -> Element:
-        return super().start(tag, {**attrs, _LINE: str(self.expat.CurrentLineNumber)})
-
-
-def _line(element: Element | None) -> int | None:
-    return int(element.get(_LINE, "0")) or None if element is not None else None
-
-
-def _read_xml(data: bytes) -> Element:
-    builder = _LineNumbering()
-    parser = DefusedXMLParser(target=builder, forbid_dtd=True)
-    builder.expat = parser.parser
-    parser.feed(data)
-    root: Element = parser.close()
-    return root
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
 
 
 def _child(element: Element | None, *path: str) -> Element | None:
-    for name in path:
-        if element is None:
-            return None
-        element = next((c for c in element if _local(c.tag) == name), None)
-    return element
+    return None if element is None else element.find("/".join(path))
 
 
 def _children(element: Element | None, name: str) -> list[Element]:
-    return [] if element is None else [c for c in element if _local(c.tag) == name]
+    return [] if element is None else element.findall(name)
 
 
 def _text(element: Element | None, *path: str) -> str | None:
@@ -103,7 +72,7 @@ def _money(
     """Signed minor units and currency of an ``Amt Ccy=".."`` with its ``CdtDbtInd``."""
     if amount is None or not amount.text:
         raise StatementError(f"{where}: expected an Amt element with an amount", line=line)
-    currency = currency_of(amount.get("Ccy"), None, line=_line(amount))
+    currency = currency_of(amount.get("Ccy"), None, line=line_of(amount))
     if indicator not in {"CRDT", "DBIT"}:
         message = f"{where}: expected CdtDbtInd CRDT or DBIT, found {shown(indicator or '')}"
         raise StatementError(message, line=line)
@@ -111,10 +80,10 @@ def _money(
     try:
         minor = decimal_to_minor(Decimal(text), currency) if _PLAIN.match(text) else None
     except AmountError as exc:
-        raise StatementError(f"{where}: {exc}, found {shown(text)}", line=_line(amount)) from exc
+        raise StatementError(f"{where}: {exc}, found {shown(text)}", line=line_of(amount)) from exc
     if minor is None:
         message = f"{where}: expected an amount like 1234.56, found {shown(text)}"
-        raise StatementError(message, line=_line(amount))
+        raise StatementError(message, line=line_of(amount))
     return (-abs(minor) if indicator == "DBIT" else abs(minor)), currency
 
 
@@ -142,7 +111,7 @@ def _transaction_amount(details: Element) -> Element | None:
 
 
 def _entry_rows(entry: Element, where: str) -> list[StatementRow]:
-    line = _line(entry)
+    line = line_of(entry)
     booked = _date(_child(entry, "BookgDt"), f"{where} BookgDt", line) or _date(
         _child(entry, "ValDt"), f"{where} ValDt", line
     )
@@ -162,7 +131,7 @@ def _entry_rows(entry: Element, where: str) -> list[StatementRow]:
     rows = []
     for number, (tx, amount) in enumerate(zip(details, amounts, strict=True), start=1):
         indicator = _text(tx, "CdtDbtInd") or _text(entry, "CdtDbtInd")
-        tx_line = _line(tx)
+        tx_line = line_of(tx)
         minor, tx_currency = _money(amount, indicator, f"{where}, TxDtls {number}", tx_line)
         refs = _child(tx, "Refs")
         own = _reference(_text(refs, "AcctSvcrRef"), _text(refs, "EndToEndId"))
@@ -176,36 +145,58 @@ def _closing_balance(statement: Element, where: str) -> tuple[int | None, dt.dat
     for balance in _children(statement, "Bal"):
         code = _text(balance, "Tp", "CdOrPrtry", "Cd")
         if code in CLOSING_BALANCES:
-            line = _line(balance)
+            line = line_of(balance)
             indicator = _text(balance, "CdtDbtInd")
             amount, _ = _money(_child(balance, "Amt"), indicator, where, line)
             return amount, _date(_child(balance, "Dt"), where, line)
     return None, None
 
 
-def _statement(element: Element, number: int) -> tuple[Statement, int]:
-    where = f"statement {number}"
-    account = _child(element, "Acct")
-    identifier = _text(account, "Id", "IBAN") or _text(account, "Id", "Othr", "Id")
-    rows: list[StatementRow] = []
-    skipped = 0
-    for index, entry in enumerate(_children(element, "Ntry"), start=1):
+@dataclass(slots=True)
+class _Entries:
+    """The rows read so far from one statement's entries."""
+
+    number: int
+    rows: list[StatementRow] = field(default_factory=list)
+    read: int = 0
+    skipped: int = 0
+
+    def add(self, entry: Element) -> None:
+        self.read += 1
         status = _text(entry, "Sts") or _text(entry, "Sts", "Cd") or "BOOK"
         if status != "BOOK":
-            skipped += 1
-            continue
-        entry_rows = _entry_rows(entry, f"{where}, Ntry {index}")
-        rows.extend(row for row in entry_rows if row.amount_minor != 0)
-        skipped += sum(1 for row in entry_rows if row.amount_minor == 0)
-    closing, closing_date = _closing_balance(element, f"{where} closing balance")
-    currency = _text(account, "Ccy")
-    return Statement(rows, identifier, currency, closing, closing_date), skipped
+            self.skipped += 1
+            return
+        entry_rows = _entry_rows(entry, f"statement {self.number}, Ntry {self.read}")
+        self.rows.extend(row for row in entry_rows if row.amount_minor != 0)
+        self.skipped += sum(1 for row in entry_rows if row.amount_minor == 0)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.by_statement: dict[int, _Entries] = {}
+
+    def __call__(self, statement: Element, entry: Element) -> None:
+        entries = self.by_statement.get(id(statement))
+        if entries is None:
+            entries = _Entries(len(self.by_statement) + 1)
+            self.by_statement[id(statement)] = entries
+        entries.add(entry)
+
+
+def _statement(element: Element, number: int, entries: _Entries | None) -> Statement:
+    account = _child(element, "Acct")
+    identifier = _text(account, "Id", "IBAN") or _text(account, "Id", "Othr", "Id")
+    closing, closing_date = _closing_balance(element, f"statement {number} closing balance")
+    rows = entries.rows if entries is not None else []
+    return Statement(rows, identifier, _text(account, "Ccy"), closing, closing_date)
 
 
 def _parse(data: bytes, options: ReadOptions) -> Parsed:
     del options
+    collector = _Collector()
     try:
-        document = _read_xml(data)
+        document = read_camt(data, collector)
     except DefusedXmlException as exc:
         raise StatementError(
             "the XML declares a document type or entities, which CAMT files never do; refused"
@@ -214,16 +205,15 @@ def _parse(data: bytes, options: ReadOptions) -> Parsed:
         line, column = exc.position
         raise StatementError(f"expected well-formed XML (column {column + 1})", line=line) from exc
     message = next(iter(document), None)
-    found = [c for c in (message if message is not None else []) if _local(c.tag) in STATEMENT_TAGS]
+    found = [c for c in (message if message is not None else []) if c.tag in STATEMENT_TAGS]
     if not found:
         raise StatementError("expected a Stmt, Rpt or Ntfctn element in the CAMT document")
-    statements: list[Statement] = []
-    skipped = 0
-    for number, element in enumerate(found, start=1):
-        statement, statement_skipped = _statement(element, number)
-        statements.append(statement)
-        skipped += statement_skipped
-    return Parsed(statements, skipped)
+    entries = [collector.by_statement.get(id(element)) for element in found]
+    statements = [
+        _statement(element, number, statement_entries)
+        for number, (element, statement_entries) in enumerate(zip(found, entries, strict=True), 1)
+    ]
+    return Parsed(statements, sum(e.skipped for e in entries if e is not None))
 
 
 def _sniff(head: str) -> bool:
