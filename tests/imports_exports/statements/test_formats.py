@@ -83,6 +83,23 @@ class TestOfx:
         assert file.rows[0].bank_id == "20261202 123456 6412 201,612,020,001"
         assert file.skipped == 1
 
+    def test_an_empty_leaf_in_the_middle_keeps_its_siblings(self) -> None:
+        data = example("ofx-1.02-sgml.ofx").replace(
+            b"<TRNAMT>2500.00", b"<MEMO>\r\n<TRNAMT>2500.00"
+        )
+        row = read(data).rows[2]
+        assert (row.amount_minor, row.bank_id) == (250000, "202612020001")
+
+    def test_bank_and_card_statements_in_one_file(self) -> None:
+        card = example("ofx-2.xml.ofx")
+        card_part = card[card.index(b"<CREDITCARDMSGSRSV1>") : card.index(b"</OFX>")]
+        bank = example("ofx-1.02-sgml.ofx")
+        data = bank.replace(b"</OFX>", card_part + b"</OFX>")
+        file = read(data)
+        assert file.accounts == ["4433221100", "XXXXXXXXXXXX4242"]
+        assert [s.currency for s in file.statements] == ["USD", "EUR"]
+        assert len(file.rows) == 6
+
     def test_a_cut_off_download_names_the_open_element(self) -> None:
         data = example("ofx-1.02-sgml.ofx")
         with pytest.raises(StatementError, match=r"ends inside <BANKTRANLIST>") as caught:

@@ -103,7 +103,10 @@ def _statement(response: Element, options: ReadOptions) -> tuple[Statement, int]
     account = response.text_of("BANKACCTFROM", "ACCTID") or response.text_of("CCACCTFROM", "ACCTID")
     rows: list[StatementRow] = []
     skipped = 0
-    for transaction in response.iter("STMTTRN"):
+    transactions = response.find("BANKTRANLIST")
+    for transaction in transactions.children if transactions is not None else []:
+        if transaction.tag != "STMTTRN":
+            continue
         row = _row(transaction, currency)
         if row is None:
             skipped += 1
@@ -127,12 +130,12 @@ def _parse(data: bytes, options: ReadOptions) -> Parsed:
     refuse_declarations(text)
     body_at = text.upper().find("<OFX>")
     ofx = parse_ofx_body(text[body_at:], text.count("\n", 0, body_at) + 1)
-    responses = [*ofx.iter("STMTRS"), *ofx.iter("CCSTMTRS")]
+    responses = list(ofx.outermost("STMTRS", "CCSTMTRS"))
     if not responses:
         raise StatementError("expected a bank or credit card statement (<STMTRS>) in the OFX file")
     statements: list[Statement] = []
     skipped = 0
-    for response in sorted(responses, key=lambda r: r.line):
+    for response in responses:
         statement, statement_skipped = _statement(response, options)
         statements.append(statement)
         skipped += statement_skipped

@@ -16,7 +16,8 @@ from typing import Final
 
 from ledgerline.imports_exports.statements.model import StatementError
 
-_TAG: Final = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9._]*)\s*>")
+_TOKEN: Final = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9._]*)\s*>([^<]*)")
+"""A start or end tag and the text that follows it up to the next tag."""
 _DECLARATION: Final = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _COMMENT_OR_PI: Final = re.compile(r"<!--.*?-->|<\?.*?\?>", re.DOTALL)
 
@@ -39,11 +40,16 @@ class Element:
             node = node.find(tag) if node is not None else None
         return node.text if node is not None and node.text else None
 
-    def iter(self, tag: str) -> Iterator[Element]:
-        for child in self.children:
-            if child.tag == tag:
-                yield child
-            yield from child.iter(tag)
+    def outermost(self, *tags: str) -> Iterator[Element]:
+        """The elements named one of ``tags`` below this one, in document order, without
+        looking inside those found (statements do not nest)."""
+        pending = list(reversed(self.children))
+        while pending:
+            element = pending.pop()
+            if element.tag in tags:
+                yield element
+            else:
+                pending.extend(reversed(element.children))
 
 
 def _blank(match: re.Match[str]) -> str:
@@ -64,16 +70,19 @@ def parse_ofx_body(text: str, first_line: int) -> Element:
     root = Element("#document", first_line)
     stack = [root]
     line = first_line
-    position = 0
+    consumed = 0
     last_leaf: Element | None = None
-    for match in _TAG.finditer(text):
-        line += text.count("\n", position, match.start())
-        position = match.start()
-        closing, tag = match.group(1) == "/", match.group(2).upper()
-        following = text.find("<", match.end())
-        raw = text[match.end() : following if following >= 0 else len(text)].strip()
-        if not closing:
-            element = Element(tag, line, html.unescape(raw) if "&" in raw else raw)
+    for match in _TOKEN.finditer(text):
+        if match.start() != consumed:
+            line += text.count("\n", consumed, match.start())
+        consumed = match.end()
+        slash, name, following = match.groups()
+        tag = name.upper()
+        raw = following.strip()
+        tag_line = line
+        line += match.group().count("\n")
+        if not slash:
+            element = Element(tag, tag_line, html.unescape(raw) if "&" in raw else raw)
             stack[-1].children.append(element)
             if raw:
                 last_leaf = element
@@ -85,7 +94,7 @@ def parse_ofx_body(text: str, first_line: int) -> Element:
             last_leaf = None
             continue
         last_leaf = None
-        _close(stack, tag, line)
+        _close(stack, tag, tag_line)
     if len(stack) > 1:
         open_element = next(e for e in reversed(stack) if e.children)
         raise StatementError(

@@ -50,6 +50,17 @@ def _line_of(text: str, fragment: str) -> int | None:
     return text.count("\n", 0, at) + 1 if at >= 0 else None
 
 
+def _line_numbers(text: str, pattern: re.Pattern[str]) -> list[int]:
+    """The line of each match, counted incrementally (a file may hold 100,000 of them)."""
+    lines: list[int] = []
+    line, position = 1, 0
+    for match in pattern.finditer(text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        lines.append(line)
+    return lines
+
+
 def _minor(amount: Any, currency: str, line: int | None) -> int:
     try:
         return decimal_to_minor(amount.amount, currency)
@@ -109,9 +120,7 @@ def _parse(data: bytes, options: ReadOptions) -> Parsed:
         raise StatementError(f"expected an MT940 field, found {shown(value)}", line=where) from exc
     except (ValueError, InvalidOperation) as exc:
         raise StatementError(f"expected MT940 fields: {exc}") from exc
-    transaction_lines = [
-        text.count("\n", 0, m.start()) + 1 for m in _TRANSACTION_LINE.finditer(text)
-    ]
+    transaction_lines = _line_numbers(text, _TRANSACTION_LINE)
     statements: list[Statement] = []
     skipped = 0
     start = 0
