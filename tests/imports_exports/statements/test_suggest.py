@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from ledgerline.imports_exports.statements import suggest
+from ledgerline.imports_exports.statements import StatementError, suggest
 from tests.imports_exports.statements.helpers import example, read
 
 
@@ -182,3 +182,8 @@ def test_a_row_past_the_samples_that_does_not_read_is_reported() -> None:
     assert suggestion.problem is not None
     assert suggestion.problem.startswith("line 62: amount: expected an amount like")
     assert len(suggestion.preview) == 0
+
+
+def test_a_statement_in_another_format_needs_no_mapping() -> None:
+    with pytest.raises(StatementError, match="the file is SWIFT MT940, read without a mapping"):
+        suggest(example("mt940.sta"))

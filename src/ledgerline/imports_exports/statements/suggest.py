@@ -17,16 +17,12 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from ledgerline.imports_exports.statements.dates import candidates
-from ledgerline.imports_exports.statements.formats.csv_mapped import DELIMITERS, read_mapped
+from ledgerline.imports_exports.statements.formats.csv_mapped import CSV, DELIMITERS, read_mapped
 from ledgerline.imports_exports.statements.headers import DEBIT_TOKENS, Role, best_role, normalize
 from ledgerline.imports_exports.statements.mapping import Column, CsvMapping
 from ledgerline.imports_exports.statements.model import StatementError, StatementRow
-from ledgerline.imports_exports.statements.text import (
-    check_line_lengths,
-    decode,
-    detect_encoding,
-    refuse_non_text,
-)
+from ledgerline.imports_exports.statements.registry import detect
+from ledgerline.imports_exports.statements.text import check_line_lengths, decode, detect_encoding
 
 SAMPLE_LINES: Final = 200
 SAMPLE_ROWS: Final = 50
@@ -272,7 +268,9 @@ def _sample(text: str) -> str:
 def suggest(data: bytes, *, default_currency: str | None = None) -> Suggestion:
     """A mapping for the bank CSV ``data``, the choices left open, and when none are, the
     first rows as they would be imported."""
-    refuse_non_text(data)
+    statement_format = detect(data)
+    if statement_format.name != CSV:
+        raise StatementError(f"the file is {statement_format.title}, read without a mapping")
     encoding = detect_encoding(data)
     text = decode(data, encoding)
     check_line_lengths(text)

@@ -26,6 +26,7 @@ from ledgerline.imports_exports.statements.model import (
 from ledgerline.imports_exports.statements.registry import Parsed, ReadOptions, StatementFormat
 from ledgerline.imports_exports.statements.text import check_line_lengths, decode
 
+CSV = "csv"
 DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -202,5 +203,5 @@ def _sniff(head: str) -> bool:
 
 
 FORMAT = StatementFormat(
-    name="csv", title="CSV (with a mapping)", order=100, sniff=_sniff, parse=_parse
+    name=CSV, title="CSV (with a mapping)", order=100, sniff=_sniff, parse=_parse
 )
