@@ -178,6 +178,24 @@ class TestErrorsNameTheRow:
         with pytest.raises(StatementError, match=r"line 2: .*either the debit or the credit"):
             read(data, mapping=both)
 
+    def test_a_transaction_id_longer_than_a_record_holds(self) -> None:
+        data = b"Date,Amount,Id\n2026-03-01,1.00,ok\n2026-03-02,1.00," + b"x" * 256 + b"\n"
+        with_id = mapping(
+            date_column="Date", date_format="YYYY-MM-DD", amount_column="Amount",
+            external_id_column="Id",
+        )  # fmt: skip
+        with pytest.raises(StatementError, match=r"line 3: transaction id: expected at most 255"):
+            read(data, mapping=with_id)
+
+    def test_a_category_with_control_characters(self) -> None:
+        data = b"Date,Amount,Cat\n2026-03-01,1.00,Food\x1b[31m\n2026-03-02,1.00,ok\n"
+        with_category = mapping(
+            date_column="Date", date_format="YYYY-MM-DD", amount_column="Amount",
+            category_column="Cat",
+        )  # fmt: skip
+        with pytest.raises(StatementError, match=r"line 2: category: expected text without"):
+            read(data, mapping=with_category)
+
     def test_a_broken_quote(self) -> None:
         data = b'Date,Description,Amount\n03/12/2026,"Coffee" shop,-3.50\n'
         with pytest.raises(StatementError, match=r"line 2: expected a CSV row"):

@@ -16,6 +16,10 @@ from ledgerline.core.money import MoneyError, normalize_currency
 
 RowType = Literal["income", "expense"]
 MAX_SHOWN_CHARS = 40
+MAX_BANK_ID_CHARS = 255
+MAX_CATEGORY_CHARS = 64
+"""A record's limits for its external_id and category."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def shown(text: str) -> str:
@@ -60,6 +64,19 @@ class StatementRow:
     bank_id: str | None = None
     """The bank's own transaction id (OFX FITID, CAMT AcctSvcrRef/EndToEndId, MT940 reference)."""
     category: str | None = None
+
+    def __post_init__(self) -> None:
+        for what, value, limit in (
+            ("transaction id", self.bank_id, MAX_BANK_ID_CHARS),
+            ("category", self.category, MAX_CATEGORY_CHARS),
+        ):
+            if value is None:
+                continue
+            if len(value) > limit:
+                raise StatementError(f"{what}: expected at most {limit} characters", line=self.line)
+            if _CONTROL.search(value):
+                message = f"{what}: expected text without control characters"
+                raise StatementError(message, line=self.line)
 
     @property
     def type(self) -> RowType:
