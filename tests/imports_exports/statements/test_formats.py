@@ -227,3 +227,15 @@ class TestMt940:
         with pytest.raises(StatementError, match="expected an MT940 field") as caught:
             read(data)
         assert caught.value.line == 17
+
+
+class TestOfxEncodings:
+    def test_the_1252_charset_of_the_header(self) -> None:
+        data = example("ofx-1.02-sgml.ofx").replace(
+            b"SMITH &amp; SONS", "SMITH & SÖHNE".encode("cp1252")
+        )
+        assert read(data).rows[3].description == "SMITH & SÖHNE RENT"
+
+    def test_utf8_text_under_a_1252_header(self) -> None:
+        data = example("ofx-1.02-sgml.ofx").replace(b"SMITH &amp; SONS", "SMITH & SÖHNE".encode())
+        assert read(data).rows[3].description == "SMITH & SÖHNE RENT"

@@ -108,7 +108,7 @@ def check_line_lengths(text: str, limit: int = MAX_LINE_CHARS) -> None:
         end = length if end < 0 else end
         if end - start > limit:
             raise StatementError(
-                f"the line is longer than {limit} characters; expected one transaction field",
+                f"the line is longer than {limit} characters (a statement line is a few hundred)",
                 line=line,
             )
         start = end + 1

@@ -39,8 +39,18 @@ _OFX_DATE: Final = re.compile(r"\A([0-9]{4})([0-9]{2})([0-9]{2})")
 _CHARSETS: Final = {"1252": "cp1252", "ISO-8859-1": "iso-8859-1", "8859-1": "iso-8859-1"}
 
 
-def _encoding(header: bytes) -> str | None:
-    """The encoding the OFX header states (1.x ``ENCODING``/``CHARSET``, 2.x XML declaration)."""
+def _encoding(data: bytes, header: bytes) -> str | None:
+    """The encoding the OFX header states (1.x ``ENCODING``/``CHARSET``, 2.x XML declaration).
+
+    A file that decodes as UTF-8 is read as UTF-8 whatever its 1.x header says: banks often
+    keep ``CHARSET:1252`` in the header of files they write in UTF-8, and 1252 text with
+    accents is almost never valid UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return "utf-8-sig"
     xml = _XML_ENCODING.search(header)
     if xml is not None:
         return xml.group(1).decode("ascii").lower()
@@ -126,7 +136,7 @@ def _parse(data: bytes, options: ReadOptions) -> Parsed:
     start = _OFX_START.search(data)
     if start is None:
         raise StatementError("expected an <OFX> element after the OFX header")
-    text = decode(data, _encoding(data[: start.start()]))
+    text = decode(data, _encoding(data, data[: start.start()]))
     refuse_declarations(text)
     body_at = text.upper().find("<OFX>")
     ofx = parse_ofx_body(text[body_at:], text.count("\n", 0, body_at) + 1)
