@@ -141,6 +141,14 @@ class TestQif:
         with pytest.raises(StatementError, match="states no currency"):
             read(example("quicken.qif"), currency=None)
 
+    def test_the_last_record_without_its_caret(self) -> None:
+        data = b"!Type:CCard\r\nD1/2/26\r\nT-9.99\r\nPStreaming\r\n"
+        assert summary(read(data)) == [(D(2026, 1, 2), -999, "Streaming")]
+
+    def test_other_lists_are_passed_over(self) -> None:
+        data = b"!Type:Cat\nNFood\nE\n^\n!Type:Bank\nD1/2/26\nT-9.99\n^\n"
+        assert len(read(data).rows) == 1
+
     def test_a_bad_date_names_the_record(self) -> None:
         data = b"!Type:Bank\nD13/45'26\nT-1.00\n^\n"
         with pytest.raises(StatementError, match=r"D: expected a date") as caught:

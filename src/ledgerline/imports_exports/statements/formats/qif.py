@@ -76,7 +76,8 @@ class _Record:
 
 
 def _records(text: str) -> tuple[list[_Record], str | None]:
-    """The bank-type records of the file, and the account name an ``!Account`` block gives."""
+    """The bank-type records of the file, and the account name an ``!Account`` block gives.
+    Some programs leave out the ``^`` after the last record; it is read all the same."""
     records: list[_Record] = []
     account: str | None = None
     in_bank_list = in_account_block = False
@@ -103,8 +104,8 @@ def _records(text: str) -> tuple[list[_Record], str | None]:
         if in_account_block and code == "N":
             account = value or account
         current.fields.setdefault(code, value)
-    if current is not None and in_bank_list and current.fields:
-        raise StatementError("the last record has no closing ^", line=current.line)
+    if current is not None and in_bank_list and not in_account_block:
+        records.append(current)
     return records, account
 
 
