@@ -190,6 +190,15 @@ class TestCamt:
         assert file.accounts == ["DE89370400440532013000", "DE02120300000000202051"]
         assert len(file.rows) == 8
 
+    def test_status_as_a_code_element(self) -> None:
+        data = (
+            example("camt053.xml")
+            .replace(b"<Sts>BOOK</Sts>", b"<Sts><Cd>BOOK</Cd></Sts>")
+            .replace(b"<Sts>PDNG</Sts>", b"<Sts><Cd>PDNG</Cd></Sts>")
+        )
+        file = read(data)
+        assert (len(file.rows), file.skipped) == (4, 1)
+
     def test_camt054_notification(self) -> None:
         data = (
             example("camt053.xml")
@@ -229,6 +238,13 @@ class TestMt940:
             (360756, D(2026, 12, 2)),
         ]
         assert file.accounts == ["37040044/0532013000"]
+
+    def test_inside_a_swift_envelope(self) -> None:
+        body = example("mt940.sta").rstrip(b"-\r\n")
+        data = b"{1:F01DEUTDEFFAXXX0000000000}{2:I940DEUTDEFFXXXXN}{4:\r\n" + body + b"\r\n-}\r\n"
+        file = read(data)
+        assert [row.line for row in file.rows] == [6, 8, 16, 18]
+        assert file.statements[-1].closing_balance_minor == 360756
 
     def test_a_broken_transaction_line_is_named(self) -> None:
         data = example("mt940.sta").replace(b":61:261202D120,", b":61:26XX02D120,")
