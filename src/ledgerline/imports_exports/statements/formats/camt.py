@@ -35,6 +35,7 @@ from ledgerline.imports_exports.statements.registry import Parsed, ReadOptions, 
 
 STATEMENT_TAGS: Final = ("Stmt", "Rpt", "Ntfctn")
 CLOSING_BALANCES: Final = ("CLBD", "CLAV")
+"""Closing booked balance, else closing available, whatever their order in the file."""
 NOT_PROVIDED: Final = "NOTPROVIDED"
 _ISO_DATE: Final = re.compile(r"\A([0-9]{4}-[0-9]{2}-[0-9]{2})")
 _PLAIN: Final = re.compile(r"\A-?[0-9]{1,18}(?:\.[0-9]{1,5})?\Z")
@@ -142,9 +143,10 @@ def _entry_rows(entry: Element, where: str) -> list[StatementRow]:
 
 
 def _closing_balance(statement: Element, where: str) -> tuple[int | None, dt.date | None]:
-    for balance in _children(statement, "Bal"):
-        code = _text(balance, "Tp", "CdOrPrtry", "Cd")
-        if code in CLOSING_BALANCES:
+    balances = {_text(b, "Tp", "CdOrPrtry", "Cd"): b for b in _children(statement, "Bal")}
+    for code in CLOSING_BALANCES:
+        balance = balances.get(code)
+        if balance is not None:
             line = line_of(balance)
             indicator = _text(balance, "CdtDbtInd")
             amount, _ = _money(_child(balance, "Amt"), indicator, where, line)
@@ -156,7 +158,6 @@ def _closing_balance(statement: Element, where: str) -> tuple[int | None, dt.dat
 class _Entries:
     """The rows read so far from one statement's entries."""
 
-    number: int
     rows: list[StatementRow] = field(default_factory=list)
     read: int = 0
     skipped: int = 0
@@ -167,7 +168,7 @@ class _Entries:
         if status != "BOOK":
             self.skipped += 1
             return
-        entry_rows = _entry_rows(entry, f"statement {self.number}, Ntry {self.read}")
+        entry_rows = _entry_rows(entry, f"Ntry {self.read} of its statement")
         self.rows.extend(row for row in entry_rows if row.amount_minor != 0)
         self.skipped += sum(1 for row in entry_rows if row.amount_minor == 0)
 
@@ -179,7 +180,7 @@ class _Collector:
     def __call__(self, statement: Element, entry: Element) -> None:
         entries = self.by_statement.get(id(statement))
         if entries is None:
-            entries = _Entries(len(self.by_statement) + 1)
+            entries = _Entries()
             self.by_statement[id(statement)] = entries
         entries.add(entry)
 
