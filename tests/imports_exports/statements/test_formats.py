@@ -190,6 +190,10 @@ class TestCamt:
         assert file.accounts == ["DE89370400440532013000", "DE02120300000000202051"]
         assert len(file.rows) == 8
 
+    def test_closing_booked_balance_wins_over_available(self) -> None:
+        data = example("camt053.xml").replace(b"<Cd>PRCD</Cd>", b"<Cd>CLAV</Cd>")
+        assert read(data).statements[0].closing_balance_minor == 352406
+
     def test_status_as_a_code_element(self) -> None:
         data = (
             example("camt053.xml")
