@@ -214,6 +214,8 @@ class TestErrorsNameTheRow:
         ({"amount_column": "A", "delimiter": '"'}, "quote_char"),
         ({"amount_column": "A", "date_format": "D/M/Y"}, "date_format"),
         ({"amount_column": "A", "encoding": "utf-7"}, "encoding"),
+        ({"amount_column": -1, "date_column": 0, "has_header": False}, "greater than or equal"),
+        ({"amount_column": ""}, "at least 1 character"),
     ],
 )
 def test_inconsistent_mappings_are_refused(fields: dict[str, Any], message: str) -> None:

@@ -8,14 +8,15 @@ whose ``debit_values`` mark expenses.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ledgerline.imports_exports.statements.dates import DateFormat
 from ledgerline.imports_exports.statements.text import Encoding
 
-Column = str | int
+Column = Annotated[str, Field(min_length=1, max_length=200)] | Annotated[int, Field(ge=0, le=999)]
+"""A header name, or a 0-based position when the file has no header."""
 THOUSANDS_SEPARATORS = frozenset({".", ",", " ", "'", "\u00a0"})
 
 
