@@ -1,0 +1,1 @@
+"""One module per statement format, each exposing ``FORMAT``; the registry finds them all."""
