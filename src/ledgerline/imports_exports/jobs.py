@@ -218,7 +218,8 @@ class JobRunner:
                 if await self._claim(job.id):
                     await self._import(job)
         except _CancelledElsewhere:
-            pass
+            # Its row says cancelled already, unless the cancelling request failed to commit.
+            await self._finish(job.id, detail=CANCELLED)
         except imports_exports_service.ImportRejected as exc:
             await self._finish(job.id, detail=exc.detail, report=exc.report)
         except AppError as exc:

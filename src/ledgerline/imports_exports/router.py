@@ -111,7 +111,7 @@ async def export_records(
     )
 
 
-@jobs_router.get("/{job_id}", responses=error_responses(401, 403, 404, 429))
+@jobs_router.get("/{job_id}", responses=error_responses(401, 403, 404, 422, 429))
 async def get_import_job(
     job_id: uuid.UUID, session: SessionDep, ctx: RecordsImporter, runner: JobRunnerDep
 ) -> ImportJobRead:
@@ -119,7 +119,7 @@ async def get_import_job(
     return await import_jobs.get_job(session, ctx, runner, job_id=job_id)
 
 
-@jobs_router.delete("/{job_id}", responses=error_responses(401, 403, 404, 409, 429))
+@jobs_router.delete("/{job_id}", responses=error_responses(401, 403, 404, 409, 422, 429))
 async def cancel_import_job(
     job_id: uuid.UUID, session: SessionDep, ctx: RecordsImporter, runner: JobRunnerDep
 ) -> ImportJobRead:
