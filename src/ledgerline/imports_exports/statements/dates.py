@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Final, Literal, get_args
 
-from ledgerline.records.schemas import MAX_DATE, MIN_DATE
+from ledgerline.core.schemas import MAX_DATE, MIN_DATE
 
 DateFormat = Literal[
     "YYYY-MM-DD",
