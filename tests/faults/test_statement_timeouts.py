@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.postgres_only
 STATEMENT_TIMEOUT = 0.2
 SLEEP = 1.5
 """Longer than the statement timeout and the driver's command timeout (timeout + 1 s)."""
+READYZ_SECONDS = 2.5
+"""``/readyz`` answers within 2 s; the rest is slack for a busy machine."""
 HANG_GUARD_SECONDS = 30.0
 """A hang fails the test instead of holding up the suite."""
 
@@ -119,3 +122,21 @@ async def test_database_freezing_mid_statement_answers_503_then_recovers(
     problem(frozen, 503)
     assert int(frozen.headers["retry-after"]) > 0
     assert recovered.status_code == 200, recovered.text
+
+
+async def test_readyz_answers_within_2_seconds_on_a_frozen_database(
+    proxied_database_url: tuple[str, FaultProxy],
+) -> None:
+    """With the default 5 s connect timeout, longer than ``/readyz`` may take."""
+    url, proxy = proxied_database_url
+    application = create_app(make_settings(url))
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/readyz")).status_code == 200
+            proxy.freeze()
+            async with asyncio.timeout(READYZ_SECONDS):
+                frozen = await client.get("/readyz")
+            proxy.heal()
+    body = problem(frozen, 503)
+    assert body["database"] == "down"
