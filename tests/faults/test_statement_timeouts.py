@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from ledgerline.app import create_app
-from ledgerline.core.db import lift_statement_timeout
+from ledgerline.core.db import Database, lift_statement_timeout
 from ledgerline.core.deps import SessionDep
 from ledgerline.core.routing import LedgerlineRoute
 from tests.conftest import AppFactory, api_client, make_settings
@@ -140,3 +141,28 @@ async def test_readyz_answers_within_2_seconds_on_a_frozen_database(
             proxy.heal()
     body = problem(frozen, 503)
     assert body["database"] == "down"
+
+
+async def test_no_free_pooled_connection_within_the_connect_timeout_answers_503(
+    app_factory: AppFactory, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the checkout timeout is set for PostgreSQL's pool")
+    application = await app_factory(db_pool_size=1, db_connect_timeout=0.5)
+
+    async def select_one(session: SessionDep) -> dict[str, int]:
+        return {"one": int(await session.scalar(text("SELECT 1")) or 0)}
+
+    application.router.add_api_route(
+        "/api/v1/select-one", select_one, methods=["POST"], route_class_override=LedgerlineRoute
+    )
+    database: Database = application.state.database
+    async with AsyncExitStack() as held, api_client(application) as client:
+        for _ in range(2):  # the pool's one connection and its one overflow
+            await held.enter_async_context(database.engine.connect())
+        exhausted = await client.post("/select-one")
+        await held.aclose()
+        freed = await client.post("/select-one")
+    problem(exhausted, 503)
+    assert int(exhausted.headers["retry-after"]) > 0
+    assert freed.json() == {"one": 1}
