@@ -10,12 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.faults.conftest import wait_until
 from tests.faults.server import ServerProcess
 
 METRICS_TOKEN = "two-worker-scrape-token"
 REQUESTS = 120
-HEALTHZ_COUNT = re.compile(
-    r'^ledgerline_http_requests_total\{method="GET",route="/healthz",status="200"\} (\S+)$',
+PATH = "/api/v1/users/me"
+"""Asked without a token (401): no other request of the test, nor the start-up polling of
+/healthz, lands on this route and status."""
+COUNT = re.compile(
+    r'^ledgerline_http_requests_total\{method="GET",route="/api/v1/users/me",status="401"\} (\S+)$',
     re.MULTILINE,
 )
 
@@ -49,16 +53,15 @@ def test_metrics_add_up_the_requests_of_every_worker(two_workers: ServerProcess)
             timeout=15,
         )
         assert response.status_code == 200, response.text
-        match = HEALTHZ_COUNT.search(response.text)
+        match = COUNT.search(response.text)
         return float(match.group(1)) if match else 0.0
 
-    before = scraped_count()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(
-            pool.map(fresh_connection_get, [f"{two_workers.base_url}/healthz"] * REQUESTS)
-        )
-    assert statuses == [200] * REQUESTS
-    assert [scraped_count() - before for _ in range(4)] == [REQUESTS] * 4
+        statuses = list(pool.map(fresh_connection_get, [two_workers.base_url + PATH] * REQUESTS))
+    assert statuses == [401] * REQUESTS
+    # A worker counts a request once its answer has gone out: wait for the last of them.
+    wait_until(lambda: scraped_count() == REQUESTS, "every request counted")
+    assert [scraped_count() for _ in range(4)] == [REQUESTS] * 4
 
 
 def test_metrics_need_the_token(two_workers: ServerProcess) -> None:

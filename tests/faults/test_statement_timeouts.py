@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 
+import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -13,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from ledgerline.app import create_app
-from ledgerline.core.db import lift_statement_timeout
+from ledgerline.core.db import Database, lift_statement_timeout
 from ledgerline.core.deps import SessionDep
 from ledgerline.core.routing import LedgerlineRoute
 from tests.conftest import AppFactory, api_client, make_settings
@@ -25,6 +27,8 @@ pytestmark = pytest.mark.postgres_only
 STATEMENT_TIMEOUT = 0.2
 SLEEP = 1.5
 """Longer than the statement timeout and the driver's command timeout (timeout + 1 s)."""
+READYZ_SECONDS = 2.5
+"""``/readyz`` answers within 2 s; the rest is slack for a busy machine."""
 HANG_GUARD_SECONDS = 30.0
 """A hang fails the test instead of holding up the suite."""
 
@@ -119,3 +123,46 @@ async def test_database_freezing_mid_statement_answers_503_then_recovers(
     problem(frozen, 503)
     assert int(frozen.headers["retry-after"]) > 0
     assert recovered.status_code == 200, recovered.text
+
+
+async def test_readyz_answers_within_2_seconds_on_a_frozen_database(
+    proxied_database_url: tuple[str, FaultProxy],
+) -> None:
+    """With the default 5 s connect timeout, longer than ``/readyz`` may take."""
+    url, proxy = proxied_database_url
+    application = create_app(make_settings(url))
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/readyz")).status_code == 200
+            proxy.freeze()
+            async with asyncio.timeout(READYZ_SECONDS):
+                frozen = await client.get("/readyz")
+            proxy.heal()
+    body = problem(frozen, 503)
+    assert body["database"] == "down"
+
+
+async def test_no_free_pooled_connection_within_the_connect_timeout_answers_503(
+    app_factory: AppFactory, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the checkout timeout is set for PostgreSQL's pool")
+    application = await app_factory(db_pool_size=1, db_connect_timeout=0.5)
+
+    async def select_one(session: SessionDep) -> dict[str, int]:
+        return {"one": int(await session.scalar(text("SELECT 1")) or 0)}
+
+    application.router.add_api_route(
+        "/api/v1/select-one", select_one, methods=["POST"], route_class_override=LedgerlineRoute
+    )
+    database: Database = application.state.database
+    async with AsyncExitStack() as held, api_client(application) as client:
+        for _ in range(2):  # the pool's one connection and its one overflow
+            await held.enter_async_context(database.engine.connect())
+        exhausted = await client.post("/select-one")
+        await held.aclose()
+        freed = await client.post("/select-one")
+    problem(exhausted, 503)
+    assert int(exhausted.headers["retry-after"]) > 0
+    assert freed.json() == {"one": 1}

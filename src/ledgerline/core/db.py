@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -248,6 +249,12 @@ def upsert_insert(session: AsyncSession) -> Any:
     return postgresql.insert if is_postgresql(session) else sqlite.insert
 
 
+def _retrieve_outcome(check: asyncio.Future[None]) -> None:
+    """Mark a finished check's failure as seen (it was answered as "down" already)."""
+    if not check.cancelled():
+        check.exception()
+
+
 class Database:
     """The engines and session factories; held by the app, the CLI and the tests alike.
 
@@ -278,6 +285,7 @@ class Database:
                 timeouts=timeouts,
             )
         self.read_sessions = create_session_factory(self.read_engine)
+        self._check: asyncio.Future[None] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -287,7 +295,25 @@ class Database:
         async with self.engine.connect() as connection:
             await connection.exec_driver_sql("SELECT 1")
 
+    async def answers_within(self, seconds: float) -> bool:
+        """Whether ``SELECT 1`` succeeds within ``seconds``, whatever the database does.
+
+        A check that runs out of time is left to finish rather than cancelled: cancelling it
+        waits for its connection's graceful close, which on a frozen server takes seconds
+        more. It ends by itself within the connect timeouts, and meanwhile the next caller
+        waits on it instead of starting another.
+        """
+        check = self._check
+        if check is None or check.done():
+            check = self._check = asyncio.ensure_future(self.ping())
+            check.add_done_callback(_retrieve_outcome)
+        done, _ = await asyncio.wait({check}, timeout=seconds)
+        return bool(done) and not check.cancelled() and check.exception() is None
+
     async def dispose(self) -> None:
+        if self._check is not None and not self._check.done():
+            self._check.cancel()
+            await asyncio.wait({self._check})
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

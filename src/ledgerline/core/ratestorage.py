@@ -110,7 +110,7 @@ class FallbackStorage(Storage, MovingWindowSupport, SlidingWindowCounterSupport)
     def _came_back(self) -> None:
         if self._down_since is not None:
             self._down_since = None
-            log.warning("Redis answers again; rate limits are shared between processes again")
+            log.info("Redis answers again; rate limits are shared between processes again")
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         return await self._call(
