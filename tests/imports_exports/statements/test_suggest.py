@@ -187,3 +187,37 @@ def test_a_row_past_the_samples_that_does_not_read_is_reported() -> None:
 def test_a_statement_in_another_format_needs_no_mapping() -> None:
     with pytest.raises(StatementError, match="the file is SWIFT MT940, read without a mapping"):
         suggest(example("mt940.sta"))
+
+
+def test_uk_layout_with_account_columns_to_ignore() -> None:
+    data = (
+        b"Transaction Date,Transaction Type,Sort Code,Account Number,Transaction Description,"
+        b"Debit Amount,Credit Amount,Balance\n"
+        b"13/03/2026,DEB,'30-94-57,12345678,TESCO STORES 2041,12.50,,1234.56\n"
+        b"14/03/2026,FPI,'30-94-57,12345678,ACME LTD,,2500.00,3734.56\n"
+    )
+    suggestion = suggest(data, default_currency="GBP")
+    proposed = suggestion.proposed
+    assert (proposed["date_column"], proposed["date_format"]) == ("Transaction Date", "DD/MM/YYYY")
+    assert (proposed["debit_column"], proposed["credit_column"]) == (
+        "Debit Amount",
+        "Credit Amount",
+    )
+    assert proposed["description_columns"] == ["Transaction Description"]
+    assert [row.amount_minor for row in suggestion.preview] == [-1250, 250000]
+
+
+def test_card_app_layout_prefers_the_completed_date_and_ignores_times() -> None:
+    data = (
+        b"Type,Product,Started Date,Completed Date,Description,Amount,Fee,Currency,State\n"
+        b"CARD_PAYMENT,Current,2026-03-12 10:31:07,2026-03-13 09:00:01,Blue Bottle,-3.50,0.00,"
+        b"EUR,COMPLETED\n"
+        b"TOPUP,Current,2026-03-13 08:00:00,2026-03-13 08:00:05,Top-up,100.00,0.00,EUR,COMPLETED\n"
+    )
+    suggestion = suggest(data)
+    assert suggestion.proposed["date_column"] == "Completed Date"
+    assert suggestion.proposed["currency_column"] == "Currency"
+    assert [(row.date, row.amount_minor) for row in suggestion.preview] == [
+        (dt.date(2026, 3, 13), -350),
+        (dt.date(2026, 3, 13), 10000),
+    ]
