@@ -7,15 +7,22 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from ledgerline.core.money import Amount, normalize_currency
+from ledgerline.core.money import Amount, PublishedCurrency, normalize_currency
 from ledgerline.core.schemas import (
     CalendarDate,
     RequestModel,
     ResponseModel,
     ends_after_start,
 )
-from ledgerline.core.text import CleanText, RejectControlCharacters, reject_control_characters
+from ledgerline.core.text import (
+    CleanText,
+    PublishedCleanText,
+    PublishedNonBlankText,
+    RejectControlCharacters,
+    reject_control_characters,
+)
 
 
 class RecordType(StrEnum):
@@ -29,12 +36,16 @@ CategoryName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
     RejectControlCharacters,
+    PublishedNonBlankText,
 ]
 Notes = Annotated[
-    str, StringConstraints(max_length=1000), AfterValidator(reject_control_characters)
+    str,
+    StringConstraints(max_length=1000),
+    AfterValidator(reject_control_characters),
+    PublishedCleanText,
 ]
 RecordDate = CalendarDate
-Currency = Annotated[str, Field(min_length=1, max_length=8, examples=["USD"])]
+Currency = Annotated[str, Field(min_length=1, max_length=8, examples=["USD"]), PublishedCurrency]
 
 
 def _currency(value: str | None) -> str | None:
@@ -57,12 +68,12 @@ class RecordCreate(RequestModel):
 class RecordUpdate(RequestModel):
     """Every field optional; only the fields sent change. ``notes: null`` clears the notes."""
 
-    amount: Amount | None = None
-    type: RecordType | None = None
-    category: CategoryName | None = None
-    date: RecordDate | None = None
+    amount: Amount | SkipJsonSchema[None] = None
+    type: RecordType | SkipJsonSchema[None] = None
+    category: CategoryName | SkipJsonSchema[None] = None
+    date: RecordDate | SkipJsonSchema[None] = None
     notes: Notes | None = None
-    currency: Currency | None = None
+    currency: Currency | SkipJsonSchema[None] = None
 
     _check_currency = field_validator("currency")(_currency)
 
