@@ -43,6 +43,21 @@ class Published:
         return json_schema
 
 
+def not_nullable(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` for an optional field where ``null`` is refused (it may be left
+    out): publish it without the ``null`` alternative, keeping the validation errors of a
+    plain ``X | None`` field."""
+    options = schema.get("anyOf")
+    if not isinstance(options, list):
+        return
+    remaining = [option for option in options if option != {"type": "null"}]
+    if len(remaining) == 1:
+        del schema["anyOf"]
+        schema.update(remaining[0])
+    else:
+        schema["anyOf"] = remaining
+
+
 class RequestModel(BaseModel):
     """Unknown fields are rejected: a client can never set what it may not (no mass assignment)."""
 

@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from ledgerline.core.money import Amount, PublishedCurrency, normalize_currency
 from ledgerline.core.schemas import (
@@ -15,6 +14,7 @@ from ledgerline.core.schemas import (
     RequestModel,
     ResponseModel,
     ends_after_start,
+    not_nullable,
 )
 from ledgerline.core.text import (
     CleanText,
@@ -68,12 +68,12 @@ class RecordCreate(RequestModel):
 class RecordUpdate(RequestModel):
     """Every field optional; only the fields sent change. ``notes: null`` clears the notes."""
 
-    amount: Amount | SkipJsonSchema[None] = None
-    type: RecordType | SkipJsonSchema[None] = None
-    category: CategoryName | SkipJsonSchema[None] = None
-    date: RecordDate | SkipJsonSchema[None] = None
+    amount: Amount | None = Field(default=None, json_schema_extra=not_nullable)
+    type: RecordType | None = Field(default=None, json_schema_extra=not_nullable)
+    category: CategoryName | None = Field(default=None, json_schema_extra=not_nullable)
+    date: RecordDate | None = Field(default=None, json_schema_extra=not_nullable)
     notes: Notes | None = None
-    currency: Currency | SkipJsonSchema[None] = None
+    currency: Currency | None = Field(default=None, json_schema_extra=not_nullable)
 
     _check_currency = field_validator("currency")(_currency)
 
