@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import iter_route_contexts
 
 from ledgerline import __version__
 from ledgerline.audit.router import router as audit_router
@@ -22,7 +23,7 @@ from ledgerline.core.health import router as health_router
 from ledgerline.core.instance import get_or_create_secret
 from ledgerline.core.memory import freeze_startup_objects
 from ledgerline.core.observability import Metrics, RequestContextMiddleware, configure_logging
-from ledgerline.core.openapi import error_responses
+from ledgerline.core.openapi import check_unique_operation_ids, error_responses, operation_id
 from ledgerline.core.protocol import HeadAsGet, ProtectiveHeaders
 from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.dashboard.router import router as dashboard_router
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url="/redoc",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.database = database
@@ -122,4 +124,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ProtectiveHeaders)
     app.include_router(health_router)
     app.include_router(api_router())
+    check_unique_operation_ids(iter_route_contexts(app.routes))
     return app

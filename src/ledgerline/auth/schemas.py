@@ -4,8 +4,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, EmailStr, Field
 
-from ledgerline.core.schemas import RequestModel, ResponseModel
-from ledgerline.core.text import CleanText
+from ledgerline.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from ledgerline.core.schemas import Published, RequestModel, ResponseModel
+from ledgerline.core.text import CleanText, PublishedNonBlankText
 
 
 def _stripped_not_blank(value: str) -> str:
@@ -15,15 +16,30 @@ def _stripped_not_blank(value: str) -> str:
 
 
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
+NewPassword = Annotated[
+    Password,
+    Published(
+        {
+            "minLength": MIN_LENGTH,
+            "maxLength": MAX_LENGTH,
+            "description": f"{MIN_LENGTH}-{MAX_LENGTH} characters, not a common password, "
+            "at least 3 distinct characters, not the email address",
+        }
+    ),
+]
+"""A password being set: its length rule is published; the service checks every rule."""
 FullName = Annotated[
-    CleanText, Field(min_length=1, max_length=200), AfterValidator(_stripped_not_blank)
+    CleanText,
+    Field(min_length=1, max_length=200),
+    AfterValidator(_stripped_not_blank),
+    PublishedNonBlankText,
 ]
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
 
 
 class RegisterRequest(RequestModel):
     email: Annotated[EmailStr, Field(max_length=320)]
-    password: Password
+    password: NewPassword
     full_name: FullName
 
 

@@ -8,12 +8,20 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header
+from pydantic.json_schema import SkipJsonSchema
 
 from ledgerline.core.errors import BadRequest
 
 _ETAG = re.compile(r'(?:W/)?"(\d{1,18})"')
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
+_IDEMPOTENCY_KEY_TEXT = r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?"
+_IDEMPOTENCY_KEY = re.compile(_IDEMPOTENCY_KEY_TEXT)
 """Printable ASCII, inner spaces included (HTTP trims the ends of a header value)."""
+_PUBLISHED_ETAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
+IF_MATCH_PATTERN = r'^[ \t]*(?:\*|(?:W/)?"[0-9]{1,18}")[ \t]*$'
+IF_NONE_MATCH_PATTERN = (
+    rf"^[ \t]*(?:\*|{_PUBLISHED_ETAG}(?:[ \t]*,[ \t]*{_PUBLISHED_ETAG})*)[ \t]*$"
+)
+IDEMPOTENCY_KEY_PATTERN = rf"^{_IDEMPOTENCY_KEY_TEXT}$"
 
 
 def etag(version: int) -> str:
@@ -22,7 +30,11 @@ def etag(version: int) -> str:
 
 async def if_match_version(
     if_match: Annotated[
-        str | None, Header(description='`"<version>"` from the ETag; stale answers 412')
+        str | SkipJsonSchema[None],
+        Header(
+            description='`"<version>"` from the ETag; stale answers 412',
+            json_schema_extra={"pattern": IF_MATCH_PATTERN},
+        ),
     ] = None,
 ) -> int | None:
     if if_match is None or if_match.strip() == "*":
@@ -35,11 +47,12 @@ async def if_match_version(
 
 async def idempotency_key(
     key: Annotated[
-        str | None,
+        str | SkipJsonSchema[None],
         Header(
             alias="Idempotency-Key",
             description="1-255 printable characters; a retry with the same key and body "
             "returns the original answer for 24 hours",
+            json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN},
         ),
     ] = None,
 ) -> str | None:
@@ -66,8 +79,11 @@ class EntityTags:
 
 async def if_none_match_tags(
     if_none_match: Annotated[
-        str | None,
-        Header(description='`"<version>"` from the ETag (or a list, or `*`); current answers 304'),
+        str | SkipJsonSchema[None],
+        Header(
+            description='`"<version>"` from the ETag (or a list, or `*`); current answers 304',
+            json_schema_extra={"pattern": IF_NONE_MATCH_PATTERN},
+        ),
     ] = None,
 ) -> EntityTags:
     if if_none_match is None:

@@ -21,6 +21,8 @@ from typing import Annotated, Final
 from babel.numbers import get_currency_precision, list_currencies
 from pydantic import BeforeValidator, WithJsonSchema
 
+from ledgerline.core.schemas import Published
+
 __all__ = [
     "ACCEPTED_CURRENCIES",
     "AMOUNT_PATTERN",
@@ -29,6 +31,7 @@ __all__ = [
     "NOT_MONEY",
     "Amount",
     "MoneyError",
+    "PublishedCurrency",
     "format_amount",
     "max_minor",
     "minor_digits",
@@ -58,6 +61,11 @@ def _known_currencies() -> frozenset[str]:
 ACCEPTED_CURRENCIES: Final = tuple(sorted(_known_currencies() - NOT_MONEY))
 """Every code a request may carry, in order (published in the OpenAPI document)."""
 _ACCEPTED: Final = frozenset(ACCEPTED_CURRENCIES)
+PublishedCurrency: Final = Published(
+    {"enum": list(ACCEPTED_CURRENCIES), "description": "ISO 4217 code (not XXX or XTS)"},
+    drop=("minLength", "maxLength"),
+)
+"""The accepted codes as an enum in the OpenAPI document (requests also take lower case)."""
 
 
 def _canonical(code: object, known: frozenset[str]) -> str:

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator
 
+from ledgerline.core.schemas import Published
+
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """Refused in text: control characters other than tab and newline, NUL included, and the C1
 range U+0080-U+009F (text decoded with the wrong code page, or terminal escapes)."""
@@ -30,7 +32,16 @@ def reject_control_characters(value: str) -> str:
     return value
 
 
-CleanText = Annotated[str, AfterValidator(reject_control_characters)]
+_ALLOWED = r"[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]"
+_VISIBLE = r"[^\s\u0000-\u0008\u000b-\u001f\u007f-\u009f]"
+CLEAN_TEXT_PATTERN = rf"^{_ALLOWED}*$"
+"""``CONTROL_CHARACTERS`` as published in the OpenAPI document: text without them."""
+NON_BLANK_TEXT_PATTERN = rf"^{_ALLOWED}*{_VISIBLE}{_ALLOWED}*$"
+"""Text without control characters that is not blank (names, categories: trimmed on input)."""
+PublishedCleanText = Published({"pattern": CLEAN_TEXT_PATTERN})
+PublishedNonBlankText = Published({"pattern": NON_BLANK_TEXT_PATTERN})
+
+CleanText = Annotated[str, AfterValidator(reject_control_characters), PublishedCleanText]
 """Free text: control characters other than tab and newline are rejected, NUL and C1
 included."""
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from ledgerline.core.money import normalize_currency
+from ledgerline.core.money import PublishedCurrency, normalize_currency
 from ledgerline.core.schemas import RequestModel, ResponseModel, ends_after_start
 from ledgerline.records.schemas import RecordDate, RecordRead, RecordType
 
@@ -39,7 +39,10 @@ class RecentQuery(DateRange):
 
 
 class InsightsQuery(DateRange):
-    currency: Annotated[str | None, Field(description="defaults to the org's currency")] = None
+    currency: Annotated[
+        Annotated[str, PublishedCurrency] | None,
+        Field(description="defaults to the org's currency"),
+    ] = None
 
     @field_validator("currency")
     @classmethod

@@ -4,19 +4,21 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import EmailStr, Field, StrictBool, field_validator
 
-from ledgerline.core.money import normalize_currency
+from ledgerline.core.money import PublishedCurrency, normalize_currency
 from ledgerline.core.schemas import RequestModel, ResponseModel
-from ledgerline.core.text import CleanText
+from ledgerline.core.text import CleanText, PublishedNonBlankText
 from ledgerline.orgs.permissions import Role
 
-OrgName = Annotated[CleanText, Field(min_length=1, max_length=200)]
+OrgName = Annotated[CleanText, Field(min_length=1, max_length=200), PublishedNonBlankText]
 
 
 class OrgCreate(RequestModel):
     name: OrgName
-    currency: str = Field(default="USD", description="ISO 4217 default currency of its records")
+    currency: Annotated[str, PublishedCurrency] = Field(
+        default="USD", description="ISO 4217 default currency of its records"
+    )
 
     @field_validator("name")
     @classmethod
@@ -60,7 +62,9 @@ class MemberAdd(RequestModel):
 
 class MemberUpdate(RequestModel):
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = Field(
+        default=None, description="true or false; 0, 1 or a string is refused"
+    )
 
 
 class MemberRead(ResponseModel):

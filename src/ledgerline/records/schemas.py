@@ -8,14 +8,21 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
-from ledgerline.core.money import Amount, normalize_currency
+from ledgerline.core.money import Amount, PublishedCurrency, normalize_currency
 from ledgerline.core.schemas import (
     CalendarDate,
     RequestModel,
     ResponseModel,
     ends_after_start,
+    not_nullable,
 )
-from ledgerline.core.text import CleanText, RejectControlCharacters, reject_control_characters
+from ledgerline.core.text import (
+    CleanText,
+    PublishedCleanText,
+    PublishedNonBlankText,
+    RejectControlCharacters,
+    reject_control_characters,
+)
 
 
 class RecordType(StrEnum):
@@ -29,12 +36,16 @@ CategoryName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
     RejectControlCharacters,
+    PublishedNonBlankText,
 ]
 Notes = Annotated[
-    str, StringConstraints(max_length=1000), AfterValidator(reject_control_characters)
+    str,
+    StringConstraints(max_length=1000),
+    AfterValidator(reject_control_characters),
+    PublishedCleanText,
 ]
 RecordDate = CalendarDate
-Currency = Annotated[str, Field(min_length=1, max_length=8, examples=["USD"])]
+Currency = Annotated[str, Field(min_length=1, max_length=8, examples=["USD"]), PublishedCurrency]
 
 
 def _currency(value: str | None) -> str | None:
@@ -57,12 +68,12 @@ class RecordCreate(RequestModel):
 class RecordUpdate(RequestModel):
     """Every field optional; only the fields sent change. ``notes: null`` clears the notes."""
 
-    amount: Amount | None = None
-    type: RecordType | None = None
-    category: CategoryName | None = None
-    date: RecordDate | None = None
+    amount: Amount | None = Field(default=None, json_schema_extra=not_nullable)
+    type: RecordType | None = Field(default=None, json_schema_extra=not_nullable)
+    category: CategoryName | None = Field(default=None, json_schema_extra=not_nullable)
+    date: RecordDate | None = Field(default=None, json_schema_extra=not_nullable)
     notes: Notes | None = None
-    currency: Currency | None = None
+    currency: Currency | None = Field(default=None, json_schema_extra=not_nullable)
 
     _check_currency = field_validator("currency")(_currency)
 

@@ -5,7 +5,7 @@ import uuid
 
 from pydantic import Field
 
-from ledgerline.auth.schemas import FullName, Password
+from ledgerline.auth.schemas import FullName, NewPassword, Password
 from ledgerline.core.schemas import RequestModel, ResponseModel
 from ledgerline.orgs.permissions import Role
 
@@ -30,5 +30,5 @@ class MeRead(UserRead):
 
 class MeUpdate(RequestModel):
     full_name: FullName | None = None
-    password: Password | None = None
+    password: NewPassword | None = None
     current_password: Password = Field(description="required for any change")
