@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make docker-test`: build the image, run compose.yaml's stack (PostgreSQL, Redis, the one-shot
 # migration, the app with several workers) and smoke-test it: sign in, create a record, read the
-# dashboard, take the stack down and up again, and find the record still there.
+# dashboard, remove every container and start them again, and find the record still there.
 # Skips (exit 0, one clear line) where no Docker daemon can run. Not part of `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -121,8 +121,8 @@ echo "$result" | sed 's/^/  /'
 record_id="$(echo "$result" | sed -n 's/^RECORD_ID=//p')"
 say "migrations ran once, by the migrate service: $(docker logs "$("${compose[@]}" "${project[@]}" ps -q migrate)" 2>&1 | tail -1)"
 
-say "taking the stack down (volumes kept) and up again"
-"${compose[@]}" "${project[@]}" down >/dev/null 2>&1
+say "removing every container (the database volume kept) and starting them again"
+"${compose[@]}" "${project[@]}" rm --stop --force -v >/dev/null 2>&1
 "${compose[@]}" "${project[@]}" up -d --no-build
 "$python" docker/smoke_test.py verify "$base_url" "$LEDGERLINE_ADMIN_EMAIL" "$LEDGERLINE_ADMIN_PASSWORD" "$record_id" \
     | sed 's/^/  /' || {
