@@ -11,6 +11,7 @@ from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.records.models import Category, Record
 from ledgerline.users.models import User
+from ledgerline.web.models import WebSession
 
 metadata = Base.metadata
 
@@ -28,5 +29,6 @@ __all__ = [
     "Record",
     "RefreshToken",
     "User",
+    "WebSession",
     "metadata",
 ]

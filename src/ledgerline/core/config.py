@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     requests_per_user: RateLimitSetting = "1200/minute"
     redis_url: str | None = None
 
+    web_secure_cookies: bool | None = None
+    """Session cookies ``Secure`` with the ``__Host-`` prefix. Unset: when the request is HTTPS."""
+
     max_json_body_bytes: int = Field(default=1_000_000, ge=1_024)
     import_max_bytes: int = Field(default=20_000_000, ge=1_024)
     import_max_rows: int = Field(default=200_000, ge=1)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import Field
 
 from ledgerline.core.schemas import ResponseModel
@@ -25,3 +27,16 @@ class ImportRejection(ImportReport):
     title: str
     status: int
     detail: str
+
+
+class PreviewRow(ResponseModel):
+    """A row of an uploaded file as the import would create it."""
+
+    row: int
+    date: dt.date
+    type: str
+    category: str
+    amount: str
+    currency: str
+    notes: str | None
+    external_id: str | None

@@ -29,9 +29,11 @@ from ledgerline.records.schemas import (
     SCALE,
     CategoryRead,
     RecordCreate,
+    RecordFilters,
     RecordListQuery,
     RecordPage,
     RecordRead,
+    RecordTotals,
     RecordUpdate,
 )
 
@@ -164,6 +166,12 @@ async def list_records(
     if query.deleted is not None:
         ctx.require(Permission.RECORDS_DELETE)
     return await queries.list_page(session, ctx.org_id, query)
+
+
+async def view_totals(
+    session: AsyncSession, ctx: OrgContext, filters: RecordFilters
+) -> list[RecordTotals]:
+    return await queries.totals(session, ctx.org_id, filters)
 
 
 async def _locked(
