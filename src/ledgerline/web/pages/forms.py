@@ -17,14 +17,17 @@ LIST_FIELDS = frozenset({"category"})
 
 
 def filled(
-    pairs: Iterable[tuple[str, object]], *, skip: frozenset[str] = frozenset()
+    pairs: Iterable[tuple[str, object]],
+    *,
+    skip: frozenset[str] = frozenset(),
+    lists: frozenset[str] = frozenset(),
 ) -> dict[str, object]:
-    """Non-empty text values; a repeated list field (``category``) becomes a list."""
+    """Non-empty text values; each field named in ``lists`` becomes a list of its values."""
     values: dict[str, object] = {}
     for key, value in pairs:
         if key in skip or not isinstance(value, str) or not value.strip():
             continue
-        if key in LIST_FIELDS:
+        if key in lists:
             existing = values.setdefault(key, [])
             assert isinstance(existing, list)
             existing.append(value)
@@ -38,7 +41,8 @@ def form_values(form: FormData) -> dict[str, object]:
 
 
 def query_values(params: QueryParams) -> dict[str, object]:
-    return filled(params.multi_items())
+    """Query parameters; ``category`` may repeat, as in the API's record filters."""
+    return filled(params.multi_items(), lists=LIST_FIELDS)
 
 
 def errors_of(exc: ValidationError | ValidationFailed) -> FieldErrors:

@@ -29,16 +29,9 @@ PREVIEW_ROWS = 20
 EXPIRED = "the uploaded file is no longer kept (an hour at most); upload it again"
 
 
-async def _page(
-    request: Request,
-    session: SessionDep,
-    ctx: OrgContext,
-    caller: WebCaller,
-    values: Mapping[str, object],
-    *,
-    status: int = 200,
+def _page(
+    request: Request, page: Mapping[str, object], values: Mapping[str, object], *, status: int = 200
 ) -> Response:
-    page = await frame(request, session, caller, ctx)
     return render(request, "import.html", {**page, **values}, status=status)
 
 
@@ -46,14 +39,14 @@ async def _page(
 async def import_page(
     request: Request, session: SessionDep, ctx: RecordsImporter, caller: WebCaller
 ) -> Response:
-    return await _page(request, session, ctx, caller, {})
+    return _page(request, await frame(request, session, caller, ctx), {})
 
 
 async def _run(
     session: SessionDep, settings: SettingsDep, ctx: OrgContext, path: Path, *, dry_run: bool
 ) -> tuple[ImportReport | None, str | None]:
     """The report, or the rejection's report with nothing kept: a rejected import rolls back,
-    as the API's answer does."""
+    as the API's answer does (so the page's frame is read before, not from expired rows)."""
     with path.open("rb") as stream:
         try:
             report = await imports_exports_service.import_csv(
@@ -84,21 +77,16 @@ async def preview_import(
     ctx: RecordsImporter,
     caller: WebCaller,
 ) -> Response:
+    page = await frame(request, session, caller, ctx)
     if file.size is not None and file.size > settings.import_max_bytes:
-        return await _page(
-            request,
-            session,
-            ctx,
-            caller,
-            {"problem": f"the file is larger than {settings.import_max_bytes} bytes"},
-            status=413,
-        )
+        too_large = f"the file is larger than {settings.import_max_bytes} bytes"
+        return _page(request, page, {"problem": too_large}, status=413)
     token = staging.stage(file.file, org_id=ctx.org_id, user_id=caller.user.id)
     path = staging.staged(token, org_id=ctx.org_id, user_id=caller.user.id)
     assert path is not None
-    report, problem = await _run(session, settings, ctx, path, dry_run=True)
     with path.open("rb") as stream:
         rows = preview_rows(stream, ctx, limit=PREVIEW_ROWS)
+    report, problem = await _run(session, settings, ctx, path, dry_run=True)
     if problem is not None:
         path.unlink(missing_ok=True)
     values = {
@@ -108,7 +96,7 @@ async def preview_import(
         "token": token if problem is None else None,
         "file_name": file.filename or "upload.csv",
     }
-    return await _page(request, session, ctx, caller, values, status=422 if problem else 200)
+    return _page(request, page, values, status=422 if problem else 200)
 
 
 @router.post("/orgs/{org_id}/import/confirm", dependencies=[CsrfChecked])
@@ -120,10 +108,11 @@ async def confirm_import(
     ctx: RecordsImporter,
     caller: WebCaller,
 ) -> Response:
+    page = await frame(request, session, caller, ctx)
     path = staging.staged(token, org_id=ctx.org_id, user_id=caller.user.id)
     if path is None:
-        return await _page(request, session, ctx, caller, {"problem": EXPIRED}, status=410)
+        return _page(request, page, {"problem": EXPIRED}, status=410)
     report, problem = await _run(session, settings, ctx, path, dry_run=False)
     path.unlink(missing_ok=True)
     values = {"report": report, "problem": problem, "done": problem is None}
-    return await _page(request, session, ctx, caller, values, status=422 if problem else 200)
+    return _page(request, page, values, status=422 if problem else 200)

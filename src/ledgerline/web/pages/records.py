@@ -75,11 +75,12 @@ async def records_page(
 ) -> Response:
     """Every filter of the API's list; a view is its URL, so it can be bookmarked and shared."""
     values = query_values(request.query_params)
+    if values.get("sort") == RecordSort.DATE_DESC.value:
+        del values["sort"]
+    canonical = f"{request.url.path}?{_query_string(values)}".rstrip("?")
     if _has_blank_values(request) and not is_htmx(request):
-        target = f"{request.url.path}?{_query_string(values)}".rstrip("?")
-        return RedirectResponse(target, status_code=303)
-    values.setdefault("limit", PAGE_SIZE)
-    query, errors = parse(RecordListQuery, {**values, "include_total": True})
+        return RedirectResponse(canonical, status_code=303)
+    query, errors = parse(RecordListQuery, {"limit": PAGE_SIZE, **values, "include_total": True})
     page = totals = None
     if query is not None:
         try:
@@ -112,8 +113,7 @@ async def records_page(
         "filtered": bool(filters),
     }
     if is_htmx(request):
-        push = f"{request.url.path}?{_query_string(values)}".rstrip("?")
-        return render(request, "records/_results.html", data, headers={"HX-Push-Url": push})
+        return render(request, "records/_results.html", data, headers={"HX-Push-Url": canonical})
     return render(request, "records/index.html", data)
 
 
