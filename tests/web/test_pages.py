@@ -230,6 +230,27 @@ class TestPages:
             assert "Insights" not in dashboard.text
 
 
+class TestWeight:
+    async def test_a_dashboard_with_its_scripts_and_styles_is_under_250_kb_compressed(
+        self, app: FastAPI, world: World
+    ) -> None:
+        async with signed_in(app, world.analyst.email) as client:
+            page = await client.get(f"/orgs/{world.org_id}/dashboard")
+            assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+            assert any("chart" in asset for asset in assets)
+            total = len(page.content)
+            for asset in assets:
+                async with client.stream(
+                    "GET", asset, headers={"Accept-Encoding": "gzip"}
+                ) as response:
+                    assert response.status_code == 200, asset
+                    sent = b"".join([chunk async for chunk in response.aiter_raw()])
+                    if len(sent) > 1024:
+                        assert response.headers.get("content-encoding") == "gzip", asset
+                total += len(sent)
+        assert total < 250_000
+
+
 def _card(page: httpx.Response, heading: str) -> list[str]:
     return texts(page, rf"<h3>{heading}</h3><p class=\"figure\">([^<]*)</p>")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from ledgerline.web.errors import install_web_error_pages
@@ -16,5 +17,6 @@ for pages in (auth, orgs, dashboard, records, imports, audit, profile):
 
 def install_web_app(app: FastAPI) -> None:
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    static = GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024)
+    app.mount("/static", static, name="static")
     install_web_error_pages(app)

@@ -36,6 +36,11 @@
       style: "currency",
       currency: data.currency,
     });
+    const ticks = new Intl.NumberFormat(document.documentElement.lang || undefined, {
+      style: "currency",
+      currency: data.currency,
+      notation: "compact",
+    });
     const income = cssVar("--income");
     const expense = cssVar("--expense");
     const text = cssVar("--text");
@@ -88,7 +93,7 @@
           animation: false,
           interaction: { mode: "index", intersect: false },
           plugins: { tooltip: tooltip, legend: { labels: { usePointStyle: true } } },
-          scales: { y: { ticks: { callback: (value) => money.format(value) } } },
+          scales: { y: { ticks: { callback: (value) => ticks.format(value) } } },
         },
       });
     }
@@ -115,7 +120,7 @@
           maintainAspectRatio: false,
           animation: false,
           plugins: { tooltip: tooltip, legend: { display: false } },
-          scales: { x: { ticks: { callback: (value) => money.format(value) } } },
+          scales: { x: { ticks: { callback: (value) => ticks.format(value) } } },
         },
       });
     }
