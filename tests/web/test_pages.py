@@ -316,3 +316,68 @@ class TestDashboardMatchesTheApi:
         periods = re.findall(r'<tr><th scope="row">(\d{4}-W\d{2})</th>', page.text)
         assert periods == [p["period"] for p in expected]
         assert rows
+
+
+class TestRecordForm:
+    async def test_a_stale_edit_shows_the_conflict_and_the_current_values(
+        self, app: FastAPI, world: World
+    ) -> None:
+        async with api_client(app) as api:
+            created = await api.post(
+                f"/orgs/{world.org_id}/records",
+                json={"amount": "10", "type": "expense", "category": "Taxi", "date": "2026-01-02"},
+                headers=world.analyst.headers,
+            )
+            record_id = created.json()["id"]
+        edit = f"/orgs/{world.org_id}/records/{record_id}/edit"
+        async with signed_in(app, world.analyst.email) as client:
+            form = await client.get(edit)
+            assert 'name="version" value="1"' in form.text
+            async with api_client(app) as api:
+                changed = await api.patch(
+                    f"/orgs/{world.org_id}/records/{record_id}",
+                    json={"notes": "changed by someone else"},
+                    headers=world.admin.headers,
+                )
+                assert changed.status_code == 200
+            response = await client.post(
+                edit,
+                data={
+                    "csrf_token": csrf_of(form),
+                    "version": "1",
+                    "amount": "12.00",
+                    "type": "expense",
+                    "category": "Taxi",
+                    "date": "2026-01-02",
+                    "notes": "mine",
+                    "currency": "USD",
+                },
+            )
+            assert response.status_code == 409
+            assert "Someone changed this record meanwhile" in response.text
+            assert "changed by someone else" in response.text
+            assert 'name="version" value="2"' in response.text
+        async with api_client(app) as api:
+            current = await api.get(
+                f"/orgs/{world.org_id}/records/{record_id}", headers=world.admin.headers
+            )
+            assert current.json()["amount"] == "10.00"
+
+    async def test_field_errors_of_the_api_show_beside_their_fields(
+        self, app: FastAPI, world: World
+    ) -> None:
+        async with signed_in(app, world.analyst.email) as client:
+            form = await client.get(f"/orgs/{world.org_id}/records/new")
+            fields = {"csrf_token": csrf_of(form), "type": "expense", "category": "Taxi"}
+            url = f"/orgs/{world.org_id}/records/new"
+            schema = await client.post(url, data={**fields, "amount": "x", "date": "2026-02-30"})
+            assert schema.status_code == 422
+            assert 'id="amount-error"' in schema.text
+            assert 'id="date-error"' in schema.text
+            assert 'aria-describedby="date-error"' in schema.text
+            service = await client.post(
+                url, data={**fields, "amount": "1.234", "date": "2026-02-03"}
+            )
+            assert service.status_code == 422
+            assert 'id="amount-error"' in service.text
+            assert "decimal" in service.text
