@@ -13,18 +13,37 @@ parameters, and prints p50s: the page against the sum of its API calls.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import re
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from sqlalchemy.engine import make_url
 
-from bench.dashboard import EMAIL, PASSWORD, fresh_database, prepare, server
+from bench.dashboard import EMAIL, PASSWORD, _admin, prepare, server
+
+
+@contextmanager
+def fresh_database(base_url: str, size: int, workdir: Path) -> Iterator[str]:
+    """An empty database for one size, named for this run so no other run's is touched."""
+    if make_url(base_url).get_backend_name() == "sqlite":
+        yield f"sqlite:///{workdir / f'bench_web_{size}.db'}"
+        return
+    name = f"ledgerline_bench_web_{size}_{os.getpid()}"
+    asyncio.run(_admin(base_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
 
 PERIOD = {"date_from": "2025-01-01", "date_to": "2025-12-31"}
 

@@ -293,3 +293,27 @@ async def test_axe_finds_no_serious_violation_on_any_page(
     finally:
         await anonymous.close()
     assert not found, found
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_a_phone_sees_every_page_without_sideways_scrolling(
+    browser: Browser, web_server: WebServer, people: People, scheme: str
+) -> None:
+    phone = await browser.new_context(
+        viewport={"width": 390, "height": 844},
+        color_scheme=scheme,  # type: ignore[arg-type]
+    )
+    try:
+        page = await sign_in(phone, web_server, people.admin)
+        await add_record(page, web_server, people, amount="8", category="Phone", notes="check")
+        found: dict[str, object] = {}
+        for path in ("dashboard", "records", "records/new", "members", "audit"):
+            await page.goto(org_url(web_server, people, path))
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                found[path] = width
+            if serious := await serious_violations(page):
+                found[f"{path} (axe)"] = serious
+        assert not found, found
+    finally:
+        await phone.close()
