@@ -179,6 +179,35 @@ async def summary(session: AsyncSession, ctx: OrgContext, dates: DateRange) -> S
     )
 
 
+async def filtered_totals(
+    session: AsyncSession,
+    ctx: OrgContext,
+    dates: DateRange,
+    *,
+    kind: str | None = None,
+    currency: str | None = None,
+    category_ids: list[uuid.UUID] | None = None,
+) -> list[CurrencyTotals]:
+    """Per currency, the figures of the records a list view filters by dates, type, currency
+    and categories (``None``: any category; ``[]``: none), from the aggregates like the summary,
+    so the records page's totals cost the same at any size."""
+    if category_ids is not None and not category_ids:
+        return []
+    totals_in_range = _range_totals(
+        ctx.org_id, dates, by_category=category_ids is not None, currency=currency, kind=kind
+    )
+    statement = select(
+        totals_in_range.c.currency, totals_in_range.c.type, *_sums(totals_in_range)
+    ).group_by(totals_in_range.c.currency, totals_in_range.c.type)
+    if category_ids is not None:
+        statement = statement.where(totals_in_range.c.category_id.in_(category_ids))
+    totals: dict[str, dict[str, int]] = defaultdict(_zero)
+    for row_currency, row_kind, high, low, count in await session.execute(statement):
+        totals[row_currency][row_kind] = join_halves(high, low)
+        totals[row_currency][COUNT] += int(count)
+    return [_currency_totals(c, totals[c]) for c in sorted(totals)]
+
+
 def _currency_totals(currency: str, figures: dict[str, int]) -> CurrencyTotals:
     income, expense = figures.get(INCOME, 0), figures.get(EXPENSE, 0)
     return CurrencyTotals(

@@ -80,7 +80,7 @@ async def records_page(
     canonical = f"{request.url.path}?{_query_string(values)}".rstrip("?")
     if _has_blank_values(request) and not is_htmx(request):
         return RedirectResponse(canonical, status_code=303)
-    query, errors = parse(RecordListQuery, {"limit": PAGE_SIZE, **values, "include_total": True})
+    query, errors = parse(RecordListQuery, {"limit": PAGE_SIZE, **values})
     page = totals = None
     if query is not None:
         try:
@@ -100,6 +100,7 @@ async def records_page(
         "errors": errors,
         "page": page,
         "totals": totals,
+        "total": sum(t.count for t in totals) if totals is not None else 0,
         "categories": await records_service.list_categories(session, ctx),
         "types": list(RecordType),
         "sorts": SORT_LABELS,
