@@ -279,17 +279,23 @@ async def test_axe_finds_no_serious_violation_on_any_page(
     await add_record(page, web_server, people, amount="12.5", category="Axe", notes="check")
     urls = [org_url(web_server, people, path) for path in PAGES]
     urls += [f"{web_server.base_url}/profile", f"{web_server.base_url}/orgs"]
+    urls += [org_url(web_server, people, "no-such-page")]
     found: dict[str, list[str]] = {}
     for url in urls:
         await page.goto(url)
         if serious := await serious_violations(page):
             found[url] = serious
+    await page.goto(org_url(web_server, people, "records"))
+    await page.get_by_role("link", name="Edit Axe").click()
+    if serious := await serious_violations(page):
+        found["edit form"] = serious
     anonymous = await browser.new_context()
     try:
         login = await anonymous.new_page()
-        await login.goto(f"{web_server.base_url}/login")
-        if serious := await serious_violations(login):
-            found["/login"] = serious
+        for path in ("/login", "/register"):
+            await login.goto(f"{web_server.base_url}{path}")
+            if serious := await serious_violations(login):
+                found[path] = serious
     finally:
         await anonymous.close()
     assert not found, found
