@@ -323,3 +323,31 @@ async def test_a_phone_sees_every_page_without_sideways_scrolling(
         assert not found, found
     finally:
         await phone.close()
+
+
+async def _tab_to(page: Page, script: str, limit: int = 30) -> None:
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await page.evaluate(script):
+            return
+    raise AssertionError(f"Tab never reached: {script}")
+
+
+async def test_keyboard_alone_signs_in_and_reaches_the_records(
+    context: BrowserContext, web_server: WebServer, people: People
+) -> None:
+    page = await context.new_page()
+    await page.goto(f"{web_server.base_url}/login")
+    await _tab_to(page, "document.activeElement.id === 'email'")
+    await page.keyboard.type(people.viewer)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/dashboard")
+    await _tab_to(page, "document.activeElement.textContent.trim() === 'Records'")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/records")
+    await _tab_to(page, "document.activeElement.id === 'f-q'")
+    await page.keyboard.type("nothing matches this")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="No records match these filters")).to_be_visible()
