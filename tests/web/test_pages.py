@@ -8,9 +8,13 @@ import re
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from ledgerline.auth.models import Login
+from ledgerline.core.db import Database
 from ledgerline.orgs.permissions import Role
 from ledgerline.web import formatting
+from ledgerline.web.models import WebSession
 from tests.conftest import api_client
 from tests.factories import PASSWORD, World, sign_in
 from tests.web.helpers import csrf_of, sign_in_web, signed_in, texts, token_for, web_client
@@ -381,3 +385,22 @@ class TestRecordForm:
             assert service.status_code == 422
             assert 'id="amount-error"' in service.text
             assert "decimal" in service.text
+
+
+class TestSessionRows:
+    async def test_signing_in_deletes_the_users_ended_and_expired_sessions(
+        self, app: FastAPI, world: World
+    ) -> None:
+        async with signed_in(app, world.viewer.email) as first:
+            token = csrf_of(await first.get("/profile"))
+            await first.post("/logout", data={"csrf_token": token})
+        async with signed_in(app, world.viewer.email):
+            pass
+        database: Database = app.state.database
+        async with database.sessions() as session:
+            rows = await session.execute(
+                select(WebSession.id, Login.revoked_at)
+                .join(Login, Login.id == WebSession.login_id)
+                .where(Login.user_id == world.viewer.user_id)
+            )
+            assert [revoked for _id, revoked in rows] == [None]

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.auth.models import Login
@@ -28,7 +28,21 @@ def _hash(token: str) -> str:
 
 
 async def open_session(session: AsyncSession, login: Login, *, lifetime: dt.timedelta) -> str:
-    """A new cookie value for ``login``; only its hash is stored."""
+    """A new cookie value for ``login``; only its hash is stored. The user's expired sessions
+    and those of their ended logins are deleted on the way, so the table does not grow."""
+    await session.execute(
+        delete(WebSession).where(
+            WebSession.login_id.in_(select(Login.id).where(Login.user_id == login.user_id)),
+            or_(
+                WebSession.expires_at <= utcnow(),
+                WebSession.login_id.in_(
+                    select(Login.id).where(
+                        Login.user_id == login.user_id, Login.revoked_at.is_not(None)
+                    )
+                ),
+            ),
+        )
+    )
     token = secrets.token_urlsafe(32)
     session.add(
         WebSession(login_id=login.id, token_hash=_hash(token), expires_at=utcnow() + lifetime)
