@@ -32,10 +32,14 @@ def is_web_path(path: str) -> bool:
 
 
 def sign_in_redirect(request: Request) -> Response:
-    target = request.url.path
-    if request.url.query:
-        target += f"?{request.url.query}"
-    location = f"/login?next={quote(target, safe='')}"
+    """To the sign-in page, which brings the person back to the page they asked for (a form
+    they posted cannot be replayed, so after a post they land on their dashboard)."""
+    location = "/login"
+    if request.method in ("GET", "HEAD"):
+        target = request.url.path
+        if request.url.query:
+            target += f"?{request.url.query}"
+        location += f"?next={quote(target, safe='')}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": location})
     return RedirectResponse(location, status_code=303)
