@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 ARGS ?= --help
 
-.PHONY: run cli test lint types suite format lock bench docker-test clean
+.PHONY: run cli test lint types suite format lock bench docker-test clean vendor screenshots
 
 $(BIN)/python:
 	@echo "==> creating the virtual environment in $(VENV)"
@@ -68,3 +68,23 @@ docker-test: $(SERVE_STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
+
+## Refresh the web app's vendored scripts from the npm registry (developers only; `make run` never
+## needs Node or the network). Bump a version here, run it, commit the files it wrote.
+HTMX_VERSION := 2.0.8
+CHARTJS_VERSION := 4.5.1
+VENDOR_DIR := src/ledgerline/web/static/vendor
+vendor:
+	rm -rf .vendor-tmp && mkdir -p .vendor-tmp $(VENDOR_DIR)
+	cd .vendor-tmp && npm pack --silent htmx.org@$(HTMX_VERSION) chart.js@$(CHARTJS_VERSION)
+	cd .vendor-tmp && tar xzf htmx.org-$(HTMX_VERSION).tgz && mv package htmx
+	cd .vendor-tmp && tar xzf chart.js-$(CHARTJS_VERSION).tgz && mv package chartjs
+	cp .vendor-tmp/htmx/dist/htmx.min.js $(VENDOR_DIR)/htmx-$(HTMX_VERSION).min.js
+	cp .vendor-tmp/htmx/LICENSE $(VENDOR_DIR)/htmx.LICENSE
+	cp .vendor-tmp/chartjs/dist/chart.umd.min.js $(VENDOR_DIR)/chart-$(CHARTJS_VERSION).umd.min.js
+	cp .vendor-tmp/chartjs/LICENSE.md $(VENDOR_DIR)/chart.js.LICENSE.md
+	rm -rf .vendor-tmp
+
+## The dashboard and records pages at 1280 and 390 px, from demo data, into docs/screenshots/.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.web.screenshots docs/screenshots

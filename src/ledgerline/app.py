@@ -33,6 +33,7 @@ from ledgerline.imports_exports.router import router as imports_exports_router
 from ledgerline.orgs.router import router as orgs_router
 from ledgerline.records.router import router as records_router
 from ledgerline.users.router import router as users_router
+from ledgerline.web.router import install_web_app
 
 API_PREFIX = "/api/v1"
 
@@ -124,5 +125,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ProtectiveHeaders)
     app.include_router(health_router)
     app.include_router(api_router())
+    install_web_app(app)
     check_unique_operation_ids(iter_route_contexts(app.routes))
     return app

@@ -112,7 +112,8 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     demo: Annotated[bool, typer.Option(help="Also load the demo org (see `demo`).")] = False,
 ) -> None:
-    """Serve the HTTP API. Migrates SQLite and creates the first admin when no user exists.
+    """Serve the web app and the HTTP API. Migrates SQLite and creates the first admin when no
+    user exists.
 
     SIGTERM stops taking connections and lets requests in flight finish (up to
     LEDGERLINE_SHUTDOWN_TIMEOUT_SECONDS; what is still running then is cancelled and its
@@ -139,7 +140,7 @@ def serve(
         from ledgerline.imports_exports.cli import demo_command
 
         demo_command(reset_passwords=False)
-    console.print(f"Ledgerline on http://{host}:{port} (API docs at /docs)")
+    console.print(f"Ledgerline on http://{host}:{port}/ (API docs at /docs)")
     prepare_worker_processes(settings, workers)
     uvicorn.run(
         "ledgerline.app:create_app",

@@ -12,6 +12,7 @@ from ledgerline.imports_exports.models import ImportJob
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.records.models import Category, Record
 from ledgerline.users.models import User
+from ledgerline.web.models import WebSession
 
 metadata = Base.metadata
 
@@ -30,5 +31,6 @@ __all__ = [
     "Record",
     "RefreshToken",
     "User",
+    "WebSession",
     "metadata",
 ]

@@ -86,18 +86,18 @@ async def count_failed_sign_in(
         await limiter.count(limit, key)
 
 
-async def login(
+async def sign_in(
     session: AsyncSession,
-    tokens: AccessTokens,
     hasher: PasswordHasher,
     limiter: RateLimiter,
     *,
     email: str,
     password: str,
     client_address: str,
-    refresh_lifetime: dt.timedelta,
-) -> TokenPair:
-    """Check credentials; every failure looks and takes the same, known email or not."""
+) -> Authenticated:
+    """Check credentials under the sign-in throttles and open a login; every failure looks and
+    takes the same, known email or not. The API's token login and the web app's sign-in form
+    both come through here, so they share throttles and messages."""
     email_key = fold_key(email)
     await ensure_sign_in_allowed(limiter, email_key=email_key, client_address=client_address)
     # No account has such an email (registration takes valid addresses only), and PostgreSQL
@@ -113,7 +113,24 @@ async def login(
     new_login = Login(user_id=user.id)
     session.add(new_login)
     await session.flush()
-    return await _issue_pair(session, tokens, new_login, user.id, refresh_lifetime)
+    return Authenticated(user=user, login=new_login)
+
+
+async def login(
+    session: AsyncSession,
+    tokens: AccessTokens,
+    hasher: PasswordHasher,
+    limiter: RateLimiter,
+    *,
+    email: str,
+    password: str,
+    client_address: str,
+    refresh_lifetime: dt.timedelta,
+) -> TokenPair:
+    signed_in = await sign_in(
+        session, hasher, limiter, email=email, password=password, client_address=client_address
+    )
+    return await _issue_pair(session, tokens, signed_in.login, signed_in.user.id, refresh_lifetime)
 
 
 async def refresh(
@@ -169,6 +186,24 @@ async def end_other_logins(session: AsyncSession, *, user_id: uuid.UUID, keep: u
         update(Login)
         .where(Login.user_id == user_id, Login.id != keep, Login.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason="password-change")
+    )
+
+
+async def end_login(session: AsyncSession, *, login_id: uuid.UUID) -> None:
+    """Sign out of one login (the web app's session cookie points at it)."""
+    await session.execute(
+        update(Login)
+        .where(Login.id == login_id, Login.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason="logout")
+    )
+
+
+async def end_all_logins(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """Sign out everywhere: every login of the user, API tokens and web sessions alike."""
+    await session.execute(
+        update(Login)
+        .where(Login.user_id == user_id, Login.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason="logout-everywhere")
     )
 
 

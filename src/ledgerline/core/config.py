@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     redis_timeout: float = Field(default=0.5, gt=0)
     """Seconds Redis has to answer; then the limits count in each process until it is back."""
 
+    web_secure_cookies: bool | None = None
+    """Session cookies ``Secure`` with the ``__Host-`` prefix. Unset: when the request is HTTPS."""
+
     max_json_body_bytes: int = Field(default=1_000_000, ge=1_024)
     import_max_bytes: int = Field(default=20_000_000, ge=1_024)
     import_max_rows: int = Field(default=200_000, ge=1)

@@ -157,18 +157,11 @@ def _zero() -> dict[str, int]:
 
 
 async def summary(session: AsyncSession, ctx: OrgContext, dates: DateRange) -> Summary:
-    totals_in_range = _range_totals(ctx.org_id, dates, by_category=False)
-    rows = await session.execute(
-        select(
-            totals_in_range.c.currency, totals_in_range.c.type, *_sums(totals_in_range)
-        ).group_by(totals_in_range.c.currency, totals_in_range.c.type)
+    by_currency = await filtered_totals(session, ctx, dates)
+    own = next(
+        (totals for totals in by_currency if totals.currency == ctx.org.currency),
+        _currency_totals(ctx.org.currency, {}),
     )
-    totals: dict[str, dict[str, int]] = defaultdict(_zero)
-    for currency, kind, high, low, count in rows:
-        totals[currency][kind] = join_halves(high, low)
-        totals[currency][COUNT] += int(count)
-    by_currency = [_currency_totals(c, totals[c]) for c in sorted(totals)]
-    own = _currency_totals(ctx.org.currency, totals.get(ctx.org.currency, {}))
     return Summary(
         currency=own.currency,
         total_income=own.total_income,
@@ -177,6 +170,35 @@ async def summary(session: AsyncSession, ctx: OrgContext, dates: DateRange) -> S
         record_count=own.record_count,
         by_currency=by_currency,
     )
+
+
+async def filtered_totals(
+    session: AsyncSession,
+    ctx: OrgContext,
+    dates: DateRange,
+    *,
+    kind: str | None = None,
+    currency: str | None = None,
+    category_ids: list[uuid.UUID] | None = None,
+) -> list[CurrencyTotals]:
+    """Per currency, the figures of the records of the range, and of a type, a currency and
+    some categories (``None``: any category; ``[]``: none) when given: the summary, and the
+    records page's totals, at the same cost for any number of records."""
+    if category_ids is not None and not category_ids:
+        return []
+    totals_in_range = _range_totals(
+        ctx.org_id, dates, by_category=category_ids is not None, currency=currency, kind=kind
+    )
+    statement = select(
+        totals_in_range.c.currency, totals_in_range.c.type, *_sums(totals_in_range)
+    ).group_by(totals_in_range.c.currency, totals_in_range.c.type)
+    if category_ids is not None:
+        statement = statement.where(totals_in_range.c.category_id.in_(category_ids))
+    totals: dict[str, dict[str, int]] = defaultdict(_zero)
+    for row_currency, row_kind, high, low, count in await session.execute(statement):
+        totals[row_currency][row_kind] = join_halves(high, low)
+        totals[row_currency][COUNT] += int(count)
+    return [_currency_totals(c, totals[c]) for c in sorted(totals)]
 
 
 def _currency_totals(currency: str, figures: dict[str, int]) -> CurrencyTotals:

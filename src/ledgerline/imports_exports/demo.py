@@ -12,7 +12,7 @@ import io
 import random
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -64,7 +64,8 @@ def _month_starts(end: dt.date, months: int) -> list[dt.date]:
 
 
 def demo_rows(today: dt.date, *, months: int = 24) -> Iterator[dict[str, str]]:
-    """Two years of a small company's money, deterministic for a given ``today``."""
+    """Two years of a small company's money in two currencies, seasonal (winter utilities, a
+    December spike), deterministic for a given ``today``: a few thousand rows."""
     rng = random.Random(SEED)  # noqa: S311 - reproducible demo data, not security
     starts = _month_starts(today, months)
     start_day = starts[0]
@@ -79,6 +80,7 @@ def demo_rows(today: dt.date, *, months: int = 24) -> Iterator[dict[str, str]]:
             "category": category,
             "amount": f"{amount:.2f}",
             "notes": notes,
+            "currency": "USD",
         }
 
     for index, month in enumerate(starts):
@@ -138,23 +140,114 @@ def demo_rows(today: dt.date, *, months: int = 24) -> Iterator[dict[str, str]]:
                 Decimal(price),
                 item,
             )
-    day = start_day
+    yield from _daily_rows(rng, start_day, today, row)
+
+
+RowMaker = Callable[[str, dt.date, str, str, Decimal, str], dict[str, str]]
+EURO_CLIENT_INCOME = Decimal(1400)
+
+
+def _cents(rng: random.Random, low: int, high: int) -> Decimal:
+    return Decimal(rng.randint(low * 100, high * 100)) / 100
+
+
+def _daily_rows(
+    rng: random.Random, start: dt.date, today: dt.date, row: RowMaker
+) -> Iterator[dict[str, str]]:
+    """Day-by-day spending: weekly groceries, weekday lunches and transport, a euro client and
+    euro software each month, and the December holiday spike (gifts, the team party)."""
+    day = start
     while day <= today:
-        groceries = Decimal(rng.randint(80, 160)) + Decimal(rng.randint(0, 99)) / 100
-        yield row(
-            f"groceries-{day.isoformat()}",
-            day,
-            "expense",
-            "Groceries",
-            groceries,
-            "Weekly groceries for the office",
-        )
-        day += dt.timedelta(days=7)
+        key = day.isoformat()
+        weekday = day.weekday()
+        if weekday == 0:
+            groceries = Decimal(rng.randint(80, 160)) + Decimal(rng.randint(0, 99)) / 100
+            yield row(
+                f"groceries-{key}",
+                day,
+                "expense",
+                "Groceries",
+                groceries,
+                "Weekly groceries for the office",
+            )
+        if weekday < 5:
+            for meal in range(rng.choice((1, 2, 3, 3, 4))):
+                yield row(
+                    f"meal-{key}-{meal}",
+                    day,
+                    "expense",
+                    "Meals",
+                    _cents(rng, 9, 38),
+                    rng.choice(["Team lunch", "Client lunch", "Sandwiches", "Pizza Friday"]),
+                )
+            if rng.random() < 0.8:
+                yield row(
+                    f"transport-{key}",
+                    day,
+                    "expense",
+                    "Transport",
+                    _cents(rng, 3, 45),
+                    rng.choice(["Taxi", "Train tickets", "Parking", "Fuel"]),
+                )
+        if weekday < 5 and rng.random() < 0.3:
+            yield row(
+                f"supplies-{key}",
+                day,
+                "expense",
+                "Office supplies",
+                _cents(rng, 6, 90),
+                rng.choice(["Printer paper", "Toner", "Stationery", "Cleaning supplies"]),
+            )
+        if weekday == 2:
+            yield row(
+                f"ads-{key}", day, "expense", "Marketing", _cents(rng, 120, 420), "Online ads"
+            )
+        holiday_season = day.month in (11, 12)
+        if weekday < 5 and rng.random() < (0.8 if holiday_season else 0.4):
+            sale = _cents(rng, 150, 900) * (2 if holiday_season else 1)
+            yield row(f"sale-{key}", day, "income", "Product sales", sale, "Online shop payout")
+        if day.day == 20:
+            yield row(
+                f"eu-client-{key}",
+                day,
+                "income",
+                "Consulting",
+                EURO_CLIENT_INCOME,
+                "Retainer, Berlin client (EUR)",
+            ) | {"currency": "EUR"}
+            yield row(
+                f"eu-software-{key}",
+                day,
+                "expense",
+                "Software",
+                _cents(rng, 180, 260),
+                "Design and accounting tools (EUR)",
+            ) | {"currency": "EUR"}
+        if day.month == 12 and 5 <= day.day <= 23 and weekday < 5:
+            for gift in range(rng.randint(1, 3)):
+                yield row(
+                    f"holiday-{key}-{gift}",
+                    day,
+                    "expense",
+                    "Gifts",
+                    _cents(rng, 25, 240),
+                    rng.choice(["Client gift basket", "Team gifts", "Holiday cards"]),
+                )
+        if day.month == 12 and day.day == 18:
+            yield row(
+                f"party-{key}",
+                day,
+                "expense",
+                "Events",
+                _cents(rng, 1800, 2600),
+                "End-of-year party",
+            )
+        day += dt.timedelta(days=1)
 
 
 def demo_csv(today: dt.date) -> bytes:
     buffer = io.StringIO()
-    fields = ["external_id", "date", "type", "category", "amount", "notes"]
+    fields = ["external_id", "date", "type", "category", "amount", "notes", "currency"]
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
     for item in demo_rows(today):

@@ -45,3 +45,16 @@ class ImportJobRead(ResponseModel):
     detail: str | None = Field(description="why the job failed or was cancelled")
     created_at: dt.datetime
     finished_at: dt.datetime | None
+
+
+class PreviewRow(ResponseModel):
+    """A row of an uploaded file as the import would create it."""
+
+    row: int
+    date: dt.date
+    type: str
+    category: str
+    amount: str
+    currency: str
+    notes: str | None
+    external_id: str | None

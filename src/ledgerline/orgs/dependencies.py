@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.auth.dependencies import CurrentUser
 from ledgerline.core.deps import SessionDep
@@ -52,24 +53,31 @@ class OrgGuard:
         user: CurrentUser,
         org_id: Annotated[uuid.UUID, Path(description="organization id")],
     ) -> OrgContext:
-        row = (
-            await session.execute(
-                select(Org, Membership.role)
-                .join(Membership, Membership.org_id == Org.id)
-                .where(
-                    Org.id == org_id,
-                    Membership.user_id == user.id,
-                    Membership.is_active.is_(True),
-                )
+        return await org_context(session, user, org_id, self.permission)
+
+
+async def org_context(
+    session: AsyncSession, user: User, org_id: uuid.UUID, permission: Permission
+) -> OrgContext:
+    """The guard's decision for any caller: the API's bearer user or the web app's session."""
+    row = (
+        await session.execute(
+            select(Org, Membership.role)
+            .join(Membership, Membership.org_id == Org.id)
+            .where(
+                Org.id == org_id,
+                Membership.user_id == user.id,
+                Membership.is_active.is_(True),
             )
-        ).one_or_none()
-        if row is None:
-            raise NotFound(ORG_NOT_FOUND)
-        org, role_value = row
-        role = Role(role_value)
-        if not role_allows(role, self.permission):
-            raise Forbidden(f"the {role} role does not allow {self.permission}")
-        return OrgContext(org=org, user=user, role=role)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(ORG_NOT_FOUND)
+    org, role_value = row
+    role = Role(role_value)
+    if not role_allows(role, permission):
+        raise Forbidden(f"the {role} role does not allow {permission}")
+    return OrgContext(org=org, user=user, role=role)
 
 
 OrgReader = Annotated[OrgContext, Depends(OrgGuard(Permission.ORG_READ))]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, case, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -29,6 +29,7 @@ from ledgerline.records.schemas import (
     RecordPage,
     RecordRead,
     RecordSort,
+    RecordTotals,
     RecordType,
 )
 
@@ -225,3 +226,33 @@ async def list_page(session: AsyncSession, org_id: uuid.UUID, query: RecordListQ
         next_cursor=next_cursor,
         total=total,
     )
+
+
+async def totals(
+    session: AsyncSession, org_id: uuid.UUID, filters: RecordFilters
+) -> list[RecordTotals]:
+    """Income, expense, net and count of the filtered live records, per currency, summed in SQL."""
+    category_ids = (
+        await category_ids_of(session, org_id, filters.category) if filters.category else None
+    )
+    income = func.sum(case((Record.type == RecordType.INCOME.value, Record.amount_minor), else_=0))
+    expense = func.sum(
+        case((Record.type == RecordType.EXPENSE.value, Record.amount_minor), else_=0)
+    )
+    rows = await session.execute(
+        select(Record.currency, income, expense, func.count())
+        .where(*_in_org(org_id, deleted=False))
+        .where(*filter_conditions(org_id, filters, category_ids=category_ids))
+        .group_by(Record.currency)
+        .order_by(Record.currency)
+    )
+    return [
+        RecordTotals(
+            currency=currency,
+            income=format_amount(int(inc or 0), currency),
+            expense=format_amount(int(exp or 0), currency),
+            net=format_amount(int(inc or 0) - int(exp or 0), currency),
+            count=int(count),
+        )
+        for currency, inc, exp, count in rows
+    ]

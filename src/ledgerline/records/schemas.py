@@ -111,6 +111,16 @@ class RecordPage(ResponseModel):
     )
 
 
+class RecordTotals(ResponseModel):
+    """The figures of a filtered view, for one currency."""
+
+    currency: str
+    income: str
+    expense: str
+    net: str
+    count: int
+
+
 class RecordSort(StrEnum):
     DATE_DESC = "-date"
     DATE_ASC = "date"

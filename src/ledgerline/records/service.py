@@ -26,7 +26,9 @@ from ledgerline.core.errors import (
 from ledgerline.core.money import MoneyError, format_amount, minor_digits, to_minor
 from ledgerline.core.text import fold_key
 from ledgerline.dashboard import aggregates
+from ledgerline.dashboard import service as dashboard_service
 from ledgerline.dashboard.models import MonthlyTotal
+from ledgerline.dashboard.schemas import DateRange
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.permissions import Permission
 from ledgerline.records import queries
@@ -35,9 +37,11 @@ from ledgerline.records.schemas import (
     SCALE,
     CategoryRead,
     RecordCreate,
+    RecordFilters,
     RecordListQuery,
     RecordPage,
     RecordRead,
+    RecordTotals,
     RecordUpdate,
 )
 
@@ -171,6 +175,39 @@ async def list_records(
     if query.deleted is not None:
         ctx.require(Permission.RECORDS_DELETE)
     return await queries.list_page(session, ctx.org_id, query)
+
+
+async def view_totals(
+    session: AsyncSession, ctx: OrgContext, filters: RecordFilters
+) -> list[RecordTotals]:
+    """The figures of a filtered list per currency. Filters the aggregates keep (dates, type,
+    currency, categories) are summed there, at the same cost for any number of records; amount
+    bounds and text search need the records themselves."""
+    if filters.amount_min is not None or filters.amount_max is not None or filters.q is not None:
+        return await queries.totals(session, ctx.org_id, filters)
+    category_ids = (
+        await queries.category_ids_of(session, ctx.org_id, filters.category)
+        if filters.category
+        else None
+    )
+    figures = await dashboard_service.filtered_totals(
+        session,
+        ctx,
+        DateRange(date_from=filters.date_from, date_to=filters.date_to),
+        kind=filters.type.value if filters.type is not None else None,
+        currency=filters.currency,
+        category_ids=category_ids,
+    )
+    return [
+        RecordTotals(
+            currency=f.currency,
+            income=f.total_income,
+            expense=f.total_expense,
+            net=f.net_balance,
+            count=f.record_count,
+        )
+        for f in figures
+    ]
 
 
 async def _locked(

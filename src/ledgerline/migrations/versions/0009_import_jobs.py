@@ -1,6 +1,6 @@
 """import_jobs: imports answered 202 and run in the background
 
-Revision ID: 0008
+Revision ID: 0009
 Revises: 0006
 Create Date: 2026-12-04
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
+revision: str = "0009"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

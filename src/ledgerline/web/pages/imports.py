@@ -1,0 +1,118 @@
+"""Import: upload a CSV, see the dry run (rows as they would be created, errors by row,
+duplicates), then confirm. Both steps are the API's import service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+
+from ledgerline.core.deps import SessionDep, SettingsDep
+from ledgerline.core.errors import ContentTooLarge, ValidationFailed
+from ledgerline.core.routing import body_limit
+from ledgerline.imports_exports import service as imports_exports_service
+from ledgerline.imports_exports.preview import preview_rows
+from ledgerline.imports_exports.router import MULTIPART_OVERHEAD
+from ledgerline.imports_exports.schemas import ImportReport
+from ledgerline.imports_exports.service import ImportRejected
+from ledgerline.orgs.dependencies import OrgContext
+from ledgerline.web import staging
+from ledgerline.web.dependencies import CsrfChecked, RecordsImporter, WebCaller, frame
+from ledgerline.web.errors import WebRoute
+from ledgerline.web.templating import render
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+PREVIEW_ROWS = 20
+EXPIRED = "the uploaded file is no longer kept (an hour at most); upload it again"
+
+
+def _page(
+    request: Request, page: Mapping[str, object], values: Mapping[str, object], *, status: int = 200
+) -> Response:
+    return render(request, "import.html", {**page, **values}, status=status)
+
+
+@router.get("/orgs/{org_id}/import")
+async def import_page(
+    request: Request, session: SessionDep, ctx: RecordsImporter, caller: WebCaller
+) -> Response:
+    return _page(request, await frame(request, session, caller, ctx), {})
+
+
+async def _run(
+    session: SessionDep, settings: SettingsDep, ctx: OrgContext, path: Path, *, dry_run: bool
+) -> tuple[ImportReport | None, str | None]:
+    """The report, or the rejection's report with nothing kept: a rejected import rolls back,
+    as the API's answer does (so the page's frame is read before, not from expired rows)."""
+    with path.open("rb") as stream:
+        try:
+            report = await imports_exports_service.import_csv(
+                session,
+                ctx,
+                stream,
+                dry_run=dry_run,
+                max_rows=settings.import_max_rows,
+                max_bytes=settings.import_max_bytes,
+                file_name="upload.csv",
+            )
+        except ImportRejected as exc:
+            await session.rollback()
+            return exc.report, exc.detail
+        except (ContentTooLarge, ValidationFailed) as exc:
+            await session.rollback()
+            return None, exc.detail
+    return report, None
+
+
+@router.post("/orgs/{org_id}/import", dependencies=[CsrfChecked])
+@body_limit(lambda settings: settings.import_max_bytes + MULTIPART_OVERHEAD)
+async def preview_import(
+    request: Request,
+    file: Annotated[UploadFile, File()],
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: RecordsImporter,
+    caller: WebCaller,
+) -> Response:
+    page = await frame(request, session, caller, ctx)
+    if file.size is not None and file.size > settings.import_max_bytes:
+        too_large = f"the file is larger than {settings.import_max_bytes} bytes"
+        return _page(request, page, {"problem": too_large}, status=413)
+    token = staging.stage(file.file, org_id=ctx.org_id, user_id=caller.user.id)
+    path = staging.staged(token, org_id=ctx.org_id, user_id=caller.user.id)
+    assert path is not None
+    with path.open("rb") as stream:
+        rows = preview_rows(stream, ctx, limit=PREVIEW_ROWS)
+    report, problem = await _run(session, settings, ctx, path, dry_run=True)
+    if problem is not None:
+        path.unlink(missing_ok=True)
+    values = {
+        "report": report,
+        "problem": problem,
+        "rows": rows,
+        "token": token if problem is None else None,
+        "file_name": file.filename or "upload.csv",
+    }
+    return _page(request, page, values, status=422 if problem else 200)
+
+
+@router.post("/orgs/{org_id}/import/confirm", dependencies=[CsrfChecked])
+async def confirm_import(
+    request: Request,
+    token: Annotated[str, Form(max_length=64)],
+    session: SessionDep,
+    settings: SettingsDep,
+    ctx: RecordsImporter,
+    caller: WebCaller,
+) -> Response:
+    page = await frame(request, session, caller, ctx)
+    path = staging.staged(token, org_id=ctx.org_id, user_id=caller.user.id)
+    if path is None:
+        return _page(request, page, {"problem": EXPIRED}, status=410)
+    report, problem = await _run(session, settings, ctx, path, dry_run=False)
+    path.unlink(missing_ok=True)
+    values = {"report": report, "problem": problem, "done": problem is None}
+    return _page(request, page, values, status=422 if problem else 200)

@@ -1,0 +1,22 @@
+"""The web app's routes and static files, mounted at ``/`` beside the API at ``/api/v1``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.staticfiles import StaticFiles
+
+from ledgerline.web.errors import install_web_error_pages
+from ledgerline.web.pages import audit, auth, dashboard, imports, orgs, profile, records
+from ledgerline.web.templating import STATIC_DIR
+
+router = APIRouter(include_in_schema=False)
+for pages in (auth, orgs, dashboard, records, imports, audit, profile):
+    router.include_router(pages.router)
+
+
+def install_web_app(app: FastAPI) -> None:
+    app.include_router(router)
+    static = GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024)
+    app.mount("/static", static, name="static")
+    install_web_error_pages(app)
