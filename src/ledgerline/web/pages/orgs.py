@@ -122,6 +122,10 @@ async def _member_change(
     return RedirectResponse(f"/orgs/{ctx.org_id}/members", status_code=303)
 
 
+_FORM_BOOLEANS = {"true": True, "false": False}
+"""A form sends text; the API's schema takes only JSON booleans for ``is_active``."""
+
+
 @router.post("/orgs/{org_id}/members/{user_id}", dependencies=[CsrfChecked])
 async def update_member(
     request: Request,
@@ -130,7 +134,10 @@ async def update_member(
     ctx: MembersManager,
     caller: WebCaller,
 ) -> Response:
-    changes, errors = parse(MemberUpdate, form_values(await request.form()))
+    values = form_values(await request.form())
+    if values.get("is_active") in _FORM_BOOLEANS:
+        values["is_active"] = _FORM_BOOLEANS[str(values["is_active"])]
+    changes, errors = parse(MemberUpdate, values)
     if changes is None:
         return await _members_page(request, session, ctx, caller, errors=errors, status=422)
     return await _member_change(request, session, ctx, caller, user_id, changes)
