@@ -94,8 +94,9 @@ async def writer(
             response = await client.delete(f"{base}/{record_id}", headers=admin.headers)
         else:
             response = await client.post(f"{base}/{record_id}/restore", headers=admin.headers)
-        # Another writer may have deleted (404 for update/delete) or restored (404) it first.
-        assert response.status_code in (200, 204, 404), response.text
+        # Another writer may have deleted it first (404 for update/delete), or restored it
+        # first (409: only a deleted record can be restored).
+        assert response.status_code in (200, 204, 404, 409), response.text
 
 
 @pytest.mark.postgres_only
