@@ -75,6 +75,12 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("GET", f"{ORG}/dashboard/recent"): Permission.DASHBOARD_READ,
     ("GET", f"{ORG}/dashboard/insights"): Permission.INSIGHTS_READ,
     ("GET", f"{ORG}/audit"): Permission.AUDIT_READ,
+    ("GET", f"{ORG}/accounts"): Permission.ACCOUNTS_READ,
+    ("POST", f"{ORG}/accounts"): Permission.ACCOUNTS_MANAGE,
+    ("GET", f"{ORG}/accounts/{{account_id}}"): Permission.ACCOUNTS_READ,
+    ("PATCH", f"{ORG}/accounts/{{account_id}}"): Permission.ACCOUNTS_MANAGE,
+    ("DELETE", f"{ORG}/accounts/{{account_id}}"): Permission.ACCOUNTS_MANAGE,
+    ("GET", f"{ORG}/accounts/{{account_id}}/balances"): Permission.ACCOUNTS_READ,
 }
 
 _EVERYONE = frozenset(Role)
@@ -94,6 +100,8 @@ ALLOWED_ROLES: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_READ: _ADMINS,
     Permission.MEMBERS_MANAGE: _ADMINS,
     Permission.ORG_MANAGE: _ADMINS,
+    Permission.ACCOUNTS_READ: _EVERYONE,
+    Permission.ACCOUNTS_MANAGE: _ADMINS,
 }
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

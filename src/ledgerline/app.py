@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from ledgerline import __version__
+from ledgerline.accounts.router import router as accounts_router
 from ledgerline.audit.router import router as audit_router
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.auth.router import router as auth_router
@@ -41,6 +42,7 @@ def api_router() -> APIRouter:
         orgs_router,
         imports_exports_router,
         records_router,
+        accounts_router,
         dashboard_router,
         audit_router,
     )

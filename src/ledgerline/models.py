@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ledgerline.accounts.models import Account, AccountDailyBalance, AccountMonthlyBalance
 from ledgerline.audit.models import AuditEntry
 from ledgerline.auth.models import Login, RefreshToken
 from ledgerline.core.db import Base
@@ -15,6 +16,9 @@ from ledgerline.users.models import User
 metadata = Base.metadata
 
 __all__ = [
+    "Account",
+    "AccountDailyBalance",
+    "AccountMonthlyBalance",
     "AuditEntry",
     "Category",
     "DailyTotal",

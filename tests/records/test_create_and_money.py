@@ -24,6 +24,8 @@ RECORD_FIELDS = {
     "currency",
     "type",
     "category",
+    "account_id",
+    "external_id",
     "date",
     "notes",
     "created_at",

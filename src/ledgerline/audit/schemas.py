@@ -21,12 +21,16 @@ class AuditAction(StrEnum):
     MEMBER_UPDATED = "member.updated"
     MEMBER_REMOVED = "member.removed"
     ORG_UPDATED = "org.updated"
+    ACCOUNT_CREATED = "account.created"
+    ACCOUNT_UPDATED = "account.updated"
+    ACCOUNT_DELETED = "account.deleted"
 
 
 class EntityType(StrEnum):
     RECORD = "record"
     MEMBERSHIP = "membership"
     ORG = "org"
+    ACCOUNT = "account"
 
 
 class AuditEntryRead(ResponseModel):

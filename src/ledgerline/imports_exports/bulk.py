@@ -34,6 +34,7 @@ COLUMNS = (
     "currency",
     "type",
     "category_id",
+    "account_id",
     "date",
     "notes",
     "search_key",
@@ -77,9 +78,11 @@ def record_rows(
     user_id: uuid.UUID,
     import_id: uuid.UUID,
     category_ids: Mapping[str, uuid.UUID],
+    account_ids: Mapping[str, uuid.UUID],
     now: dt.datetime,
 ) -> list[tuple[Any, ...]]:
-    """The ``records`` rows (in ``COLUMNS`` order) of a batch of imported rows."""
+    """The ``records`` rows (in ``COLUMNS`` order) of a batch of imported rows; each goes to
+    the account ``account_ids`` gives its currency."""
     scale = {
         currency: SCALE // 10 ** minor_digits(currency) for currency in {r.currency for r in rows}
     }
@@ -92,6 +95,7 @@ def record_rows(
             row.currency,
             row.type,
             category_ids[row.category_key],
+            account_ids[row.currency],
             row.date,
             row.notes,
             search_key(row.category, row.notes),
@@ -128,10 +132,17 @@ class BucketSums:
             figures[1] += row.amount_minor % half
             figures[2] += 1
 
-    def deltas(self, org_id: uuid.UUID, category_ids: Mapping[str, uuid.UUID]) -> aggregates.Deltas:
+    def deltas(
+        self,
+        org_id: uuid.UUID,
+        category_ids: Mapping[str, uuid.UUID],
+        account_ids: Mapping[str, uuid.UUID],
+    ) -> aggregates.Deltas:
         deltas = aggregates.Deltas()
         for (day, kind, category_key, currency), (high, low, count) in self._sums.items():
-            bucket = aggregates.Bucket(org_id, day, kind, category_ids[category_key], currency)
+            bucket = aggregates.Bucket(
+                org_id, day, kind, category_ids[category_key], currency, account_ids[currency]
+            )
             deltas.add_sums(bucket, high, low, count)
         return deltas
 

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from ledgerline.accounts import service as accounts_service
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core.db import is_postgresql, upsert_insert, utcnow
@@ -212,6 +213,8 @@ class _Tally:
     created: int = 0
     duplicates: int = 0
     sums: bulk.BucketSums = field(default_factory=bulk.BucketSums)
+    accounts: dict[str, uuid.UUID] = field(default_factory=dict)
+    """The default account id of each currency imported."""
 
 
 async def _run_batches(
@@ -244,12 +247,16 @@ async def _run_batches(
                 tally.created += len(fresh)
                 if import_id is not None and not rows.error_count and fresh:
                     category_ids = await categories.resolve(fresh)
+                    account_ids = await accounts_service.default_accounts(
+                        session, ctx.org_id, {row.currency for row in fresh}, tally.accounts
+                    )
                     records = bulk.record_rows(
                         fresh,
                         org_id=ctx.org_id,
                         user_id=ctx.user.id,
                         import_id=import_id,
                         category_ids=category_ids,
+                        account_ids=account_ids,
                         now=now,
                     )
                     tally.sums.add(fresh)
@@ -295,7 +302,7 @@ async def _record_import(
     file_name: str | None,
 ) -> None:
     """Add the imported rows to the aggregates and audit the import."""
-    await aggregates.apply(session, tally.sums.deltas(ctx.org_id, category_ids))
+    await aggregates.apply(session, tally.sums.deltas(ctx.org_id, category_ids, tally.accounts))
     audit_service.record_change(
         session,
         org_id=ctx.org_id,

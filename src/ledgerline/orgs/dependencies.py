@@ -83,3 +83,5 @@ RecordsExporter = Annotated[OrgContext, Depends(OrgGuard(Permission.RECORDS_EXPO
 DashboardReader = Annotated[OrgContext, Depends(OrgGuard(Permission.DASHBOARD_READ))]
 InsightsReader = Annotated[OrgContext, Depends(OrgGuard(Permission.INSIGHTS_READ))]
 AuditReader = Annotated[OrgContext, Depends(OrgGuard(Permission.AUDIT_READ))]
+AccountsReader = Annotated[OrgContext, Depends(OrgGuard(Permission.ACCOUNTS_READ))]
+AccountsManager = Annotated[OrgContext, Depends(OrgGuard(Permission.ACCOUNTS_MANAGE))]

@@ -23,9 +23,18 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     MEMBERS_MANAGE = "members:manage"
     ORG_MANAGE = "org:manage"
+    ACCOUNTS_READ = "accounts:read"
+    ACCOUNTS_MANAGE = "accounts:manage"
 
 
-_VIEWER = frozenset({Permission.ORG_READ, Permission.RECORDS_READ, Permission.DASHBOARD_READ})
+_VIEWER = frozenset(
+    {
+        Permission.ORG_READ,
+        Permission.RECORDS_READ,
+        Permission.DASHBOARD_READ,
+        Permission.ACCOUNTS_READ,
+    }
+)
 _ANALYST = _VIEWER | {
     Permission.INSIGHTS_READ,
     Permission.RECORDS_WRITE,
@@ -37,6 +46,7 @@ _ADMIN = _ANALYST | {
     Permission.AUDIT_READ,
     Permission.MEMBERS_MANAGE,
     Permission.ORG_MANAGE,
+    Permission.ACCOUNTS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -39,6 +39,8 @@ class Record(TimestampMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     type: Mapped[str] = mapped_column(String(7))
     category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("categories.id"))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    """The account the record sits in; its currency is the record's."""
     date: Mapped[dt.date] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
     search_key: Mapped[str] = mapped_column(Text)
@@ -96,6 +98,7 @@ class Record(TimestampMixin, Base):
             postgresql_where=NOT_DELETED,
             sqlite_where=NOT_DELETED,
         ),
+        Index("ix_records_account_id_date", "account_id", "date"),
         Index(
             "ix_records_deleted",
             "org_id",

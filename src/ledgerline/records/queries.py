@@ -156,6 +156,8 @@ def to_read(record: Record, category: str) -> RecordRead:
         category=category,
         date=record.date,
         notes=record.notes,
+        account_id=record.account_id,
+        external_id=record.external_id,
         created_at=record.created_at,
         updated_at=record.updated_at,
         created_by=record.created_by,

@@ -46,7 +46,12 @@ class RecordCreate(RequestModel):
     date: RecordDate
     notes: Notes | None = None
     currency: Currency | None = Field(
-        default=None, description="ISO 4217; defaults to the org's currency"
+        default=None,
+        description="ISO 4217; defaults to the account's currency, else the org's",
+    )
+    account_id: uuid.UUID | None = Field(
+        default=None,
+        description="the account it sits in; default: the default account of its currency",
     )
 
     _check_currency = field_validator("currency")(_currency)
@@ -61,10 +66,15 @@ class RecordUpdate(RequestModel):
     date: RecordDate | None = None
     notes: Notes | None = None
     currency: Currency | None = None
+    account_id: uuid.UUID | None = Field(
+        default=None,
+        description="move it to this account (in its currency); a change of currency alone "
+        "moves it to the default account of the new currency",
+    )
 
     _check_currency = field_validator("currency")(_currency)
 
-    @field_validator("amount", "type", "category", "date", "currency", mode="before")
+    @field_validator("amount", "type", "category", "date", "currency", "account_id", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
@@ -81,6 +91,8 @@ class RecordRead(ResponseModel):
     category: str
     date: dt.date
     notes: str | None
+    account_id: uuid.UUID
+    external_id: str | None = Field(description="the bank's id, when imported with one")
     created_at: dt.datetime
     updated_at: dt.datetime
     created_by: uuid.UUID | None

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.accounts import service as accounts_service
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
@@ -85,6 +86,7 @@ def _audit_values(
         "type": record.type,
         "date": record.date,
         "notes": record.notes,
+        "account_id": record.account_id,
         **(new or {}),
     }
     return {
@@ -94,6 +96,7 @@ def _audit_values(
         "category": category,
         "date": columns["date"].isoformat(),
         "notes": columns["notes"],
+        "account_id": str(columns["account_id"]),
     }
 
 
@@ -113,10 +116,18 @@ async def create_record(
         )
         if stored is not None:
             return RecordRead.model_validate(stored.body)
-    currency = data.currency or ctx.org.currency
+    if data.account_id is not None:
+        account = await accounts_service.account_for_record(
+            session, ctx.org_id, data.account_id, data.currency
+        )
+        currency = account.currency
+    else:
+        currency = data.currency or ctx.org.currency
+        account = await accounts_service.default_account(session, ctx.org_id, currency)
     amount_minor = minor_amount(data.amount, currency)
     category = await category_for(session, ctx.org_id, data.category)
     record = Record(
+        account_id=account.id,
         org_id=ctx.org_id,
         amount_minor=amount_minor,
         amount_scaled=scaled_amount(amount_minor, currency),
@@ -229,6 +240,14 @@ async def update_record(
             values["amount_minor"] = _amount_in(record, currency)
         values["amount_scaled"] = scaled_amount(values["amount_minor"], currency)
         values["currency"] = currency
+    if data.account_id is not None:
+        account = await accounts_service.account_for_record(
+            session, ctx.org_id, data.account_id, currency
+        )
+        values["account_id"] = account.id
+    elif currency != record.currency:
+        account = await accounts_service.default_account(session, ctx.org_id, currency)
+        values["account_id"] = account.id
     if data.type is not None:
         values["type"] = data.type.value
     if data.date is not None:
