@@ -81,6 +81,11 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("PATCH", f"{ORG}/accounts/{{account_id}}"): Permission.ACCOUNTS_MANAGE,
     ("DELETE", f"{ORG}/accounts/{{account_id}}"): Permission.ACCOUNTS_MANAGE,
     ("GET", f"{ORG}/accounts/{{account_id}}/balances"): Permission.ACCOUNTS_READ,
+    ("POST", f"{ORG}/transfers"): Permission.TRANSFERS_WRITE,
+    ("GET", f"{ORG}/transfers/{{transfer_id}}"): Permission.ACCOUNTS_READ,
+    ("PATCH", f"{ORG}/transfers/{{transfer_id}}"): Permission.TRANSFERS_WRITE,
+    ("DELETE", f"{ORG}/transfers/{{transfer_id}}"): Permission.TRANSFERS_DELETE,
+    ("POST", f"{ORG}/transfers/{{transfer_id}}/restore"): Permission.TRANSFERS_DELETE,
 }
 
 _EVERYONE = frozenset(Role)
@@ -102,6 +107,8 @@ ALLOWED_ROLES: dict[Permission, frozenset[Role]] = {
     Permission.ORG_MANAGE: _ADMINS,
     Permission.ACCOUNTS_READ: _EVERYONE,
     Permission.ACCOUNTS_MANAGE: _ADMINS,
+    Permission.TRANSFERS_WRITE: _ANALYSTS,
+    Permission.TRANSFERS_DELETE: _ADMINS,
 }
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -1,6 +1,7 @@
 """Balances under concurrent writers (PostgreSQL): records created, moved between accounts,
-deleted and restored at once leave every balance equal to a recount of the records; and the
-``aggregates`` command checks and rebuilds balances like the dashboard's sums."""
+deleted and restored, and transfers made, all at once leave every balance equal to a recount
+of the records; and the ``aggregates`` command checks and rebuilds balances like the
+dashboard's sums."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import case, func, select, update
 from typer.testing import CliRunner
 
-from ledgerline.accounts.models import AccountDailyBalance
+from ledgerline.accounts.models import AccountDailyBalance, Transfer
 from ledgerline.cli import app as cli_app
 from ledgerline.core.config import get_settings
 from ledgerline.core.db import Database
@@ -37,11 +38,18 @@ def postgres_only(backend: str) -> None:
 
 
 async def recount(database: Database, org_id: uuid.UUID) -> dict[str, int]:
-    """Account id -> income minus expense of its live records, from the records table."""
-    signed = case((Record.type == "income", Record.amount_minor), else_=-Record.amount_minor)
+    """Account id -> income minus expense, plus transfers in minus out, of its live records,
+    from the records table."""
+    signed = case(
+        (Record.type == "income", Record.amount_minor),
+        (Record.type == "expense", -Record.amount_minor),
+        (Record.account_id == Transfer.from_account_id, -Record.amount_minor),
+        else_=Record.amount_minor,
+    )
     async with database.sessions() as session:
         rows = await session.execute(
             select(Record.account_id, func.sum(signed))
+            .outerjoin(Transfer, Transfer.id == Record.transfer_id)
             .where(Record.org_id == org_id, Record.deleted_at.is_(None))
             .group_by(Record.account_id)
         )
@@ -59,7 +67,19 @@ async def writer(
     rng = random.Random(seed)
     base = f"/orgs/{org_id}/records"
     for _ in range(OPERATIONS):
-        action = rng.choice(["create", "create", "move", "move", "update", "delete", "restore"])
+        action = rng.choice(
+            ["create", "create", "move", "move", "update", "delete", "restore", "transfer"]
+        )
+        if action == "transfer":
+            source, target = rng.sample(accounts, 2)
+            response = await client.post(
+                f"/orgs/{org_id}/transfers",
+                json={"from_account_id": source, "to_account_id": target,
+                      "amount": f"{rng.randint(1, 10**5)}.00", "date": rng.choice(DAYS)},
+                headers=admin.headers,
+            )  # fmt: skip
+            assert response.status_code == 201, response.text
+            continue
         if action == "create" or not shared:
             body = {
                 "amount": f"{rng.randint(1, 10**6)}.{rng.randint(0, 99):02d}",

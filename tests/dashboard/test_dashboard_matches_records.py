@@ -2,14 +2,15 @@
 
 Hypothesis drives the real HTTP API with a random sequence of creates, updates (of any field,
 date, amount, category, type and currency included, and moves between accounts), deletes,
-restores, CSV imports and new accounts, keeping a plain Python model of the org's records and
-accounts. It then asks every dashboard endpoint about random date ranges (open-ended ones
-included) and compares each answer with figures recomputed here from the model, in integers
-and ``Decimal`` — written from the API contract and the documented choices of the schemas, not
-from the implementation. Every account's balance at random dates, and its balance series at
-every granularity over random ranges, must equal a brute-force sum over the model's records
-too. Last, the stored aggregates (balances included) must equal a recount from the records.
-Runs on SQLite and PostgreSQL, like every database test.
+restores, CSV imports, new accounts and transfers (created, changed, deleted, restored),
+keeping a plain Python model of the org's records, accounts and transfers. It then asks every
+dashboard endpoint about random date ranges (open-ended ones included) and compares each
+answer with figures recomputed here from the model, in integers and ``Decimal`` — written from
+the API contract and the documented choices of the schemas, not from the implementation; a
+transfer never counts there. Every account's balance at random dates, and its balance series
+at every granularity over random ranges, must equal a brute-force sum over the model's records
+and transfers too. Last, the stored aggregates (balances included) must equal a recount from
+the records. Runs on SQLite and PostgreSQL, like every database test.
 """
 
 from __future__ import annotations
@@ -79,10 +80,28 @@ class ModelAccount:
 
 
 @dataclass
+class ModelTransfer:
+    id: str
+    source: str
+    target: str
+    minor: int
+    to_minor: int
+    date: dt.date
+    deleted: bool = False
+
+
+@dataclass
 class Model:
     records: dict[uuid.UUID, ModelRecord] = field(default_factory=dict)
     accounts: dict[str, ModelAccount] = field(default_factory=dict)
     """The accounts created by the test (the default ones are read from the API)."""
+    transfers: dict[str, ModelTransfer] = field(default_factory=dict)
+
+    def live_transfers(self, day: dt.date | None = None) -> list[ModelTransfer]:
+        return [
+            t for t in self.transfers.values() if not t.deleted and (day is None or t.date <= day)
+        ]
+
     spellings: dict[str, str] = field(default_factory=dict)
     """Category key -> the spelling it was first created with."""
 
@@ -342,11 +361,17 @@ def account_of(record: ModelRecord, defaults: dict[str, str]) -> str:
 def expected_balance(
     model: Model, account: ModelAccount, defaults: dict[str, str], day: dt.date
 ) -> int:
-    """Opening balance (from its date on) plus income minus expense, live records to ``day``."""
+    """Opening balance (from its date on) plus income minus expense, plus transfers in minus
+    transfers out, live ones to ``day``."""
     total = account.opening if account.opening_date is None or account.opening_date <= day else 0
     for record in model.live(None, day):
         if account_of(record, defaults) == account.id:
             total += record.minor if record.type == "income" else -record.minor
+    for transfer in model.live_transfers(day):
+        if transfer.source == account.id:
+            total -= transfer.minor
+        if transfer.target == account.id:
+            total += transfer.to_minor
     return total
 
 
@@ -361,6 +386,7 @@ def expected_series(
     """End-of-period balances; open ends from the account's first and last live record or its
     opening date."""
     known = [r.date for r in model.live(None, None) if account_of(r, defaults) == account.id]
+    known.extend(t.date for t in model.live_transfers() if account.id in (t.source, t.target))
     if account.opening_date is not None:
         known.append(account.opening_date)
     if lo is None or hi is None:
@@ -404,6 +430,7 @@ class Driver:
         self.records = f"/orgs/{org_id}/records"
         self.dashboard = f"/orgs/{org_id}/dashboard"
         self.accounts = f"/orgs/{org_id}/accounts"
+        self.transfers = f"/orgs/{org_id}/transfers"
 
     async def create(self, data: st.DataObject) -> None:
         minor = data.draw(minor_amounts, label="amount")
@@ -474,6 +501,78 @@ class Driver:
         assert response.status_code == 200, response.text
         assert response.json()["account_id"] == target
         record.account, record.currency = target, account.currency
+
+    async def transfer(self, data: st.DataObject) -> None:
+        """A transfer between two accounts, defaults included; an amount arrives in the
+        target's currency (drawn apart when the currencies differ)."""
+        listed = {a["id"]: a["currency"] for a in await self._accounts()}
+        ids = sorted(listed)
+        if len(ids) < 2:
+            return
+        source = data.draw(st.sampled_from(ids), label="from")
+        target = data.draw(st.sampled_from([i for i in ids if i != source]), label="to")
+        minor = data.draw(minor_amounts, label="transfer amount")
+        body: Json = {
+            "from_account_id": source,
+            "to_account_id": target,
+            "amount": money(minor),
+            "date": data.draw(record_dates, label="transfer date").isoformat(),
+        }
+        to_minor = minor
+        if listed[source] != listed[target]:
+            to_minor = data.draw(minor_amounts, label="to amount")
+            body["to_amount"] = money(to_minor)
+        response = await self.client.post(self.transfers, json=body, headers=self.admin.headers)
+        assert response.status_code == 201, response.text
+        created = response.json()
+        self.model.transfers[created["id"]] = ModelTransfer(
+            created["id"], source, target, minor, to_minor, dt.date.fromisoformat(body["date"])
+        )
+
+    def _pick_transfer(self, data: st.DataObject, *, deleted: bool) -> ModelTransfer | None:
+        choices = sorted(t.id for t in self.model.transfers.values() if t.deleted is deleted)
+        if not choices:
+            return None
+        return self.model.transfers[data.draw(st.sampled_from(choices), label="transfer")]
+
+    async def change_transfer(self, data: st.DataObject) -> None:
+        transfer = self._pick_transfer(data, deleted=False)
+        if transfer is None:
+            return
+        body: Json = {}
+        if data.draw(st.booleans(), label="new amount"):
+            transfer.minor = data.draw(minor_amounts, label="amount")
+            body["amount"] = money(transfer.minor)
+        if data.draw(st.booleans(), label="new date"):
+            transfer.date = data.draw(record_dates, label="date")
+            body["date"] = transfer.date.isoformat()
+        response = await self.client.patch(
+            f"{self.transfers}/{transfer.id}", json=body, headers=self.admin.headers
+        )
+        assert response.status_code == 200, response.text
+        if response.json()["currency"] == response.json()["to_currency"]:
+            transfer.to_minor = transfer.minor
+        assert to_minor(response.json()["to_amount"]) == transfer.to_minor
+
+    async def delete_transfer(self, data: st.DataObject) -> None:
+        transfer = self._pick_transfer(data, deleted=False)
+        if transfer is None:
+            return
+        response = await self.client.delete(
+            f"{self.transfers}/{transfer.id}", headers=self.admin.headers
+        )
+        assert response.status_code == 204, response.text
+        transfer.deleted = True
+
+    async def restore_transfer(self, data: st.DataObject) -> None:
+        transfer = self._pick_transfer(data, deleted=True)
+        if transfer is None:
+            return
+        response = await self.client.post(
+            f"{self.transfers}/{transfer.id}/restore", headers=self.admin.headers
+        )
+        assert response.status_code == 200, response.text
+        transfer.deleted = False
 
     def _pick(self, data: st.DataObject, *, deleted: bool) -> ModelRecord | None:
         choices = sorted(
@@ -556,7 +655,11 @@ class Driver:
             self.records, params={"sort": "-created_at", "limit": 200}, headers=self.admin.headers
         )
         assert response.status_code == 200, response.text
-        new = [r for r in response.json()["items"] if uuid.UUID(r["id"]) not in self.model.records]
+        new = [
+            r
+            for r in response.json()["items"]
+            if uuid.UUID(r["id"]) not in self.model.records and r["transfer_id"] is None
+        ]
         assert len(new) == expected
         for item in new:
             record = ModelRecord(
@@ -669,6 +772,11 @@ OPERATIONS = [
     "import_csv",
     "open_account",
     "move",
+    "transfer",
+    "transfer",
+    "change_transfer",
+    "delete_transfer",
+    "restore_transfer",
 ]
 month_starts = st.dates(QUERY_FIRST, QUERY_LAST).map(lambda day: day.replace(day=1))
 month_ends = st.dates(QUERY_FIRST, QUERY_LAST).map(

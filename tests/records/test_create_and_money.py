@@ -25,6 +25,7 @@ RECORD_FIELDS = {
     "type",
     "category",
     "account_id",
+    "transfer_id",
     "external_id",
     "date",
     "notes",

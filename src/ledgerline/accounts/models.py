@@ -13,7 +13,17 @@ import datetime as dt
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, String, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerline.core.db import Base, TimestampMixin
@@ -102,3 +112,37 @@ class AccountMonthlyBalance(_SignedTotals, Base):
     org_id: Mapped[uuid.UUID] = _org_key()
     account_id: Mapped[uuid.UUID] = _account_key()
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+
+
+class Transfer(TimestampMixin, Base):
+    """Money moved between two accounts of an org: two records (``transfer_id`` set, type
+    ``transfer``), out of ``from_account_id`` with ``amount`` and into ``to_account_id`` with
+    ``to_amount`` (equal to ``amount`` unless the accounts' currencies differ). The leg in
+    ``from_account_id`` is the outgoing one: the two accounts always differ."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    from_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    to_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    to_amount_minor: Mapped[int] = mapped_column(BigInteger)
+    to_currency: Mapped[str] = mapped_column(String(3))
+    date: Mapped[dt.date] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text, default=None)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    version: Mapped[int] = mapped_column(default=1)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint("from_account_id <> to_account_id", name="distinct_accounts"),
+        CheckConstraint("amount_minor > 0 AND to_amount_minor > 0", name="amounts_positive"),
+        Index(None, "org_id", "date"),
+    )

@@ -16,11 +16,11 @@ from pydantic import (
 )
 
 from ledgerline.accounts.models import AccountKind
-from ledgerline.core.money import normalize_currency
+from ledgerline.core.money import Amount, normalize_currency
 from ledgerline.core.schemas import RequestModel, ResponseModel
 from ledgerline.core.text import reject_control_characters
 from ledgerline.dashboard.schemas import DateRange, Granularity, Money
-from ledgerline.records.schemas import Currency, RecordDate
+from ledgerline.records.schemas import Currency, Notes, RecordDate
 
 AccountName = Annotated[
     str,
@@ -135,3 +135,53 @@ class BalancesQuery(DateRange):
 class BalancePoint(ResponseModel):
     period: str = Field(examples=["2026-03", "2026-W09", "2026-03-01"])
     balance: Money = Field(description="at the end of the period (or of the range within it)")
+
+
+class TransferCreate(RequestModel):
+    from_account_id: uuid.UUID
+    to_account_id: uuid.UUID
+    amount: Amount = Field(description="leaves the source account, in its currency")
+    to_amount: Amount | None = Field(
+        default=None,
+        description="arrives in the destination account, in its currency; required between "
+        "accounts of different currencies, else equal to amount",
+    )
+    currency: Currency | None = Field(default=None, description="if sent, the source's")
+    to_currency: Currency | None = Field(default=None, description="if sent, the destination's")
+    date: RecordDate
+    notes: Notes | None = None
+
+    _check_currency = field_validator("currency", "to_currency")(_currency)
+
+
+class TransferUpdate(RequestModel):
+    """Amounts, date and notes; the accounts of a transfer stay (delete it and make another)."""
+
+    amount: Amount | None = None
+    to_amount: Amount | None = None
+    date: RecordDate | None = None
+    notes: Notes | None = None
+
+    @field_validator("amount", "to_amount", "date", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class TransferRead(ResponseModel):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    from_account_id: uuid.UUID
+    to_account_id: uuid.UUID
+    amount: Money
+    currency: str
+    to_amount: Money
+    to_currency: str
+    date: dt.date
+    notes: str | None
+    record_ids: list[uuid.UUID] = Field(description="the outgoing leg, then the incoming one")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int

@@ -24,6 +24,10 @@ class AuditAction(StrEnum):
     ACCOUNT_CREATED = "account.created"
     ACCOUNT_UPDATED = "account.updated"
     ACCOUNT_DELETED = "account.deleted"
+    TRANSFER_CREATED = "transfer.created"
+    TRANSFER_UPDATED = "transfer.updated"
+    TRANSFER_DELETED = "transfer.deleted"
+    TRANSFER_RESTORED = "transfer.restored"
 
 
 class EntityType(StrEnum):
@@ -31,6 +35,7 @@ class EntityType(StrEnum):
     MEMBERSHIP = "membership"
     ORG = "org"
     ACCOUNT = "account"
+    TRANSFER = "transfer"
 
 
 class AuditEntryRead(ResponseModel):

@@ -26,11 +26,23 @@ from dataclasses import dataclass
 from typing import Any
 from typing import cast as cast_type
 
-from sqlalchemy import Insert, Select, Table, and_, bindparam, cast, delete, func, literal, select
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.accounts.models import AccountDailyBalance, AccountMonthlyBalance
+from ledgerline.accounts.models import AccountDailyBalance, AccountMonthlyBalance, Transfer
 from ledgerline.core.db import is_postgresql
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.records.models import Record
@@ -56,7 +68,8 @@ class Bucket:
     org_id: uuid.UUID
     day: dt.date
     type: str
-    category_id: uuid.UUID
+    category_id: uuid.UUID | None
+    """None on a transfer leg."""
     currency: str
     account_id: uuid.UUID
 
@@ -72,8 +85,13 @@ def bucket_of(record: Record) -> Bucket:
     )
 
 
-BALANCE_SIGNS = {"income": 1, "expense": -1}
-"""How a record's amount counts in its account's balance, by type."""
+TRANSFER_OUT, TRANSFER_IN = "transfer_out", "transfer_in"
+"""A transfer leg's bucket type: its records are all of type ``transfer``, the direction is
+the bucket's (and a recount's) to know."""
+BALANCE_SIGNS = {"income": 1, "expense": -1, TRANSFER_OUT: -1, TRANSFER_IN: 1}
+"""How a record's amount counts in its account's balance, by bucket type."""
+DASHBOARD_TYPES = frozenset({"income", "expense"})
+"""What the dashboard grains count: transfers are never income or expense."""
 
 Totals = DailyTotal | MonthlyTotal | DailyTypeTotal
 Balances = AccountDailyBalance | AccountMonthlyBalance
@@ -149,6 +167,8 @@ class Deltas:
         """The changes rolled up to ``grain``, in key order, without those that cancel out."""
         rolled: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
         for bucket, (high, low, count) in self._changes.items():
+            if not grain.signed and bucket.type not in DASHBOARD_TYPES:
+                continue
             sign = BALANCE_SIGNS[bucket.type] if grain.signed else 1
             change = rolled[grain.of(bucket)]
             change[0] += sign * high
@@ -240,12 +260,19 @@ def live_records(org_id: uuid.UUID) -> Select[Any]:
 
 
 async def recount(session: AsyncSession, org_id: uuid.UUID) -> Deltas:
-    """The org's live records summed per finest bucket by the database."""
+    """The org's live records summed per finest bucket by the database; a transfer leg's
+    direction is read from its transfer (the leg in the transfer's source account is out)."""
     records = live_records(org_id).subquery()
+    transfers = cast_type(Table, Transfer.__table__)
+    kind = case(
+        (records.c.transfer_id.is_(None), records.c.type),
+        (records.c.account_id == transfers.c.from_account_id, literal(TRANSFER_OUT)),
+        else_=literal(TRANSFER_IN),
+    )
     key = (
         records.c.org_id,
         records.c.date,
-        records.c.type,
+        kind,
         records.c.category_id,
         records.c.currency,
         records.c.account_id,
@@ -256,11 +283,13 @@ async def recount(session: AsyncSession, org_id: uuid.UUID) -> Deltas:
             func.sum(records.c.amount_minor.op("/")(literal(HALF))),
             func.sum(records.c.amount_minor.op("%")(literal(HALF))),
             func.count(),
-        ).group_by(*key)
+        )
+        .select_from(records.outerjoin(transfers, transfers.c.id == records.c.transfer_id))
+        .group_by(*key)
     )
     deltas = Deltas()
-    for org, day, kind, category, currency, account, high, low, count in rows:
-        bucket = Bucket(org, day, kind, category, currency, account)
+    for org, day, kind_, category, currency, account, high, low, count in rows:
+        bucket = Bucket(org, day, kind_, category, currency, account)
         deltas.add_sums(bucket, int(high), int(low), count)
     return deltas
 

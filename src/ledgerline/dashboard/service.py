@@ -376,8 +376,9 @@ def check_period_count(start: dt.date, end: dt.date, granularity: Granularity) -
         )
 
 
-def _dated_records(ctx: OrgContext, dates: DateRange) -> Select[Record, str]:
-    statement = record_queries.records_of(ctx.org_id)
+def _dated_records(ctx: OrgContext, dates: DateRange) -> Select[Record, str | None]:
+    """The org's income and expense records in the range: transfers are neither."""
+    statement = record_queries.records_of(ctx.org_id).where(Record.transfer_id.is_(None))
     if dates.date_from is not None:
         statement = statement.where(Record.date >= dates.date_from)
     if dates.date_to is not None:
@@ -444,6 +445,7 @@ async def _walk_amounts(
                 Record.org_id == ctx.org_id,
                 Record.deleted_at.is_(None),
                 Record.currency == currency,
+                Record.transfer_id.is_(None),
             )
             .order_by(Record.amount_scaled.desc(), Record.id.desc())
             .limit(min(page, AMOUNT_WALK_LIMIT - walked))

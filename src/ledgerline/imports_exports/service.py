@@ -371,6 +371,7 @@ async def export_csv(
     writer.writerow(EXPORT_COLUMNS)
     statement = (
         record_queries.filtered_records(ctx.org_id, filters)
+        .where(Record.transfer_id.is_(None))
         .with_only_columns(
             Record.id,
             Record.date,

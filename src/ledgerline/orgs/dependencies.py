@@ -85,3 +85,5 @@ InsightsReader = Annotated[OrgContext, Depends(OrgGuard(Permission.INSIGHTS_READ
 AuditReader = Annotated[OrgContext, Depends(OrgGuard(Permission.AUDIT_READ))]
 AccountsReader = Annotated[OrgContext, Depends(OrgGuard(Permission.ACCOUNTS_READ))]
 AccountsManager = Annotated[OrgContext, Depends(OrgGuard(Permission.ACCOUNTS_MANAGE))]
+TransfersWriter = Annotated[OrgContext, Depends(OrgGuard(Permission.TRANSFERS_WRITE))]
+TransfersDeleter = Annotated[OrgContext, Depends(OrgGuard(Permission.TRANSFERS_DELETE))]

@@ -25,6 +25,8 @@ class Permission(StrEnum):
     ORG_MANAGE = "org:manage"
     ACCOUNTS_READ = "accounts:read"
     ACCOUNTS_MANAGE = "accounts:manage"
+    TRANSFERS_WRITE = "transfers:write"
+    TRANSFERS_DELETE = "transfers:delete"
 
 
 _VIEWER = frozenset(
@@ -40,6 +42,7 @@ _ANALYST = _VIEWER | {
     Permission.RECORDS_WRITE,
     Permission.RECORDS_IMPORT,
     Permission.RECORDS_EXPORT,
+    Permission.TRANSFERS_WRITE,
 }
 _ADMIN = _ANALYST | {
     Permission.RECORDS_DELETE,
@@ -47,6 +50,7 @@ _ADMIN = _ANALYST | {
     Permission.MEMBERS_MANAGE,
     Permission.ORG_MANAGE,
     Permission.ACCOUNTS_MANAGE,
+    Permission.TRANSFERS_DELETE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -24,12 +24,12 @@ from ledgerline.core.pagination import (
 from ledgerline.core.text import fold_key
 from ledgerline.records.models import Category, Record
 from ledgerline.records.schemas import (
+    EntryType,
     RecordFilters,
     RecordListQuery,
     RecordPage,
     RecordRead,
     RecordSort,
-    RecordType,
 )
 
 
@@ -67,11 +67,12 @@ def _in_org(org_id: uuid.UUID, *, deleted: bool) -> tuple[ColumnElement[bool], .
     return Record.org_id == org_id, state
 
 
-def records_of(org_id: uuid.UUID, *, deleted: bool = False) -> Select[Record, str]:
-    """The base of every record read: one org's records, live or soft-deleted, with category."""
+def records_of(org_id: uuid.UUID, *, deleted: bool = False) -> Select[Record, str | None]:
+    """The base of every record read: one org's records, live or soft-deleted, with category
+    (none on a transfer's legs)."""
     return (
         select(Record, Category.name)
-        .join(Category, Category.id == Record.category_id)
+        .outerjoin(Category, Category.id == Record.category_id)
         .where(*_in_org(org_id, deleted=deleted))
     )
 
@@ -140,23 +141,24 @@ def filtered_records(
     *,
     deleted: bool = False,
     category_ids: Sequence[uuid.UUID] | None = None,
-) -> Select[Record, str]:
+) -> Select[Record, str | None]:
     return records_of(org_id, deleted=deleted).where(
         *filter_conditions(org_id, filters, category_ids=category_ids)
     )
 
 
-def to_read(record: Record, category: str) -> RecordRead:
+def to_read(record: Record, category: str | None) -> RecordRead:
     return RecordRead(
         id=record.id,
         org_id=record.org_id,
         amount=format_amount(record.amount_minor, record.currency),
         currency=record.currency,
-        type=RecordType(record.type),
+        type=EntryType(record.type),
         category=category,
         date=record.date,
         notes=record.notes,
         account_id=record.account_id,
+        transfer_id=record.transfer_id,
         external_id=record.external_id,
         created_at=record.created_at,
         updated_at=record.updated_at,

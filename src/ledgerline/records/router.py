@@ -66,7 +66,7 @@ async def get_record(
     return record
 
 
-@router.patch("/records/{record_id}", responses=error_responses(403, 412, *_ORG, *_BODY))
+@router.patch("/records/{record_id}", responses=error_responses(403, 409, 412, *_ORG, *_BODY))
 async def update_record(
     record_id: uuid.UUID,
     body: RecordUpdate,
@@ -84,7 +84,7 @@ async def update_record(
 @router.delete(
     "/records/{record_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(400, 403, 412, *_ORG),
+    responses=error_responses(400, 403, 409, 412, *_ORG),
 )
 async def delete_record(
     record_id: uuid.UUID, session: SessionDep, ctx: RecordsDeleter, if_match: IfMatch
@@ -94,7 +94,7 @@ async def delete_record(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/records/{record_id}/restore", responses=error_responses(403, *_ORG))
+@router.post("/records/{record_id}/restore", responses=error_responses(403, 409, *_ORG))
 async def restore_record(
     record_id: uuid.UUID, response: Response, session: SessionDep, ctx: RecordsDeleter
 ) -> RecordRead:

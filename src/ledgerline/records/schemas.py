@@ -17,8 +17,19 @@ MAX_DATE = dt.date(2199, 12, 31)
 
 
 class RecordType(StrEnum):
+    """What a record can be created, changed, imported or filtered as."""
+
     INCOME = "income"
     EXPENSE = "expense"
+
+
+class EntryType(StrEnum):
+    """What a record is in answers: also ``transfer``, a transfer's leg (changed through its
+    transfer only)."""
+
+    INCOME = "income"
+    EXPENSE = "expense"
+    TRANSFER = "transfer"
 
 
 # The constraints come before the control-character check so that they act on the string
@@ -87,11 +98,12 @@ class RecordRead(ResponseModel):
     org_id: uuid.UUID
     amount: str = Field(examples=["1234.50"])
     currency: str
-    type: RecordType
-    category: str
+    type: EntryType
+    category: str | None = Field(description="null on a transfer's legs")
     date: dt.date
     notes: str | None
     account_id: uuid.UUID
+    transfer_id: uuid.UUID | None = Field(description="set on the two legs of a transfer")
     external_id: str | None = Field(description="the bank's id, when imported with one")
     created_at: dt.datetime
     updated_at: dt.datetime

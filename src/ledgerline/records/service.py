@@ -17,7 +17,13 @@ from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
 from ledgerline.core.db import utcnow
-from ledgerline.core.errors import FieldError, NotFound, PreconditionFailed, ValidationFailed
+from ledgerline.core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from ledgerline.core.money import MoneyError, format_amount, minor_digits, to_minor
 from ledgerline.core.text import fold_key
 from ledgerline.dashboard import aggregates
@@ -190,6 +196,11 @@ async def _locked(
     )
     if record is None:
         raise NotFound(RECORD_NOT_FOUND)
+    if record.transfer_id is not None:
+        raise Conflict(
+            f"this record is a leg of transfer {record.transfer_id}; change the transfer "
+            "(/transfers) instead"
+        )
     category_name = await session.scalar(
         select(Category.name).where(Category.id == record.category_id)
     )
