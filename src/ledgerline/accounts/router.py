@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from ledgerline.accounts import closing, transfers
 from ledgerline.accounts import service as accounts_service
-from ledgerline.accounts import transfers
 from ledgerline.accounts.schemas import (
     AccountCreate,
     AccountListQuery,
@@ -15,6 +15,8 @@ from ledgerline.accounts.schemas import (
     BalanceOn,
     BalancePoint,
     BalancesQuery,
+    ReconcileRequest,
+    ReconcileResult,
     TransferCreate,
     TransferRead,
     TransferUpdate,
@@ -26,6 +28,7 @@ from ledgerline.core.routing import LedgerlineRoute
 from ledgerline.orgs.dependencies import (
     AccountsManager,
     AccountsReader,
+    AccountsReconciler,
     TransfersDeleter,
     TransfersWriter,
 )
@@ -123,6 +126,15 @@ async def account_balances(
     return await accounts_service.balance_series(session, ctx, account_id, query)
 
 
+@router.post("/accounts/{account_id}/reconcile", responses=error_responses(403, *_ORG, *_BODY))
+async def reconcile_account(
+    account_id: uuid.UUID, body: ReconcileRequest, session: SessionDep, ctx: AccountsReconciler
+) -> ReconcileResult:
+    """Compare a statement's balance with the computed one; with ``lock`` and no difference,
+    close the account's records up to the statement's date."""
+    return await closing.reconcile(session, ctx, account_id, body)
+
+
 @router.post(
     "/transfers",
     status_code=status.HTTP_201_CREATED,
@@ -155,7 +167,7 @@ async def get_transfer(
     return transfer
 
 
-@router.patch("/transfers/{transfer_id}", responses=error_responses(403, 412, *_ORG, *_BODY))
+@router.patch("/transfers/{transfer_id}", responses=error_responses(403, 409, 412, *_ORG, *_BODY))
 async def update_transfer(
     transfer_id: uuid.UUID,
     body: TransferUpdate,
@@ -173,7 +185,7 @@ async def update_transfer(
 @router.delete(
     "/transfers/{transfer_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(400, 403, 412, *_ORG),
+    responses=error_responses(400, 403, 409, 412, *_ORG),
 )
 async def delete_transfer(
     transfer_id: uuid.UUID, session: SessionDep, ctx: TransfersDeleter, if_match: IfMatch

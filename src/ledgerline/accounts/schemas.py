@@ -88,6 +88,11 @@ class AccountUpdate(RequestModel):
     opening_balance: SignedAmount | None = None
     opening_date: RecordDate | None = None
     archived: bool | None = None
+    reconciled_through: RecordDate | None = Field(
+        default=None,
+        description="reopen a closed period: an earlier date, or null to reopen every one; "
+        "moving it forward is what reconciling does",
+    )
 
     _check_currency = field_validator("currency")(_currency)
 
@@ -185,3 +190,21 @@ class TransferRead(ResponseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+
+
+class ReconcileRequest(RequestModel):
+    statement_date: RecordDate
+    statement_balance: SignedAmount
+    lock: bool = Field(
+        default=False,
+        description="with a zero difference, close the account's records up to statement_date",
+    )
+
+
+class ReconcileResult(ResponseModel):
+    statement_date: dt.date
+    statement_balance: Money
+    computed_balance: Money = Field(description="the account's balance at statement_date")
+    difference: Money = Field(description="statement_balance minus computed_balance")
+    locked: bool = Field(description="true when reconciled_through now covers statement_date")
+    reconciled_through: dt.date | None

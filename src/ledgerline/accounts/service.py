@@ -183,6 +183,9 @@ def _audited(account: Account) -> dict[str, Any]:
         "opening_balance": format_amount(account.opening_balance_minor, account.currency),
         "opening_date": account.opening_date.isoformat() if account.opening_date else None,
         "archived": account.archived,
+        "reconciled_through": (
+            account.reconciled_through.isoformat() if account.reconciled_through else None
+        ),
     }
 
 
@@ -319,6 +322,8 @@ async def update_account(
         account.opening_date = data.opening_date
     if data.archived is not None:
         account.archived = data.archived
+    if "reconciled_through" in sent:
+        _reopen(account, data.reconciled_through)
     after = _audited(account)
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if changes:
@@ -326,6 +331,16 @@ async def update_account(
         await _flush_named(session, account.name)
         _audit(session, ctx, account, AuditAction.ACCOUNT_UPDATED, changes)
     return await _read(session, account)
+
+
+def _reopen(account: Account, through: dt.date | None) -> None:
+    """Move ``reconciled_through`` back (or clear it): forward is only by reconciling, which
+    checks the balance first."""
+    closed = account.reconciled_through
+    if through is not None and (closed is None or through > closed):
+        message = "can only move back (reopen); reconcile the account to close a period"
+        raise ValidationFailed([FieldError("reconciled_through", message)])
+    account.reconciled_through = through
 
 
 async def delete_account(

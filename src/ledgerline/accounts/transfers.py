@@ -8,12 +8,14 @@ the records API refuses to change them (409).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.accounts.closing import require_open
 from ledgerline.accounts.models import Account, Transfer
 from ledgerline.accounts.schemas import TransferCreate, TransferRead, TransferUpdate
 from ledgerline.audit import service as audit_service
@@ -54,6 +56,12 @@ def to_read(transfer: Transfer, legs: tuple[Record, Record]) -> TransferRead:
         updated_at=transfer.updated_at,
         version=transfer.version,
     )
+
+
+def _touched(transfer: Transfer, day: dt.date | None = None) -> list[tuple[uuid.UUID, dt.date]]:
+    """The (account, date) pairs of both legs, at ``day`` instead of the transfer's date."""
+    on = day or transfer.date
+    return [(transfer.from_account_id, on), (transfer.to_account_id, on)]
 
 
 def _deltas(transfer: Transfer, *, sign: int) -> aggregates.Deltas:
@@ -192,6 +200,7 @@ async def create_transfer(
     if to_amount_minor is None:
         message = f"required between accounts of different currencies ({currency} to {to_currency})"
         raise ValidationFailed([FieldError("to_amount", message)])
+    await require_open(session, ctx.org_id, [(source.id, data.date), (target.id, data.date)])
     transfer = Transfer(
         org_id=ctx.org_id,
         from_account_id=source.id,
@@ -307,7 +316,7 @@ async def update_transfer(
         else transfer.amount_minor
     )
     to_amount = _to_amount(amount, data.to_amount, transfer.currency, transfer.to_currency)
-    values = {
+    values: dict[str, Any] = {
         "amount_minor": amount,
         "to_amount_minor": transfer.to_amount_minor if to_amount is None else to_amount,
         "date": data.date or transfer.date,
@@ -317,6 +326,9 @@ async def update_transfer(
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if not changes:
         return to_read(transfer, legs)
+    await require_open(
+        session, ctx.org_id, [*_touched(transfer), *_touched(transfer, values["date"])]
+    )
     await aggregates.apply(session, _deltas(transfer, sign=-1))
     for name, value in values.items():
         setattr(transfer, name, value)
@@ -349,6 +361,7 @@ async def delete_transfer(
     """Soft delete: both legs leave every list and balance, and come back with a restore."""
     transfer, legs = await _locked(session, ctx, transfer_id, deleted=False)
     _check_version(transfer, if_match)
+    await require_open(session, ctx.org_id, _touched(transfer))
     now = utcnow()
     transfer.deleted_at = now
     for leg in legs:
@@ -365,6 +378,7 @@ async def restore_transfer(
     transfer, legs = await _locked(session, ctx, transfer_id, deleted=None)
     if transfer.deleted_at is None:
         raise Conflict("the transfer is not deleted")
+    await require_open(session, ctx.org_id, _touched(transfer))
     transfer.deleted_at = None
     for leg in legs:
         leg.deleted_at, leg.deleted_by = None, None

@@ -24,6 +24,7 @@ class AuditAction(StrEnum):
     ACCOUNT_CREATED = "account.created"
     ACCOUNT_UPDATED = "account.updated"
     ACCOUNT_DELETED = "account.deleted"
+    ACCOUNT_RECONCILED = "account.reconciled"
     TRANSFER_CREATED = "transfer.created"
     TRANSFER_UPDATED = "transfer.updated"
     TRANSFER_DELETED = "transfer.deleted"

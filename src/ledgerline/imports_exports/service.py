@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ledgerline.accounts import service as accounts_service
+from ledgerline.accounts.closing import require_open
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core.db import is_postgresql, upsert_insert, utcnow
@@ -249,6 +250,9 @@ async def _run_batches(
                     category_ids = await categories.resolve(fresh)
                     account_ids = await accounts_service.default_accounts(
                         session, ctx.org_id, {row.currency for row in fresh}, tally.accounts
+                    )
+                    await require_open(
+                        session, ctx.org_id, ((account_ids[r.currency], r.date) for r in fresh)
                     )
                     records = bulk.record_rows(
                         fresh,

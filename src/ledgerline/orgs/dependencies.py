@@ -87,3 +87,4 @@ AccountsReader = Annotated[OrgContext, Depends(OrgGuard(Permission.ACCOUNTS_READ
 AccountsManager = Annotated[OrgContext, Depends(OrgGuard(Permission.ACCOUNTS_MANAGE))]
 TransfersWriter = Annotated[OrgContext, Depends(OrgGuard(Permission.TRANSFERS_WRITE))]
 TransfersDeleter = Annotated[OrgContext, Depends(OrgGuard(Permission.TRANSFERS_DELETE))]
+AccountsReconciler = Annotated[OrgContext, Depends(OrgGuard(Permission.ACCOUNTS_RECONCILE))]

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     ACCOUNTS_MANAGE = "accounts:manage"
     TRANSFERS_WRITE = "transfers:write"
     TRANSFERS_DELETE = "transfers:delete"
+    ACCOUNTS_RECONCILE = "accounts:reconcile"
 
 
 _VIEWER = frozenset(
@@ -43,6 +44,7 @@ _ANALYST = _VIEWER | {
     Permission.RECORDS_IMPORT,
     Permission.RECORDS_EXPORT,
     Permission.TRANSFERS_WRITE,
+    Permission.ACCOUNTS_RECONCILE,
 }
 _ADMIN = _ANALYST | {
     Permission.RECORDS_DELETE,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts import service as accounts_service
+from ledgerline.accounts.closing import require_open
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
@@ -131,6 +132,7 @@ async def create_record(
         currency = data.currency or ctx.org.currency
         account = await accounts_service.default_account(session, ctx.org_id, currency)
     amount_minor = minor_amount(data.amount, currency)
+    await require_open(session, ctx.org_id, [(account.id, data.date)])
     category = await category_for(session, ctx.org_id, data.category)
     record = Record(
         account_id=account.id,
@@ -274,6 +276,14 @@ async def update_record(
     if not changes:
         return queries.to_read(record, category_name)
     values["search_key"] = search_key(category_name, values.get("notes", record.notes))
+    await require_open(
+        session,
+        ctx.org_id,
+        [
+            (record.account_id, record.date),
+            (values.get("account_id", record.account_id), values.get("date", record.date)),
+        ],
+    )
     await _write_version(session, record, record.version, values)
     deltas = aggregates.Deltas()
     deltas.remove(old_bucket, old_amount)
@@ -300,6 +310,7 @@ async def delete_record(
     record, _category = await _locked(session, ctx, record_id)
     if if_match is not None and if_match != record.version:
         raise PreconditionFailed(f"If-Match version {if_match} is stale")
+    await require_open(session, ctx.org_id, [(record.account_id, record.date)])
     now = utcnow()
     await _write_version(
         session, record, record.version, {"deleted_at": now, "deleted_by": ctx.user.id}
@@ -312,6 +323,7 @@ async def restore_record(
     session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID
 ) -> RecordRead:
     record, category_name = await _locked(session, ctx, record_id, deleted=True)
+    await require_open(session, ctx.org_id, [(record.account_id, record.date)])
     await _write_version(
         session,
         record,
