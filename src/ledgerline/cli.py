@@ -144,10 +144,12 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision."
 
 
 def _register_domain_commands() -> None:
+    from ledgerline.accounts.cli import app as accounts_app
     from ledgerline.dashboard.cli import app as aggregates_app
     from ledgerline.imports_exports.cli import demo_command, export_command, import_command
 
     app.add_typer(aggregates_app, name="aggregates")
+    app.add_typer(accounts_app, name="accounts")
     app.command("import")(import_command)
     app.command("export")(export_command)
     app.command("demo")(demo_command)
