@@ -74,6 +74,7 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("GET", f"{ORG}/dashboard/trends"): Permission.DASHBOARD_READ,
     ("GET", f"{ORG}/dashboard/recent"): Permission.DASHBOARD_READ,
     ("GET", f"{ORG}/dashboard/insights"): Permission.INSIGHTS_READ,
+    ("GET", f"{ORG}/dashboard/balances"): Permission.DASHBOARD_READ,
     ("GET", f"{ORG}/audit"): Permission.AUDIT_READ,
     ("GET", f"{ORG}/accounts"): Permission.ACCOUNTS_READ,
     ("POST", f"{ORG}/accounts"): Permission.ACCOUNTS_MANAGE,

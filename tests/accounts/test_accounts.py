@@ -372,3 +372,92 @@ class TestBalances:
             headers=world.viewer.headers,
         )
         problem(too_long, 422)
+
+
+class TestAccountFilter:
+    async def test_record_list_and_export_take_repeatable_account_ids(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        first = await create_account(client, world.org_id, world.admin, name="First")
+        second = await create_account(client, world.org_id, world.admin, name="Second")
+        made = {}
+        for account, amount in [(first, "1.00"), (second, "2.00"), (None, "3.00")]:
+            fields = {"amount": amount} | ({"account_id": account["id"]} if account else {})
+            made[amount] = await create_record(
+                client, org_id=world.org_id, actor=world.analyst, **fields
+            )
+        one = await client.get(
+            records_url(world.org_id),
+            params={"account_id": first["id"], "include_total": "true"},
+            headers=world.viewer.headers,
+        )
+        assert [r["amount"] for r in one.json()["items"]] == ["1.00"]
+        both = await client.get(
+            records_url(world.org_id),
+            params=[("account_id", first["id"]), ("account_id", second["id"])],
+            headers=world.viewer.headers,
+        )
+        assert sorted(r["amount"] for r in both.json()["items"]) == ["1.00", "2.00"]
+        exported = await client.get(
+            f"{records_url(world.org_id)}/export",
+            params={"account_id": second["id"]},
+            headers=world.analyst.headers,
+        )
+        assert exported.status_code == 200, exported.text
+        assert made["2.00"]["id"] in exported.text
+        assert made["1.00"]["id"] not in exported.text
+        bad = await client.get(
+            records_url(world.org_id), params={"account_id": "nope"}, headers=world.viewer.headers
+        )
+        problem(bad, 422)
+
+
+class TestNetWorth:
+    async def test_non_archived_balances_summed_per_currency_or_split_per_account(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        savings = await create_account(
+            client, world.org_id, world.admin, name="Savings", opening_balance="10.00",
+            opening_date="2026-02-01",
+        )  # fmt: skip
+        old = await create_account(client, world.org_id, world.admin, name="Old")
+        await create_record(
+            client, org_id=world.org_id, actor=world.analyst, account_id=old["id"],
+            type="income", amount="500", date="2026-01-05",
+        )  # fmt: skip
+        archived = await client.patch(
+            accounts_url(world.org_id, old["id"]), json={"archived": True},
+            headers=world.admin.headers,
+        )  # fmt: skip
+        assert archived.status_code == 200
+        await create_record(
+            client, org_id=world.org_id, actor=world.analyst, type="income", amount="3.00",
+            date="2026-01-20",
+        )  # fmt: skip
+        await create_record(
+            client, org_id=world.org_id, actor=world.analyst, currency="EUR", amount="1.00",
+            date="2026-03-03",
+        )  # fmt: skip
+        url = f"/orgs/{world.org_id}/dashboard/balances"
+        response = await client.get(url, headers=world.viewer.headers)
+        assert response.status_code == 200, response.text
+        assert response.json() == [
+            {"period": "2026-01", "currency": "EUR", "balance": "0.00"},
+            {"period": "2026-01", "currency": "USD", "balance": "3.00"},
+            {"period": "2026-02", "currency": "EUR", "balance": "0.00"},
+            {"period": "2026-02", "currency": "USD", "balance": "13.00"},
+            {"period": "2026-03", "currency": "EUR", "balance": "-1.00"},
+            {"period": "2026-03", "currency": "USD", "balance": "13.00"},
+        ]
+        split = await client.get(
+            url,
+            params={"by": "account", "date_from": "2026-03-01", "date_to": "2026-03-31"},
+            headers=world.viewer.headers,
+        )
+        names = {a["id"]: a["name"] for a in await list_accounts(client, world.org_id, world.admin)}
+        assert [(names[p["account_id"]], p["balance"]) for p in split.json()] == [
+            ("Main EUR", "-1.00"),
+            ("Main USD", "3.00"),
+            ("Savings", "10.00"),
+        ]
+        assert savings["id"] in names

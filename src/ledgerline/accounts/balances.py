@@ -86,13 +86,15 @@ async def balances_on(
     }
 
 
-async def _activity_span(session: AsyncSession, account: Account) -> tuple[dt.date, dt.date] | None:
+async def _activity_span(
+    session: AsyncSession, org_id: uuid.UUID, account_ids: Sequence[uuid.UUID]
+) -> tuple[dt.date, dt.date] | None:
     """The first and last day with live records, read from the ends of the daily sums."""
     first, last = (
         await session.execute(
             select(func.min(AccountDailyBalance.day), func.max(AccountDailyBalance.day)).where(
-                AccountDailyBalance.org_id == account.org_id,
-                AccountDailyBalance.account_id == account.id,
+                AccountDailyBalance.org_id == org_id,
+                AccountDailyBalance.account_id.in_(account_ids),
                 AccountDailyBalance.record_count > 0,
             )
         )
@@ -103,14 +105,20 @@ async def _activity_span(session: AsyncSession, account: Account) -> tuple[dt.da
 
 
 async def _span(
-    session: AsyncSession, account: Account, date_from: dt.date | None, date_to: dt.date | None
+    session: AsyncSession,
+    accounts: Sequence[Account],
+    date_from: dt.date | None,
+    date_to: dt.date | None,
 ) -> tuple[dt.date, dt.date] | None:
     """The series' range: the given dates, an open end taken from the first or last day with
-    records or the opening date, as trends take theirs from the records."""
+    records or an opening date, as trends take theirs from the records."""
     if date_from is not None and date_to is not None:
         return date_from, date_to
-    span = await _activity_span(session, account)
-    known = [day for day in (*(span or ()), account.opening_date) if day is not None]
+    if not accounts:
+        return None
+    span = await _activity_span(session, accounts[0].org_id, [a.id for a in accounts])
+    openings = [a.opening_date for a in accounts if a.opening_date is not None]
+    known = [*(span or ()), *openings]
     if not known:
         return None
     start = date_from or min(known)
@@ -122,40 +130,42 @@ async def _span(
 
 async def _period_changes(
     session: AsyncSession,
-    account: Account,
-    start: dt.date,
-    end: dt.date,
+    org_id: uuid.UUID,
+    account_ids: Sequence[uuid.UUID],
+    span: tuple[dt.date, dt.date],
     granularity: Granularity,
-) -> dict[str, int]:
-    """Net change per period key within [start, end]: whole months from the monthly sums when
-    the periods are months, days from the daily ones."""
+) -> dict[tuple[uuid.UUID, str], int]:
+    """Net change per account and period key within the span: whole months from the monthly
+    sums when the periods are months, days from the daily ones."""
     parts = []
     day_column = AccountDailyBalance.day
-    edges: tuple[tuple[dt.date, dt.date], ...] = ((start, end),)
+    edges: tuple[tuple[dt.date, dt.date], ...] = (span,)
     if granularity is Granularity.MONTH:
-        split = periods.split_by_month(start, end)
+        split = periods.split_by_month(*span)
         edges = split.edges
         if split.months is not None:
             parts.append(
                 select(
+                    AccountMonthlyBalance.account_id.label("account_id"),
                     AccountMonthlyBalance.month.label("day"),
                     AccountMonthlyBalance.total_high.label("high"),
                     AccountMonthlyBalance.total_low.label("low"),
                 ).where(
-                    AccountMonthlyBalance.org_id == account.org_id,
-                    AccountMonthlyBalance.account_id == account.id,
+                    AccountMonthlyBalance.org_id == org_id,
+                    AccountMonthlyBalance.account_id.in_(account_ids),
                     AccountMonthlyBalance.month >= split.months[0],
                     AccountMonthlyBalance.month <= split.months[1],
                 )
             )
     parts.extend(
         select(
+            AccountDailyBalance.account_id.label("account_id"),
             day_column.label("day"),
             AccountDailyBalance.total_high.label("high"),
             AccountDailyBalance.total_low.label("low"),
         ).where(
-            AccountDailyBalance.org_id == account.org_id,
-            AccountDailyBalance.account_id == account.id,
+            AccountDailyBalance.org_id == org_id,
+            AccountDailyBalance.account_id.in_(account_ids),
             day_column >= first,
             day_column <= last,
         )
@@ -164,10 +174,15 @@ async def _period_changes(
     rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     start_of = period_start(session, rows.c.day, granularity)
     summed = await session.execute(
-        select(start_of, func.sum(rows.c.high), func.sum(rows.c.low)).group_by(start_of)
+        select(rows.c.account_id, start_of, func.sum(rows.c.high), func.sum(rows.c.low)).group_by(
+            rows.c.account_id, start_of
+        )
     )
     key_of = periods.KEYS[granularity]
-    return {key_of(first_day): join_halves(high, low) for first_day, high, low in summed}
+    return {
+        (account_id, key_of(first_day)): join_halves(high, low)
+        for account_id, first_day, high, low in summed
+    }
 
 
 def _period_end(key: str, granularity: Granularity) -> dt.date:
@@ -179,6 +194,39 @@ def _period_end(key: str, granularity: Granularity) -> dt.date:
     return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
 
 
+async def series_of(
+    session: AsyncSession,
+    accounts: Sequence[Account],
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    granularity: Granularity,
+) -> tuple[list[str], dict[uuid.UUID, list[int]]]:
+    """The period keys of the range and, per account, its balance in minor units at the end
+    of each (or of the range, for the last): three statements whatever the number of accounts
+    and records (accounts of one org)."""
+    if date_from is not None and date_to is not None:
+        check_period_count(date_from, date_to, granularity)
+    span = await _span(session, accounts, date_from, date_to)
+    if span is None:
+        return [], {}
+    start, end = span
+    check_period_count(start, end, granularity)
+    org_id, ids = accounts[0].org_id, [a.id for a in accounts]
+    before = await net_changes_through(session, org_id, ids, start - dt.timedelta(days=1))
+    changes = await _period_changes(session, org_id, ids, span, granularity)
+    keys = list(periods.period_keys(start, end, granularity))
+    closings = [min(_period_end(key, granularity), end) for key in keys]
+    by_account: dict[uuid.UUID, list[int]] = {}
+    for account in accounts:
+        running, points = before.get(account.id, 0), []
+        for key, closing in zip(keys, closings, strict=True):
+            running += changes.get((account.id, key), 0)
+            opening = account.opening_balance_minor if opening_counts(account, closing) else 0
+            points.append(running + opening)
+        by_account[account.id] = points
+    return keys, by_account
+
+
 async def series(
     session: AsyncSession,
     account: Account,
@@ -188,24 +236,9 @@ async def series(
 ) -> list[dict[str, str]]:
     """``{"period", "balance"}`` for every period of the range, each the balance at the end
     of the period, or at the end of the range for the last one."""
-    if date_from is not None and date_to is not None:
-        check_period_count(date_from, date_to, granularity)
-    span = await _span(session, account, date_from, date_to)
-    if span is None:
-        return []
-    start, end = span
-    check_period_count(start, end, granularity)
-    before = (
-        await net_changes_through(
-            session, account.org_id, [account.id], start - dt.timedelta(days=1)
-        )
-    ).get(account.id, 0)
-    changes = await _period_changes(session, account, start, end, granularity)
+    keys, by_account = await series_of(session, [account], date_from, date_to, granularity)
     as_text = amount_formatter(account.currency)
-    points, running = [], before
-    for key in periods.period_keys(start, end, granularity):
-        running += changes.get(key, 0)
-        closing = min(_period_end(key, granularity), end)
-        opening = account.opening_balance_minor if opening_counts(account, closing) else 0
-        points.append({"period": key, "balance": as_text(running + opening)})
-    return points
+    return [
+        {"period": key, "balance": as_text(minor)}
+        for key, minor in zip(keys, by_account.get(account.id, []), strict=True)
+    ]

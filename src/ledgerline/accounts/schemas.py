@@ -4,6 +4,7 @@ import datetime as dt
 import re
 import uuid
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
@@ -208,3 +209,22 @@ class ReconcileResult(ResponseModel):
     difference: Money = Field(description="statement_balance minus computed_balance")
     locked: bool = Field(description="true when reconciled_through now covers statement_date")
     reconciled_through: dt.date | None
+
+
+class NetWorthBy(StrEnum):
+    ACCOUNT = "account"
+
+
+class NetWorthQuery(BalancesQuery):
+    by: NetWorthBy | None = Field(default=None, description="`account`: one series per account")
+
+
+class NetWorthPoint(ResponseModel):
+    period: str = Field(examples=["2026-03", "2026-W09", "2026-03-01"])
+    currency: str
+    balance: Money = Field(description="non-archived accounts together, at the period's end")
+    account_id: uuid.UUID | None = Field(
+        default=None,
+        description="with by=account",
+        exclude_if=lambda account_id: account_id is None,
+    )

@@ -120,6 +120,8 @@ def filter_conditions(
         conditions.append(Record.currency == filters.currency)
     if filters.q is not None:
         conditions.append(Record.search_key.contains(fold_key(filters.q), autoescape=True))
+    if filters.account_id:
+        conditions.append(Record.account_id.in_(sorted(set(filters.account_id))))
     return conditions
 
 
@@ -181,6 +183,7 @@ def _after(spec: SortSpec, value: Any, record_id: uuid.UUID) -> ColumnElement[bo
 def _fingerprint(org_id: uuid.UUID, query: RecordListQuery) -> str:
     bound = query.model_dump(mode="json", exclude={"cursor", "limit", "offset", "include_total"})
     bound["category"] = sorted({fold_key(name) for name in query.category})
+    bound["account_id"] = sorted(set(bound["account_id"]))
     return query_fingerprint({"org": str(org_id), **bound})
 
 

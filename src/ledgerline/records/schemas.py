@@ -158,6 +158,9 @@ class RecordFilters(RequestModel):
     amount_max: Annotated[str | None, Field(pattern=_BOUND, examples=["250.00"])] = None
     currency: Currency | None = None
     q: Annotated[CleanText | None, Field(min_length=1, max_length=200)] = None
+    account_id: list[uuid.UUID] = Field(
+        default_factory=list, description="records of these accounts; may repeat"
+    )
 
     _check_currency = field_validator("currency")(_currency)
 
