@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -37,6 +38,10 @@ async def import_records(
     settings: SettingsDep,
     ctx: RecordsImporter,
     dry_run: Annotated[bool, Query(description="validate and count without writing")] = False,
+    account_id: Annotated[
+        uuid.UUID | None,
+        Query(description="the account of every row without an `account` cell"),
+    ] = None,
 ) -> ImportReport:
     """Import records from CSV: all rows or none; rows already imported count as duplicates."""
     return await imports_exports_service.import_csv(
@@ -48,6 +53,7 @@ async def import_records(
         max_bytes=settings.import_max_bytes,
         size=file.size,
         file_name=file.filename,
+        account_id=account_id,
     )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from ledgerline.accounts import service as accounts_service
 from ledgerline.accounts.closing import require_open
+from ledgerline.accounts.models import Account
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core.db import is_postgresql, upsert_insert, utcnow
@@ -36,6 +37,7 @@ from ledgerline.core.ids import new_id
 from ledgerline.core.money import format_amount
 from ledgerline.dashboard import aggregates
 from ledgerline.imports_exports import bulk
+from ledgerline.imports_exports.accounts import RowAccounts
 from ledgerline.imports_exports.parsing import (
     CsvRows,
     FileRejected,
@@ -59,7 +61,9 @@ EXPORT_COLUMNS = (
     "category",
     "amount",
     "currency",
+    "account",
     "notes",
+    "external_id",
     "created_at",
     "updated_at",
 )
@@ -173,6 +177,7 @@ async def import_csv(
     size: int | None = None,
     file_name: str | None = None,
     progress: Progress | None = None,
+    account_id: uuid.UUID | None = None,
 ) -> ImportReport:
     """Validate and import a CSV; on any row error nothing is written (``ImportRejected``).
 
@@ -184,8 +189,14 @@ async def import_csv(
     if size is not None and size > max_bytes:
         raise ContentTooLarge(f"the file is larger than {max_bytes} bytes")
     import_id = new_id()
-    rows = CsvRows(stream, default_currency=ctx.org.currency, max_rows=max_rows)
-    tally = _Tally()
+    file_account = (
+        await accounts_service.account_for_record(session, ctx.org_id, account_id, None)
+        if account_id is not None
+        else None
+    )
+    default_currency = file_account.currency if file_account is not None else ctx.org.currency
+    rows = CsvRows(stream, default_currency=default_currency, max_rows=max_rows)
+    tally = _Tally(accounts=RowAccounts(session, ctx.org_id, file_account))
     categories = _Categories(session, ctx.org_id)
     try:
         if dry_run:
@@ -211,11 +222,10 @@ async def import_csv(
 
 @dataclass
 class _Tally:
+    accounts: RowAccounts
     created: int = 0
     duplicates: int = 0
     sums: bulk.BucketSums = field(default_factory=bulk.BucketSums)
-    accounts: dict[str, uuid.UUID] = field(default_factory=dict)
-    """The default account id of each currency imported."""
 
 
 async def _run_batches(
@@ -246,13 +256,12 @@ async def _run_batches(
                 fresh = _without_duplicates(batch, known, seen_external_ids)
                 tally.duplicates += len(batch) - len(fresh)
                 tally.created += len(fresh)
+                await tally.accounts.check(fresh, rows.add_error)
                 if import_id is not None and not rows.error_count and fresh:
                     category_ids = await categories.resolve(fresh)
-                    account_ids = await accounts_service.default_accounts(
-                        session, ctx.org_id, {row.currency for row in fresh}, tally.accounts
-                    )
+                    account_ids = await tally.accounts.ids(fresh)
                     await require_open(
-                        session, ctx.org_id, ((account_ids[r.currency], r.date) for r in fresh)
+                        session, ctx.org_id, zip(account_ids, (r.date for r in fresh), strict=True)
                     )
                     records = bulk.record_rows(
                         fresh,
@@ -263,7 +272,7 @@ async def _run_batches(
                         account_ids=account_ids,
                         now=now,
                     )
-                    tally.sums.add(fresh)
+                    tally.sums.add(fresh, account_ids)
                     writing = asyncio.create_task(bulk.insert_records(session, records))
                     seen_external_ids.clear()
                 if progress is not None:
@@ -306,7 +315,7 @@ async def _record_import(
     file_name: str | None,
 ) -> None:
     """Add the imported rows to the aggregates and audit the import."""
-    await aggregates.apply(session, tally.sums.deltas(ctx.org_id, category_ids, tally.accounts))
+    await aggregates.apply(session, tally.sums.deltas(ctx.org_id, category_ids))
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
@@ -383,10 +392,13 @@ async def export_csv(
             Category.name,
             Record.amount_minor,
             Record.currency,
+            Account.name,
             Record.notes,
+            Record.external_id,
             Record.created_at,
             Record.updated_at,
         )
+        .join(Account, Account.id == Record.account_id)
         .order_by(Record.date.desc(), Record.id.desc())
         .execution_options(yield_per=EXPORT_BATCH)
     )
@@ -401,7 +413,9 @@ async def export_csv(
                     _safe_cell(category),
                     format_amount(amount_minor, currency),
                     currency,
+                    _safe_cell(account),
                     _safe_cell(notes),
+                    _safe_cell(external_id),
                     created_at.isoformat(),
                     updated_at.isoformat(),
                 )
@@ -412,7 +426,9 @@ async def export_csv(
                     category,
                     amount_minor,
                     currency,
+                    account,
                     notes,
+                    external_id,
                     created_at,
                     updated_at,
                 ) in partition
