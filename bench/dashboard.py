@@ -42,6 +42,7 @@ import sqlalchemy
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from ledgerline.accounts import service as accounts_service
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.core import migrations
 from ledgerline.core.db import Database
@@ -64,9 +65,9 @@ FIRST_DAY = dt.date(2024, 1, 1)
 DAYS = 731
 BATCH = 50_000
 COLUMNS = [
-    "id", "org_id", "amount_minor", "amount_scaled", "currency", "type", "category_id", "date",
-    "notes", "search_key", "created_by", "updated_by", "version", "deleted_at", "created_at",
-    "updated_at",
+    "id", "org_id", "amount_minor", "amount_scaled", "currency", "type", "category_id",
+    "account_id", "date", "notes", "search_key", "created_by", "updated_by", "version",
+    "deleted_at", "created_at", "updated_at",
 ]  # fmt: skip
 
 
@@ -131,6 +132,7 @@ class Org:
     org_id: uuid.UUID
     user_id: uuid.UUID
     category_ids: dict[str, uuid.UUID]
+    account_ids: dict[str, uuid.UUID]
 
 
 async def create_org(database: Database) -> Org:
@@ -145,8 +147,9 @@ async def create_org(database: Database) -> Org:
             name: (await records_service.category_for(session, org.id, name)).id
             for name in CATEGORIES
         }
+        accounts = await accounts_service.default_accounts(session, org.id, {"USD", "EUR"}, {})
         await session.commit()
-    return Org(org.id, user.id, categories)
+    return Org(org.id, user.id, categories, accounts)
 
 
 def generate(org: Org, size: int, seed: int) -> Iterator[list[tuple[Any, ...]]]:
@@ -165,15 +168,17 @@ def generate(org: Org, size: int, seed: int) -> Iterator[list[tuple[Any, ...]]]:
         notes = None if n % 3 else f"note {n}"
         created = start + dt.timedelta(seconds=n * 60)
         deleted = created if n % 100 == 0 else None
+        currency = "EUR" if n % 10 == 0 else "USD"
         batch.append(
             (
                 new_id(),
                 org.org_id,
                 minor,
                 minor * 100,
-                "EUR" if n % 10 == 0 else "USD",
+                currency,
                 kind,
                 org.category_ids[category],
+                org.account_ids[currency],
                 FIRST_DAY + dt.timedelta(days=rng.randrange(DAYS)),
                 notes,
                 fold_key(f"{category}\n{notes or ''}"),

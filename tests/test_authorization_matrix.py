@@ -77,7 +77,20 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("GET", f"{ORG}/dashboard/trends"): Permission.DASHBOARD_READ,
     ("GET", f"{ORG}/dashboard/recent"): Permission.DASHBOARD_READ,
     ("GET", f"{ORG}/dashboard/insights"): Permission.INSIGHTS_READ,
+    ("GET", f"{ORG}/dashboard/balances"): Permission.DASHBOARD_READ,
     ("GET", f"{ORG}/audit"): Permission.AUDIT_READ,
+    ("GET", f"{ORG}/accounts"): Permission.ACCOUNTS_READ,
+    ("POST", f"{ORG}/accounts"): Permission.ACCOUNTS_MANAGE,
+    ("GET", f"{ORG}/accounts/{{account_id}}"): Permission.ACCOUNTS_READ,
+    ("PATCH", f"{ORG}/accounts/{{account_id}}"): Permission.ACCOUNTS_MANAGE,
+    ("DELETE", f"{ORG}/accounts/{{account_id}}"): Permission.ACCOUNTS_MANAGE,
+    ("GET", f"{ORG}/accounts/{{account_id}}/balances"): Permission.ACCOUNTS_READ,
+    ("POST", f"{ORG}/accounts/{{account_id}}/reconcile"): Permission.ACCOUNTS_RECONCILE,
+    ("POST", f"{ORG}/transfers"): Permission.TRANSFERS_WRITE,
+    ("GET", f"{ORG}/transfers/{{transfer_id}}"): Permission.ACCOUNTS_READ,
+    ("PATCH", f"{ORG}/transfers/{{transfer_id}}"): Permission.TRANSFERS_WRITE,
+    ("DELETE", f"{ORG}/transfers/{{transfer_id}}"): Permission.TRANSFERS_DELETE,
+    ("POST", f"{ORG}/transfers/{{transfer_id}}/restore"): Permission.TRANSFERS_DELETE,
 }
 
 _EVERYONE = frozenset(Role)
@@ -98,6 +111,11 @@ ALLOWED_ROLES: dict[Permission, frozenset[Role]] = {
     Permission.MEMBERS_MANAGE: _ADMINS,
     Permission.ORG_MANAGE: _ADMINS,
     Permission.IMPORT_JOBS_MANAGE: _ADMINS,
+    Permission.ACCOUNTS_READ: _EVERYONE,
+    Permission.ACCOUNTS_MANAGE: _ADMINS,
+    Permission.TRANSFERS_WRITE: _ANALYSTS,
+    Permission.TRANSFERS_DELETE: _ADMINS,
+    Permission.ACCOUNTS_RECONCILE: _ANALYSTS,
 }
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import iter_route_contexts
 
 from ledgerline import __version__
+from ledgerline.accounts.router import router as accounts_router
 from ledgerline.audit.router import router as audit_router
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.auth.router import router as auth_router
@@ -47,6 +48,7 @@ def api_router() -> APIRouter:
         imports_exports_router,
         import_jobs_router,
         records_router,
+        accounts_router,
         dashboard_router,
         audit_router,
     )

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 class LedgerlineCommands(LazyGroup):
     lazy_commands = {
         "orgs": LazyCommand("ledgerline.orgs.cli:app", "Organizations and their ids."),
+        "accounts": LazyCommand("ledgerline.accounts.cli:app", "Accounts and their balances."),
         "aggregates": LazyCommand(
             "ledgerline.dashboard.cli:app",
             "Dashboard aggregates: check them against the records, or rebuild them.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ledgerline.accounts.models import Account, AccountDailyBalance, AccountMonthlyBalance
 from ledgerline.audit.models import AuditEntry
 from ledgerline.auth.models import Login, RefreshToken
 from ledgerline.core.db import Base
@@ -17,6 +18,9 @@ from ledgerline.web.models import WebSession
 metadata = Base.metadata
 
 __all__ = [
+    "Account",
+    "AccountDailyBalance",
+    "AccountMonthlyBalance",
     "AuditEntry",
     "Category",
     "DailyTotal",

@@ -81,6 +81,7 @@ class TestRecordChangesAreLogged:
             "category": [None, "Food"],
             "date": [None, "2026-03-01"],
             "notes": [None, "lunch"],
+            "account_id": [None, record["account_id"]],
         }
         assert changed == {"amount": ["12.50", "13.00"], "notes": ["lunch", None]}
         assert deleted == {"deleted": [False, True]}

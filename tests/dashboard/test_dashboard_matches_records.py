@@ -1,12 +1,16 @@
 """Every dashboard figure equals the same figure computed by brute force over the records.
 
 Hypothesis drives the real HTTP API with a random sequence of creates, updates (of any field,
-date, amount, category, type and currency included), deletes, restores and CSV imports, keeping
-a plain Python model of the org's records. It then asks every dashboard endpoint about random date
-ranges (open-ended ones included) and compares each answer with figures recomputed here from
-the model, in integers and ``Decimal`` — written from the API contract and the documented
-choices of the schemas, not from the implementation. Last, the stored aggregates must equal a
-recount from the records. Runs on SQLite and PostgreSQL, like every database test.
+date, amount, category, type and currency included, and moves between accounts), deletes,
+restores, CSV imports, new accounts and transfers (created, changed, deleted, restored),
+keeping a plain Python model of the org's records, accounts and transfers. It then asks every
+dashboard endpoint about random date ranges (open-ended ones included) and compares each
+answer with figures recomputed here from the model, in integers and ``Decimal`` — written from
+the API contract and the documented choices of the schemas, not from the implementation; a
+transfer never counts there. Every account's balance at random dates, and its balance series
+at every granularity over random ranges, must equal a brute-force sum over the model's records
+and transfers too. Last, the stored aggregates (balances included) must equal a recount from
+the records. Runs on SQLite and PostgreSQL, like every database test.
 """
 
 from __future__ import annotations
@@ -63,11 +67,41 @@ class ModelRecord:
     date: dt.date
     created_at: dt.datetime
     deleted: bool = False
+    account: str | None = None
+    """The account id, or None for the default account of the record's currency."""
+
+
+@dataclass
+class ModelAccount:
+    id: str
+    currency: str
+    opening: int
+    opening_date: dt.date | None
+
+
+@dataclass
+class ModelTransfer:
+    id: str
+    source: str
+    target: str
+    minor: int
+    to_minor: int
+    date: dt.date
+    deleted: bool = False
 
 
 @dataclass
 class Model:
     records: dict[uuid.UUID, ModelRecord] = field(default_factory=dict)
+    accounts: dict[str, ModelAccount] = field(default_factory=dict)
+    """The accounts created by the test (the default ones are read from the API)."""
+    transfers: dict[str, ModelTransfer] = field(default_factory=dict)
+
+    def live_transfers(self, day: dt.date | None = None) -> list[ModelTransfer]:
+        return [
+            t for t in self.transfers.values() if not t.deleted and (day is None or t.date <= day)
+        ]
+
     spellings: dict[str, str] = field(default_factory=dict)
     """Category key -> the spelling it was first created with."""
 
@@ -320,6 +354,100 @@ def actual_insights(body: Json) -> Json:
     }
 
 
+def account_of(record: ModelRecord, defaults: dict[str, str]) -> str:
+    return record.account or defaults[record.currency]
+
+
+def expected_balance(
+    model: Model, account: ModelAccount, defaults: dict[str, str], day: dt.date
+) -> int:
+    """Opening balance (from its date on) plus income minus expense, plus transfers in minus
+    transfers out, live ones to ``day``."""
+    total = account.opening if account.opening_date is None or account.opening_date <= day else 0
+    for record in model.live(None, day):
+        if account_of(record, defaults) == account.id:
+            total += record.minor if record.type == "income" else -record.minor
+    for transfer in model.live_transfers(day):
+        if transfer.source == account.id:
+            total -= transfer.minor
+        if transfer.target == account.id:
+            total += transfer.to_minor
+    return total
+
+
+def expected_series(
+    model: Model,
+    account: ModelAccount,
+    defaults: dict[str, str],
+    lo: dt.date | None,
+    hi: dt.date | None,
+    granularity: str,
+) -> list[Json]:
+    """End-of-period balances; open ends from the account's first and last live record or its
+    opening date."""
+    known = [r.date for r in model.live(None, None) if account_of(r, defaults) == account.id]
+    known.extend(t.date for t in model.live_transfers() if account.id in (t.source, t.target))
+    if account.opening_date is not None:
+        known.append(account.opening_date)
+    if lo is None or hi is None:
+        if not known:
+            return []
+        lo = lo if lo is not None else min(known)
+        hi = hi if hi is not None else max(known)
+        if lo > hi:
+            return []
+    last_day: dict[str, dt.date] = {}
+    for day in days(lo, hi):
+        last_day[period_of(day, granularity)] = day
+    return [
+        {"period": key, "balance": money(expected_balance(model, account, defaults, end))}
+        for key, end in last_day.items()
+    ]
+
+
+def expected_net_worth(
+    model: Model,
+    accounts: dict[str, ModelAccount],
+    defaults: dict[str, str],
+    lo: dt.date | None,
+    hi: dt.date | None,
+    granularity: str,
+    names: dict[str, str],
+    *,
+    by_account: bool,
+) -> list[Json]:
+    """Every account's end-of-period balance summed per currency (or per account, in name
+    order), the open ends from any account's first or last record, transfer or opening."""
+    known = [r.date for r in model.live(None, None)]
+    known.extend(t.date for t in model.live_transfers())
+    known.extend(a.opening_date for a in accounts.values() if a.opening_date is not None)
+    if lo is None or hi is None:
+        if not known:
+            return []
+        lo = lo if lo is not None else min(known)
+        hi = hi if hi is not None else max(known)
+        if lo > hi:
+            return []
+    last_day: dict[str, dt.date] = {}
+    for day in days(lo, hi):
+        last_day[period_of(day, granularity)] = day
+    ordered = sorted(accounts.values(), key=lambda a: (names[a.id].casefold(), a.id))
+    points: list[Json] = []
+    for key, end in last_day.items():
+        balances = {a.id: expected_balance(model, a, defaults, end) for a in ordered}
+        if by_account:
+            points.extend(
+                {"period": key, "currency": a.currency, "balance": money(balances[a.id]),
+                 "account_id": a.id}
+                for a in ordered
+            )  # fmt: skip
+            continue
+        for currency in sorted({a.currency for a in ordered}):
+            total = sum(balances[a.id] for a in ordered if a.currency == currency)
+            points.append({"period": key, "currency": currency, "balance": money(total)})
+    return points
+
+
 # --- driving the API -------------------------------------------------------------------------
 
 
@@ -344,6 +472,8 @@ class Driver:
         self.imported = 0
         self.records = f"/orgs/{org_id}/records"
         self.dashboard = f"/orgs/{org_id}/dashboard"
+        self.accounts = f"/orgs/{org_id}/accounts"
+        self.transfers = f"/orgs/{org_id}/transfers"
 
     async def create(self, data: st.DataObject) -> None:
         minor = data.draw(minor_amounts, label="amount")
@@ -356,6 +486,9 @@ class Driver:
         currency = data.draw(st.sampled_from([None, *CURRENCIES]), label="currency")
         if currency is not None:
             body["currency"] = currency
+        account = await self._draw_account(data, currency or ORG_CURRENCY)
+        if account is not None:
+            body["account_id"] = account
         response = await self.client.post(self.records, json=body, headers=self.admin.headers)
         assert response.status_code == 201, response.text
         created = response.json()
@@ -369,8 +502,120 @@ class Driver:
             category=fold(body["category"]),
             date=dt.date.fromisoformat(body["date"]),
             created_at=dt.datetime.fromisoformat(created["created_at"]),
+            account=account,
         )
         assert created["currency"] == self.model.records[record_id].currency
+
+    async def open_account(self, data: st.DataObject) -> None:
+        """A new account, with an opening balance of either sign from a date or always."""
+        currency = data.draw(st.sampled_from(CURRENCIES), label="account currency")
+        opening = data.draw(st.integers(-(10**9), 10**9), label="opening")
+        opening_date = data.draw(st.none() | record_dates, label="opening date")
+        body: Json = {
+            "name": f"Account {len(self.model.accounts) + 1}",
+            "currency": currency,
+            "opening_balance": money(opening),
+        }
+        if opening_date is not None:
+            body["opening_date"] = opening_date.isoformat()
+        response = await self.client.post(self.accounts, json=body, headers=self.admin.headers)
+        assert response.status_code == 201, response.text
+        account_id = response.json()["id"]
+        self.model.accounts[account_id] = ModelAccount(account_id, currency, opening, opening_date)
+
+    async def _draw_account(self, data: st.DataObject, currency: str) -> str | None:
+        """One of the test's accounts in ``currency``, or None (the default account)."""
+        choices = sorted(a.id for a in self.model.accounts.values() if a.currency == currency)
+        return data.draw(st.sampled_from([None, *choices]), label="account")
+
+    async def move(self, data: st.DataObject) -> None:
+        """Move a record to another account, its currency with it when the account's differs."""
+        record = self._pick(data, deleted=False)
+        if record is None or not self.model.accounts:
+            return
+        target = data.draw(st.sampled_from(sorted(self.model.accounts)), label="to account")
+        account = self.model.accounts[target]
+        body: Json = {"account_id": target}
+        if account.currency != record.currency:
+            body["currency"] = account.currency
+        response = await self.client.patch(
+            f"{self.records}/{record.id}", json=body, headers=self.admin.headers
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["account_id"] == target
+        record.account, record.currency = target, account.currency
+
+    async def transfer(self, data: st.DataObject) -> None:
+        """A transfer between two accounts, defaults included; an amount arrives in the
+        target's currency (drawn apart when the currencies differ)."""
+        listed = {a["id"]: a["currency"] for a in await self._accounts()}
+        ids = sorted(listed)
+        if len(ids) < 2:
+            return
+        source = data.draw(st.sampled_from(ids), label="from")
+        target = data.draw(st.sampled_from([i for i in ids if i != source]), label="to")
+        minor = data.draw(minor_amounts, label="transfer amount")
+        body: Json = {
+            "from_account_id": source,
+            "to_account_id": target,
+            "amount": money(minor),
+            "date": data.draw(record_dates, label="transfer date").isoformat(),
+        }
+        to_minor = minor
+        if listed[source] != listed[target]:
+            to_minor = data.draw(minor_amounts, label="to amount")
+            body["to_amount"] = money(to_minor)
+        response = await self.client.post(self.transfers, json=body, headers=self.admin.headers)
+        assert response.status_code == 201, response.text
+        created = response.json()
+        self.model.transfers[created["id"]] = ModelTransfer(
+            created["id"], source, target, minor, to_minor, dt.date.fromisoformat(body["date"])
+        )
+
+    def _pick_transfer(self, data: st.DataObject, *, deleted: bool) -> ModelTransfer | None:
+        choices = sorted(t.id for t in self.model.transfers.values() if t.deleted is deleted)
+        if not choices:
+            return None
+        return self.model.transfers[data.draw(st.sampled_from(choices), label="transfer")]
+
+    async def change_transfer(self, data: st.DataObject) -> None:
+        transfer = self._pick_transfer(data, deleted=False)
+        if transfer is None:
+            return
+        body: Json = {}
+        if data.draw(st.booleans(), label="new amount"):
+            transfer.minor = data.draw(minor_amounts, label="amount")
+            body["amount"] = money(transfer.minor)
+        if data.draw(st.booleans(), label="new date"):
+            transfer.date = data.draw(record_dates, label="date")
+            body["date"] = transfer.date.isoformat()
+        response = await self.client.patch(
+            f"{self.transfers}/{transfer.id}", json=body, headers=self.admin.headers
+        )
+        assert response.status_code == 200, response.text
+        if response.json()["currency"] == response.json()["to_currency"]:
+            transfer.to_minor = transfer.minor
+        assert to_minor(response.json()["to_amount"]) == transfer.to_minor
+
+    async def delete_transfer(self, data: st.DataObject) -> None:
+        transfer = self._pick_transfer(data, deleted=False)
+        if transfer is None:
+            return
+        response = await self.client.delete(
+            f"{self.transfers}/{transfer.id}", headers=self.admin.headers
+        )
+        assert response.status_code == 204, response.text
+        transfer.deleted = True
+
+    async def restore_transfer(self, data: st.DataObject) -> None:
+        transfer = self._pick_transfer(data, deleted=True)
+        if transfer is None:
+            return
+        response = await self.client.post(
+            f"{self.transfers}/{transfer.id}/restore", headers=self.admin.headers
+        )
+        assert response.status_code == 200, response.text
+        transfer.deleted = False
 
     def _pick(self, data: st.DataObject, *, deleted: bool) -> ModelRecord | None:
         choices = sorted(
@@ -394,6 +639,8 @@ class Driver:
             body["date"] = data.draw(record_dates, label="date").isoformat()
         if "currency" in fields:
             body["currency"] = data.draw(st.sampled_from(CURRENCIES), label="currency")
+            if body["currency"] != record.currency:
+                record.account = None
         if "notes" in fields:
             body["notes"] = data.draw(st.sampled_from([None, "paid", "Food?"]), label="notes")
         response = await self.client.patch(
@@ -451,7 +698,11 @@ class Driver:
             self.records, params={"sort": "-created_at", "limit": 200}, headers=self.admin.headers
         )
         assert response.status_code == 200, response.text
-        new = [r for r in response.json()["items"] if uuid.UUID(r["id"]) not in self.model.records]
+        new = [
+            r
+            for r in response.json()["items"]
+            if uuid.UUID(r["id"]) not in self.model.records and r["transfer_id"] is None
+        ]
         assert len(new) == expected
         for item in new:
             record = ModelRecord(
@@ -513,9 +764,73 @@ class Driver:
         for currency in (None, "EUR"):
             answered = actual_insights(await self.get("insights", **dates, currency=currency))
             assert answered == expected_insights(model, lo, hi, currency or ORG_CURRENCY)
+        await self.check_balances(lo, hi, data)
+
+    async def _accounts(self, **params: str) -> list[Json]:
+        response = await self.client.get(self.accounts, params=params, headers=self.admin.headers)
+        assert response.status_code == 200, response.text
+        accounts: list[Json] = response.json()
+        return accounts
+
+    async def check_balances(
+        self, lo: dt.date | None, hi: dt.date | None, data: st.DataObject
+    ) -> None:
+        """Every account's balance at a date, and its balance series, against the model."""
+        listed = await self._accounts()
+        defaults = {a["currency"]: a["id"] for a in listed if a["is_default"]}
+        accounts = dict(self.model.accounts)
+        for account in listed:
+            if account["is_default"]:
+                accounts[account["id"]] = ModelAccount(account["id"], account["currency"], 0, None)
+        assert {a["id"] for a in listed} == set(accounts)
+        on = data.draw(query_dates.filter(lambda day: day is not None), label="on")
+        at = {a["id"]: a["balance"] for a in await self._accounts(on=on.isoformat())}
+        for account in accounts.values():
+            assert at[account.id] == money(expected_balance(self.model, account, defaults, on))
+        today = dt.datetime.now(dt.UTC).date()
+        for item in listed:
+            expected = expected_balance(self.model, accounts[item["id"]], defaults, today)
+            assert item["balance"] == money(expected)
+        names = {a["id"]: a["name"] for a in listed}
+        granularity = data.draw(st.sampled_from(["week", "month"]), label="net worth grain")
+        by_account = data.draw(st.booleans(), label="by account")
+        query = {"date_from": lo, "date_to": hi, "granularity": granularity}
+        if by_account:
+            query["by"] = "account"
+        answered = await self.get("balances", **query)
+        assert answered == expected_net_worth(
+            self.model, accounts, defaults, lo, hi, granularity, names, by_account=by_account
+        )
+        account = accounts[data.draw(st.sampled_from(sorted(accounts)), label="series account")]
+        for granularity in ("day", "week", "month"):
+            query = {"date_from": lo, "date_to": hi, "granularity": granularity}
+            params = {k: str(v) for k, v in query.items() if v is not None}
+            response = await self.client.get(
+                f"{self.accounts}/{account.id}/balances", params=params, headers=self.admin.headers
+            )
+            assert response.status_code == 200, response.text
+            assert response.json() == expected_series(
+                self.model, account, defaults, lo, hi, granularity
+            ), granularity
 
 
-OPERATIONS = ["create", "create", "create", "update", "update", "delete", "restore", "import_csv"]
+OPERATIONS = [
+    "create",
+    "create",
+    "create",
+    "update",
+    "update",
+    "delete",
+    "restore",
+    "import_csv",
+    "open_account",
+    "move",
+    "transfer",
+    "transfer",
+    "change_transfer",
+    "delete_transfer",
+    "restore_transfer",
+]
 month_starts = st.dates(QUERY_FIRST, QUERY_LAST).map(lambda day: day.replace(day=1))
 month_ends = st.dates(QUERY_FIRST, QUERY_LAST).map(
     lambda day: day.replace(day=calendar.monthrange(day.year, day.month)[1])

@@ -87,7 +87,16 @@ async def dashboard(client: httpx.AsyncClient, org_id: uuid.UUID, actor: Actor) 
 
 
 _IDENTITY_KEYS = frozenset(
-    {"id", "org_id", "created_at", "updated_at", "created_by", "updated_by", "version"}
+    {
+        "id",
+        "org_id",
+        "account_id",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+        "version",
+    }
 )
 
 

@@ -30,8 +30,8 @@ from tests.imports_exports.helpers import (
 from tests.records.helpers import walk_records
 
 Json = dict[str, Any]
-COLUMNS = ["id", "date", "type", "category", "amount", "currency", "notes"]
-COLUMNS += ["created_at", "updated_at"]
+COLUMNS = ["id", "date", "type", "category", "amount", "currency", "account", "notes"]
+COLUMNS += ["external_id", "created_at", "updated_at"]
 VARIED: list[Json] = [
     {"amount": "5200.00", "type": "income", "category": "Salary", "date": "2025-01-31"},
     {
@@ -169,7 +169,8 @@ class TestCsvShape:
         assert "attachment" in response.headers["content-disposition"]
         assert (
             response.content.splitlines()[0]
-            == b"id,date,type,category,amount,currency,notes,created_at,updated_at"
+            == b"id,date,type,category,amount,currency,account,notes,external_id,created_at,"
+            b"updated_at"
         )
         rows = read_csv(response.content)
         assert list(rows[0]) == COLUMNS
@@ -221,7 +222,8 @@ class TestCsvShape:
 
         assert (
             response.content
-            == b"id,date,type,category,amount,currency,notes,created_at,updated_at\r\n"
+            == b"id,date,type,category,amount,currency,account,notes,external_id,created_at,"
+            b"updated_at\r\n"
         )
 
 

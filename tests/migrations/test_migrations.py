@@ -13,14 +13,29 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, insert, inspect, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    Uuid,
+    insert,
+    inspect,
+    select,
+)
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 
+from ledgerline.accounts import balances as account_balances
+from ledgerline.accounts.models import Account
 from ledgerline.core import migrations
 from ledgerline.core.db import Database
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.models import metadata
 from ledgerline.orgs.models import Org
-from ledgerline.records.models import Category
+from ledgerline.records.models import Category, Record
 from tests.conftest import empty_database_url
 
 
@@ -209,3 +224,142 @@ class TestCoarserAggregatesMigration:
             ],
             key=repr,
         )
+
+
+class TestAccountsMigration:
+    """0007 moves every record into a default account of its org and currency, fills the
+    balance aggregates, and goes back down leaving the records as they were."""
+
+    RECORDS = (
+        # org, currency, type, minor, date, deleted
+        ("multi", "USD", "income", 10_000, dt.date(2026, 1, 5), False),
+        ("multi", "USD", "expense", 2_550, dt.date(2026, 2, 1), False),
+        ("multi", "USD", "expense", 99_999, dt.date(2026, 2, 2), True),
+        ("multi", "EUR", "expense", 700, dt.date(2025, 12, 31), False),
+        ("multi", "JPY", "income", 5_000, dt.date(2026, 3, 1), False),
+        ("other", "GBP", "expense", 1, dt.date(2026, 1, 1), False),
+    )
+
+    async def _seed(self, url: str) -> dict[str, uuid.UUID]:
+        orgs = {"multi": uuid.uuid4(), "other": uuid.uuid4(), "empty": uuid.uuid4()}
+        category = {name: uuid.uuid4() for name in orgs}
+        now = dt.datetime.now(dt.UTC)
+        records = sa_table(
+            "records",
+            *(
+                sa_column(name, kind)
+                for name, kind in [
+                    ("id", Uuid()),
+                    ("org_id", Uuid()),
+                    ("amount_minor", BigInteger()),
+                    ("amount_scaled", BigInteger()),
+                    ("currency", String()),
+                    ("type", String()),
+                    ("category_id", Uuid()),
+                    ("date", Date()),
+                    ("search_key", String()),
+                    ("version", Integer()),
+                    ("deleted_at", DateTime(timezone=True)),
+                    ("created_at", DateTime(timezone=True)),
+                    ("updated_at", DateTime(timezone=True)),
+                ]
+            ),
+        )
+        database = Database(url)
+        try:
+            async with database.sessions() as session:
+                await session.execute(
+                    insert(Org).values(
+                        [
+                            {"id": org_id, "name": name, "currency": "EUR" if name == "empty"
+                             else "USD", "created_at": now, "updated_at": now}
+                            for name, org_id in orgs.items()
+                        ]
+                    )
+                )  # fmt: skip
+                await session.execute(
+                    insert(Category).values(
+                        [
+                            {"id": category[name], "org_id": org_id, "name": "F", "name_key": "f"}
+                            for name, org_id in orgs.items()
+                        ]
+                    )
+                )
+                await session.execute(
+                    records.insert().values(
+                        [
+                            {
+                                "id": uuid.uuid4(),
+                                "org_id": orgs[org],
+                                "amount_minor": minor,
+                                "amount_scaled": minor,
+                                "currency": currency,
+                                "type": kind,
+                                "category_id": category[org],
+                                "date": day,
+                                "search_key": "f",
+                                "version": 1,
+                                "deleted_at": now if deleted else None,
+                                "created_at": now,
+                                "updated_at": now,
+                            }
+                            for org, currency, kind, minor, day, deleted in self.RECORDS
+                        ]
+                    )
+                )
+                await session.commit()
+        finally:
+            await database.dispose()
+        return orgs
+
+    async def test_records_move_into_default_accounts_with_balances_and_back(
+        self, fresh_url: str
+    ) -> None:
+        await upgrade(fresh_url, "0006")
+        orgs = await self._seed(fresh_url)
+        await upgrade(fresh_url, "0007")
+        database = Database(fresh_url)
+        try:
+            async with database.sessions() as session:
+                accounts = list(await session.scalars(select(Account)))
+                placed = (
+                    await session.execute(select(Record.org_id, Record.currency, Record.account_id))
+                ).all()
+                balances, january = {}, {}
+                for org_id in orgs.values():
+                    of_org = [a for a in accounts if a.org_id == org_id]
+                    balances |= await account_balances.balances_on(
+                        session, of_org, dt.date(2026, 12, 31)
+                    )
+                    january |= await account_balances.balances_on(
+                        session, of_org, dt.date(2026, 1, 31)
+                    )
+        finally:
+            await database.dispose()
+        by_key = {(a.org_id, a.currency): a for a in accounts}
+        assert set(by_key) == {
+            (orgs["multi"], "USD"),
+            (orgs["multi"], "EUR"),
+            (orgs["multi"], "JPY"),
+            (orgs["other"], "USD"),
+            (orgs["other"], "GBP"),
+            (orgs["empty"], "EUR"),
+        }
+        assert all(a.is_default and a.name == f"Main {a.currency}" for a in accounts)
+        assert len(placed) == len(self.RECORDS)
+        assert all(by_key[(org, currency)].id == account for org, currency, account in placed)
+        expected = {
+            (orgs["multi"], "USD"): 10_000 - 2_550,
+            (orgs["multi"], "EUR"): -700,
+            (orgs["multi"], "JPY"): 5_000,
+            (orgs["other"], "USD"): 0,
+            (orgs["other"], "GBP"): -1,
+            (orgs["empty"], "EUR"): 0,
+        }
+        assert {key: balances[a.id] for key, a in by_key.items()} == expected
+        assert january[by_key[(orgs["multi"], "USD")].id] == 10_000
+
+        await downgrade(fresh_url, "0006")
+        assert "accounts" not in await tables(fresh_url)
+        await upgrade(fresh_url)
+        assert "accounts" in await tables(fresh_url)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from ledgerline.accounts import service as accounts_service
 from ledgerline.core.db import Database
 from ledgerline.core.text import fold_key
 from ledgerline.dashboard import aggregates
@@ -64,10 +65,12 @@ async def seed_records(
                 categories[key] = await records_service.category_for(session, org_id, data.category)
             category = categories[key]
             currency = data.currency or org.currency
+            account = await accounts_service.default_account(session, org_id, currency)
             amount_minor = records_service.minor_amount(data.amount, currency)
             records.append(
                 Record(
                     org_id=org_id,
+                    account_id=data.account_id or account.id,
                     amount_minor=amount_minor,
                     amount_scaled=records_service.scaled_amount(amount_minor, currency),
                     currency=currency,

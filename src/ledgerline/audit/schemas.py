@@ -21,12 +21,22 @@ class AuditAction(StrEnum):
     MEMBER_UPDATED = "member.updated"
     MEMBER_REMOVED = "member.removed"
     ORG_UPDATED = "org.updated"
+    ACCOUNT_CREATED = "account.created"
+    ACCOUNT_UPDATED = "account.updated"
+    ACCOUNT_DELETED = "account.deleted"
+    ACCOUNT_RECONCILED = "account.reconciled"
+    TRANSFER_CREATED = "transfer.created"
+    TRANSFER_UPDATED = "transfer.updated"
+    TRANSFER_DELETED = "transfer.deleted"
+    TRANSFER_RESTORED = "transfer.restored"
 
 
 class EntityType(StrEnum):
     RECORD = "record"
     MEMBERSHIP = "membership"
     ORG = "org"
+    ACCOUNT = "account"
+    TRANSFER = "transfer"
 
 
 class AuditEntryRead(ResponseModel):

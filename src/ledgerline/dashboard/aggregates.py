@@ -1,7 +1,9 @@
 """Keeping the dashboard aggregates in step with the records, inside the writing transaction.
 
 Every change is expressed as signed deltas on the finest buckets (org, day, type, category,
-currency), rolled up to each grain of ``GRAINS`` (daily, monthly, daily per type) and applied
+currency, account), rolled up to each grain of ``GRAINS`` (daily, monthly, daily per type, and
+the accounts' daily and monthly balances, where a bucket's amount counts with the sign its type
+gives it: income adds to a balance, expense subtracts) and applied
 with ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x``: the database adds atomically
 under its row lock, so concurrent writers never lose an increment. Grains are applied in a fixed
 order and each grain's rows in key order, so two transactions lock them in the same order.
@@ -24,10 +26,23 @@ from dataclasses import dataclass
 from typing import Any
 from typing import cast as cast_type
 
-from sqlalchemy import Insert, Select, Table, and_, bindparam, cast, delete, func, literal, select
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.accounts.models import AccountDailyBalance, AccountMonthlyBalance, Transfer
 from ledgerline.core.db import is_postgresql
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.records.models import Record
@@ -53,24 +68,44 @@ class Bucket:
     org_id: uuid.UUID
     day: dt.date
     type: str
-    category_id: uuid.UUID
+    category_id: uuid.UUID | None
+    """None on a transfer leg."""
     currency: str
+    account_id: uuid.UUID
 
 
 def bucket_of(record: Record) -> Bucket:
-    return Bucket(record.org_id, record.date, record.type, record.category_id, record.currency)
+    return Bucket(
+        record.org_id,
+        record.date,
+        record.type,
+        record.category_id,
+        record.currency,
+        record.account_id,
+    )
 
+
+TRANSFER_OUT, TRANSFER_IN = "transfer_out", "transfer_in"
+"""A transfer leg's bucket type: its records are all of type ``transfer``, the direction is
+the bucket's (and a recount's) to know."""
+BALANCE_SIGNS = {"income": 1, "expense": -1, TRANSFER_OUT: -1, TRANSFER_IN: 1}
+"""How a record's amount counts in its account's balance, by bucket type."""
+DASHBOARD_TYPES = frozenset({"income", "expense"})
+"""What the dashboard grains count: transfers are never income or expense."""
 
 Totals = DailyTotal | MonthlyTotal | DailyTypeTotal
+Balances = AccountDailyBalance | AccountMonthlyBalance
 
 
 @dataclass(frozen=True, slots=True)
 class Grain:
     """One aggregate table: its key columns, and the key a finest bucket rolls up to."""
 
-    model: type[Totals]
+    model: type[Totals | Balances]
     key: tuple[str, ...]
     of: Callable[[Bucket], tuple[Any, ...]]
+    signed: bool = False
+    """Sums amounts with the sign of their type (``BALANCE_SIGNS``), not as they are."""
 
     @property
     def table(self) -> Table:
@@ -92,6 +127,18 @@ GRAINS = (
         DailyTypeTotal,
         ("org_id", "day", "type", "currency"),
         lambda b: (b.org_id, b.day, b.type, b.currency),
+    ),
+    Grain(
+        AccountDailyBalance,
+        ("org_id", "account_id", "day"),
+        lambda b: (b.org_id, b.account_id, b.day),
+        signed=True,
+    ),
+    Grain(
+        AccountMonthlyBalance,
+        ("org_id", "account_id", "month"),
+        lambda b: (b.org_id, b.account_id, b.day.replace(day=1)),
+        signed=True,
     ),
 )
 
@@ -120,9 +167,12 @@ class Deltas:
         """The changes rolled up to ``grain``, in key order, without those that cancel out."""
         rolled: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
         for bucket, (high, low, count) in self._changes.items():
+            if not grain.signed and bucket.type not in DASHBOARD_TYPES:
+                continue
+            sign = BALANCE_SIGNS[bucket.type] if grain.signed else 1
             change = rolled[grain.of(bucket)]
-            change[0] += high
-            change[1] += low
+            change[0] += sign * high
+            change[1] += sign * low
             change[2] += count
         return {
             key: (high, low, count)
@@ -210,14 +260,22 @@ def live_records(org_id: uuid.UUID) -> Select[Any]:
 
 
 async def recount(session: AsyncSession, org_id: uuid.UUID) -> Deltas:
-    """The org's live records summed per finest bucket by the database."""
+    """The org's live records summed per finest bucket by the database; a transfer leg's
+    direction is read from its transfer (the leg in the transfer's source account is out)."""
     records = live_records(org_id).subquery()
+    transfers = cast_type(Table, Transfer.__table__)
+    kind = case(
+        (records.c.transfer_id.is_(None), records.c.type),
+        (records.c.account_id == transfers.c.from_account_id, literal(TRANSFER_OUT)),
+        else_=literal(TRANSFER_IN),
+    )
     key = (
         records.c.org_id,
         records.c.date,
-        records.c.type,
+        kind,
         records.c.category_id,
         records.c.currency,
+        records.c.account_id,
     )
     rows = await session.execute(
         select(
@@ -225,11 +283,14 @@ async def recount(session: AsyncSession, org_id: uuid.UUID) -> Deltas:
             func.sum(records.c.amount_minor.op("/")(literal(HALF))),
             func.sum(records.c.amount_minor.op("%")(literal(HALF))),
             func.count(),
-        ).group_by(*key)
+        )
+        .select_from(records.outerjoin(transfers, transfers.c.id == records.c.transfer_id))
+        .group_by(*key)
     )
     deltas = Deltas()
-    for org, day, kind, category, currency, high, low, count in rows:
-        deltas.add_sums(Bucket(org, day, kind, category, currency), int(high), int(low), count)
+    for org, day, kind_, category, currency, account, high, low, count in rows:
+        bucket = Bucket(org, day, kind_, category, currency, account)
+        deltas.add_sums(bucket, int(high), int(low), count)
     return deltas
 
 

@@ -1,4 +1,5 @@
-"""``ledgerline aggregates``: recount the dashboard aggregates from the records."""
+"""``ledgerline aggregates``: recount the dashboard and account balance aggregates from the
+records."""
 
 from __future__ import annotations
 
@@ -65,11 +66,12 @@ def check(org: OrgOption) -> None:
     """Report every aggregate row whose totals differ from the records (exit 1 if any)."""
     drift = run_async(lambda: _with_database(lambda database: check_org(database, org)))
     for item in drift:
-        key = " ".join(
-            str(value) for name, value in item.key.items() if name not in {"org_id", "category_id"}
-        )
+        ids = {"org_id", "category_id", "account_id"}
+        key = " ".join(str(value) for name, value in item.key.items() if name not in ids)
         if "category_id" in item.key:
             key += f" category {item.key['category_id']}"
+        if "account_id" in item.key:
+            key += f" account {item.key['account_id']}"
         console.print(
             f"{item.table}: {key}: "
             f"stored {item.stored[0]} minor units in {item.stored[1]} records, "

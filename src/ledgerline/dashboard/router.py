@@ -4,6 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from ledgerline.accounts import net_worth
+from ledgerline.accounts.schemas import NetWorthPoint, NetWorthQuery
 from ledgerline.core.deps import SessionDep
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.routing import LedgerlineRoute
@@ -68,3 +70,12 @@ async def get_insights(
     """Monthly expense average and median, top expense categories, month-over-month change and
     the largest records of the period (analysts and admins)."""
     return await dashboard_service.insights(session, ctx, query)
+
+
+@router.get("/balances", responses=_ERRORS)
+async def get_balances(
+    query: Annotated[NetWorthQuery, Query()], session: SessionDep, ctx: DashboardReader
+) -> list[NetWorthPoint]:
+    """Net worth over time: the non-archived accounts' end-of-period balances, per currency
+    (``by=account``: per account)."""
+    return await net_worth.net_worth(session, ctx, query)

@@ -290,7 +290,7 @@ async def _period_sums(
         rows = _range_totals(org_id, dates, by_category=False, currency=currency)
     else:
         rows = _days(org_id, dates, currency)
-    start = _period_start(session, rows.c.day, granularity)
+    start = period_start(session, rows.c.day, granularity)
 
     def of_type(column: Any, kind: str) -> Any:
         return func.sum(case((rows.c.type == kind, column), else_=0))
@@ -332,7 +332,7 @@ async def _period_sums(
     )
 
 
-def _period_start(session: AsyncSession, day: Any, granularity: Granularity) -> Any:
+def period_start(session: AsyncSession, day: Any, granularity: Granularity) -> Any:
     """The first day of the period holding ``day``, in SQL: ISO weeks start on Monday."""
     if granularity is Granularity.DAY:
         return day
@@ -349,7 +349,7 @@ async def trends(session: AsyncSession, ctx: OrgContext, query: TrendsQuery) -> 
     """Every period of the range; an open end is the first or last period with records, read
     from the sums themselves."""
     if query.date_from is not None and query.date_to is not None:
-        _check_period_count(query.date_from, query.date_to, query.granularity)
+        check_period_count(query.date_from, query.date_to, query.granularity)
     sums = await _period_sums(session, ctx.org_id, query, query.granularity)
     if query.date_from is not None and query.date_to is not None:
         start, end = query.date_from, query.date_to
@@ -357,7 +357,7 @@ async def trends(session: AsyncSession, ctx: OrgContext, query: TrendsQuery) -> 
         return []
     else:
         start, end = query.date_from or sums.span[0], query.date_to or sums.span[1]
-        _check_period_count(start, end, query.granularity)
+        check_period_count(start, end, query.granularity)
     currencies = sorted({currency for _key, currency in sums.figures}) or [ctx.org.currency]
     formatters = {currency: amount_formatter(currency) for currency in currencies}
     empty = {currency: formatters[currency](0) for currency in currencies}
@@ -385,7 +385,7 @@ async def trends(session: AsyncSession, ctx: OrgContext, query: TrendsQuery) -> 
     return TREND_POINTS.validate_python(points)
 
 
-def _check_period_count(start: dt.date, end: dt.date, granularity: Granularity) -> None:
+def check_period_count(start: dt.date, end: dt.date, granularity: Granularity) -> None:
     if periods.period_count(start, end, granularity) > periods.MAX_PERIODS:
         raise ValidationFailed(
             [
@@ -398,8 +398,9 @@ def _check_period_count(start: dt.date, end: dt.date, granularity: Granularity) 
         )
 
 
-def _dated_records(ctx: OrgContext, dates: DateRange) -> Select[Record, str]:
-    statement = record_queries.records_of(ctx.org_id)
+def _dated_records(ctx: OrgContext, dates: DateRange) -> Select[Record, str | None]:
+    """The org's income and expense records in the range: transfers are neither."""
+    statement = record_queries.records_of(ctx.org_id).where(Record.transfer_id.is_(None))
     if dates.date_from is not None:
         statement = statement.where(Record.date >= dates.date_from)
     if dates.date_to is not None:
@@ -466,6 +467,7 @@ async def _walk_amounts(
                 Record.org_id == ctx.org_id,
                 Record.deleted_at.is_(None),
                 Record.currency == currency,
+                Record.transfer_id.is_(None),
             )
             .order_by(Record.amount_scaled.desc(), Record.id.desc())
             .limit(min(page, AMOUNT_WALK_LIMIT - walked))

@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Dialect, Table
@@ -34,6 +34,7 @@ COLUMNS = (
     "currency",
     "type",
     "category_id",
+    "account_id",
     "date",
     "notes",
     "search_key",
@@ -77,9 +78,11 @@ def record_rows(
     user_id: uuid.UUID,
     import_id: uuid.UUID,
     category_ids: Mapping[str, uuid.UUID],
+    account_ids: Sequence[uuid.UUID],
     now: dt.datetime,
 ) -> list[tuple[Any, ...]]:
-    """The ``records`` rows (in ``COLUMNS`` order) of a batch of imported rows."""
+    """The ``records`` rows (in ``COLUMNS`` order) of a batch of imported rows; the n-th goes
+    to the n-th of ``account_ids``."""
     scale = {
         currency: SCALE // 10 ** minor_digits(currency) for currency in {r.currency for r in rows}
     }
@@ -92,6 +95,7 @@ def record_rows(
             row.currency,
             row.type,
             category_ids[row.category_key],
+            account_id,
             row.date,
             row.notes,
             search_key(row.category, row.notes),
@@ -104,7 +108,7 @@ def record_rows(
             now,
             now,
         )
-        for record_id, row in zip(new_ids(len(rows)), rows, strict=True)
+        for record_id, row, account_id in zip(new_ids(len(rows)), rows, account_ids, strict=True)
     ]
 
 
@@ -115,12 +119,12 @@ class BucketSums:
     only once every batch has been resolved."""
 
     def __init__(self) -> None:
-        self._sums: dict[tuple[dt.date, str, str, str], list[int]] = {}
+        self._sums: dict[tuple[dt.date, str, str, str, uuid.UUID], list[int]] = {}
 
-    def add(self, rows: list[ImportRow]) -> None:
+    def add(self, rows: list[ImportRow], account_ids: Sequence[uuid.UUID]) -> None:
         sums, half = self._sums, aggregates.HALF
-        for row in rows:
-            key = (row.date, row.type, row.category_key, row.currency)
+        for row, account_id in zip(rows, account_ids, strict=True):
+            key = (row.date, row.type, row.category_key, row.currency, account_id)
             figures = sums.get(key)
             if figures is None:
                 figures = sums[key] = [0, 0, 0]
@@ -130,8 +134,10 @@ class BucketSums:
 
     def deltas(self, org_id: uuid.UUID, category_ids: Mapping[str, uuid.UUID]) -> aggregates.Deltas:
         deltas = aggregates.Deltas()
-        for (day, kind, category_key, currency), (high, low, count) in self._sums.items():
-            bucket = aggregates.Bucket(org_id, day, kind, category_ids[category_key], currency)
+        for (day, kind, category_key, currency, account), (high, low, count) in self._sums.items():
+            bucket = aggregates.Bucket(
+                org_id, day, kind, category_ids[category_key], currency, account
+            )
             deltas.add_sums(bucket, high, low, count)
         return deltas
 

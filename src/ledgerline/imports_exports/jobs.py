@@ -59,6 +59,7 @@ class AcceptedJob:
     file: BinaryIO
     file_name: str | None
     dry_run: bool
+    account_id: uuid.UUID | None = None
 
 
 class _CancelledElsewhere(Exception):
@@ -75,6 +76,7 @@ async def accept(
     max_bytes: int,
     size: int | None,
     file_name: str | None,
+    account_id: uuid.UUID | None = None,
 ) -> tuple[AcceptedJob, ImportJobRead]:
     """Check the limits, keep a copy of the upload and queue the job (flushed, not committed)."""
     rows_total = await imports_exports_service.checked_row_count(
@@ -96,7 +98,9 @@ async def accept(
     except BaseException:
         copy.close()
         raise
-    accepted = AcceptedJob(job.id, ctx.org_id, ctx.user.id, copy, job.file_name, dry_run)
+    accepted = AcceptedJob(
+        job.id, ctx.org_id, ctx.user.id, copy, job.file_name, dry_run, account_id
+    )
     return accepted, _read(job, None)
 
 
@@ -264,6 +268,7 @@ class JobRunner:
                 max_bytes=self._settings.import_max_bytes,
                 file_name=job.file_name,
                 progress=lambda rows: self._progress(job.id, rows),
+                account_id=job.account_id,
             )
             succeeded = await session.execute(
                 update(ImportJob)

@@ -22,7 +22,7 @@ from ledgerline.core.text import CONTROL_CHARACTERS, fold_key
 from ledgerline.imports_exports.schemas import RowError
 
 REQUIRED = ("date", "type", "category", "amount")
-OPTIONAL = ("notes", "currency", "external_id")
+OPTIONAL = ("notes", "currency", "external_id", "account")
 IGNORED = ("id", "created_at", "updated_at")
 """Columns our own export writes that an import accepts and skips, so exports round-trip."""
 MAX_LINE_BYTES = 65_536
@@ -31,6 +31,7 @@ MAX_REPORTED_ERRORS = 1_000
 MAX_CATEGORY_CHARS = 64
 MAX_NOTES_CHARS = 1_000
 MAX_EXTERNAL_ID_CHARS = 255
+MAX_ACCOUNT_CHARS = 64
 MAX_SHOWN_NAME_CHARS = 40
 _PLAIN_AMOUNT = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,4}))?")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -66,6 +67,8 @@ class ImportRow(NamedTuple):
     external_id: str | None
     fingerprint: str | None
     """Identity of a row without ``external_id``: a hash of its content (folded category)."""
+    account: str | None = None
+    """The account named in the row, as written (resolved against the org's by the import)."""
 
 
 def fingerprint(
@@ -261,7 +264,7 @@ class CsvRows:
                     1,
                     _shown(name) or f"column {position + 1}",
                     "unknown column; expected date, type, category, amount "
-                    "and optionally notes, currency, external_id",
+                    "and optionally notes, currency, external_id, account",
                 )
             if name in self._columns:
                 raise FileRejected(1, name, "column appears twice")
@@ -319,7 +322,7 @@ class CsvRows:
         attribute and global lookups are a measurable part of an import's time."""
         columns = self._columns
         at_date, at_type, at_category, at_amount = (columns[name] for name in REQUIRED)
-        at_notes, at_currency, at_external_id = (columns.get(name) for name in OPTIONAL)
+        at_notes, at_currency, at_external_id, at_account = (columns.get(name) for name in OPTIONAL)
         default_currency = self._default
         error = self._error
         clean = self._clean
@@ -381,6 +384,12 @@ class CsvRows:
             if len(external_id) > MAX_EXTERNAL_ID_CHARS:
                 error(row, "external_id", f"must be at most {MAX_EXTERNAL_ID_CHARS} characters")
                 valid = False
+            account = cells[at_account].strip() if at_account is not None else ""
+            if account[:1] == "'":
+                account = unescape(account)
+            if len(account) > MAX_ACCOUNT_CHARS:
+                error(row, "account", f"must be at most {MAX_ACCOUNT_CHARS} characters")
+                valid = False
             if not valid:
                 return None
             assert isinstance(date, date_type)
@@ -400,6 +409,7 @@ class CsvRows:
                 None
                 if external_id
                 else content_hash(date, kind, category_key, amount, code, notes),
+                account or None,
             )
 
         return validate

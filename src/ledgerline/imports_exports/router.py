@@ -60,6 +60,10 @@ async def import_records(
     runner: JobRunnerDep,
     background: BackgroundTasks,
     dry_run: Annotated[bool, Query(description="validate and count without writing")] = False,
+    account_id: Annotated[
+        uuid.UUID | None,
+        Query(description="the account of every row without an `account` cell"),
+    ] = None,
     prefer: Annotated[
         str | None, Header(description="`respond-async`: answer 202 with an import job")
     ] = None,
@@ -75,6 +79,7 @@ async def import_records(
             max_bytes=settings.import_max_bytes,
             size=file.size,
             file_name=file.filename,
+            account_id=account_id,
         )
         background.add_task(runner.start, job)
         location = request.url_for("get_import_job", org_id=ctx.org_id, job_id=job.id)
@@ -92,6 +97,7 @@ async def import_records(
         max_bytes=settings.import_max_bytes,
         size=file.size,
         file_name=file.filename,
+        account_id=account_id,
     )
 
 

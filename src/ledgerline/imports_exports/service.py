@@ -27,6 +27,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from ledgerline.accounts import service as accounts_service
+from ledgerline.accounts.closing import require_open
+from ledgerline.accounts.models import Account
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core.db import is_postgresql, lift_statement_timeout, upsert_insert, utcnow
@@ -35,6 +38,7 @@ from ledgerline.core.ids import new_id
 from ledgerline.core.money import format_amount
 from ledgerline.dashboard import aggregates
 from ledgerline.imports_exports import bulk
+from ledgerline.imports_exports.accounts import RowAccounts
 from ledgerline.imports_exports.parsing import (
     CsvRows,
     FileRejected,
@@ -59,7 +63,9 @@ EXPORT_COLUMNS = (
     "category",
     "amount",
     "currency",
+    "account",
     "notes",
+    "external_id",
     "created_at",
     "updated_at",
 )
@@ -191,6 +197,7 @@ async def import_csv(
     size: int | None = None,
     file_name: str | None = None,
     progress: Progress | None = None,
+    account_id: uuid.UUID | None = None,
 ) -> ImportReport:
     """Validate and import a CSV; on any row error nothing is written (``ImportRejected``).
 
@@ -205,8 +212,14 @@ async def import_csv(
     await checked_row_count(stream, max_rows=max_rows, max_bytes=max_bytes, size=size)
     await lift_statement_timeout(session)
     import_id = new_id()
-    rows = CsvRows(stream, default_currency=ctx.org.currency, max_rows=max_rows)
-    tally = _Tally()
+    file_account = (
+        await accounts_service.account_for_record(session, ctx.org_id, account_id, None)
+        if account_id is not None
+        else None
+    )
+    default_currency = file_account.currency if file_account is not None else ctx.org.currency
+    rows = CsvRows(stream, default_currency=default_currency, max_rows=max_rows)
+    tally = _Tally(accounts=RowAccounts(session, ctx.org_id, file_account))
     categories = _Categories(session, ctx.org_id)
     try:
         if dry_run:
@@ -250,6 +263,7 @@ async def checked_row_count(
 
 @dataclass
 class _Tally:
+    accounts: RowAccounts
     created: int = 0
     duplicates: int = 0
     sums: bulk.BucketSums = field(default_factory=bulk.BucketSums)
@@ -283,17 +297,23 @@ async def _run_batches(
                 fresh = _without_duplicates(batch, known, seen_external_ids)
                 tally.duplicates += len(batch) - len(fresh)
                 tally.created += len(fresh)
+                await tally.accounts.check(fresh, rows.add_error)
                 if import_id is not None and not rows.error_count and fresh:
                     category_ids = await categories.resolve(fresh)
+                    account_ids = await tally.accounts.ids(fresh)
+                    await require_open(
+                        session, ctx.org_id, zip(account_ids, (r.date for r in fresh), strict=True)
+                    )
                     records = bulk.record_rows(
                         fresh,
                         org_id=ctx.org_id,
                         user_id=ctx.user.id,
                         import_id=import_id,
                         category_ids=category_ids,
+                        account_ids=account_ids,
                         now=now,
                     )
-                    tally.sums.add(fresh)
+                    tally.sums.add(fresh, account_ids)
                     writing = asyncio.create_task(bulk.insert_records(session, records))
                     seen_external_ids.clear()
                 if progress is not None:
@@ -405,6 +425,7 @@ async def export_csv(
     writer.writerow(EXPORT_COLUMNS)
     statement = (
         record_queries.filtered_records(ctx.org_id, filters)
+        .where(Record.transfer_id.is_(None))
         .with_only_columns(
             Record.id,
             Record.date,
@@ -412,10 +433,13 @@ async def export_csv(
             Category.name,
             Record.amount_minor,
             Record.currency,
+            Account.name,
             Record.notes,
+            Record.external_id,
             Record.created_at,
             Record.updated_at,
         )
+        .join(Account, Account.id == Record.account_id)
         .order_by(Record.date.desc(), Record.id.desc())
         .execution_options(yield_per=EXPORT_BATCH)
     )
@@ -430,7 +454,9 @@ async def export_csv(
                     _safe_cell(category),
                     format_amount(amount_minor, currency),
                     currency,
+                    _safe_cell(account),
                     _safe_cell(notes),
+                    _safe_cell(external_id),
                     created_at.isoformat(),
                     updated_at.isoformat(),
                 )
@@ -441,7 +467,9 @@ async def export_csv(
                     category,
                     amount_minor,
                     currency,
+                    account,
                     notes,
+                    external_id,
                     created_at,
                     updated_at,
                 ) in partition

@@ -25,14 +25,28 @@ class Permission(StrEnum):
     ORG_MANAGE = "org:manage"
     IMPORT_JOBS_MANAGE = "import-jobs:manage"
     """See and cancel every member's import jobs (each importer sees its own)."""
+    ACCOUNTS_READ = "accounts:read"
+    ACCOUNTS_MANAGE = "accounts:manage"
+    TRANSFERS_WRITE = "transfers:write"
+    TRANSFERS_DELETE = "transfers:delete"
+    ACCOUNTS_RECONCILE = "accounts:reconcile"
 
 
-_VIEWER = frozenset({Permission.ORG_READ, Permission.RECORDS_READ, Permission.DASHBOARD_READ})
+_VIEWER = frozenset(
+    {
+        Permission.ORG_READ,
+        Permission.RECORDS_READ,
+        Permission.DASHBOARD_READ,
+        Permission.ACCOUNTS_READ,
+    }
+)
 _ANALYST = _VIEWER | {
     Permission.INSIGHTS_READ,
     Permission.RECORDS_WRITE,
     Permission.RECORDS_IMPORT,
     Permission.RECORDS_EXPORT,
+    Permission.TRANSFERS_WRITE,
+    Permission.ACCOUNTS_RECONCILE,
 }
 _ADMIN = _ANALYST | {
     Permission.RECORDS_DELETE,
@@ -40,6 +54,8 @@ _ADMIN = _ANALYST | {
     Permission.MEMBERS_MANAGE,
     Permission.ORG_MANAGE,
     Permission.IMPORT_JOBS_MANAGE,
+    Permission.ACCOUNTS_MANAGE,
+    Permission.TRANSFERS_DELETE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

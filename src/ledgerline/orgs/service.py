@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.accounts import service as accounts_service
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core.config import Settings
@@ -81,6 +82,7 @@ async def create_org(
     session.add(org)
     await session.flush()
     await add_membership(session, org=org, user_id=owner_id, role=Role.ADMIN)
+    await accounts_service.default_account(session, org.id, org.currency)
     return OrgRead.model_validate(org)
 
 

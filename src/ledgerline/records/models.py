@@ -37,8 +37,13 @@ class Record(TimestampMixin, Base):
     """The amount in ten-thousandths of a major unit, whatever the currency's decimals, so
     amount filters and sorts compare values rather than minor-unit counts across currencies."""
     currency: Mapped[str] = mapped_column(String(3))
-    type: Mapped[str] = mapped_column(String(7))
-    category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("categories.id"))
+    type: Mapped[str] = mapped_column(String(8))
+    category_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("categories.id"))
+    """None only on a transfer's legs, which belong to no category."""
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    """The account the record sits in; its currency is the record's."""
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("transfers.id"), default=None)
+    """Set on the two records of a transfer (its legs, type ``transfer``)."""
     date: Mapped[dt.date] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
     search_key: Mapped[str] = mapped_column(Text)
@@ -61,7 +66,12 @@ class Record(TimestampMixin, Base):
     )
 
     __table_args__ = (
-        CheckConstraint("type IN ('income', 'expense')", name="type"),
+        CheckConstraint("type IN ('income', 'expense', 'transfer')", name="type"),
+        CheckConstraint(
+            "(type = 'transfer') = (transfer_id IS NOT NULL) "
+            "AND (type = 'transfer') = (category_id IS NULL)",
+            name="transfer_legs",
+        ),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         Index(
             "ix_records_live_date",
@@ -95,6 +105,13 @@ class Record(TimestampMixin, Base):
             "id",
             postgresql_where=NOT_DELETED,
             sqlite_where=NOT_DELETED,
+        ),
+        Index("ix_records_account_id_date", "account_id", "date"),
+        Index(
+            "ix_records_transfer_id",
+            "transfer_id",
+            postgresql_where=text("transfer_id IS NOT NULL"),
+            sqlite_where=text("transfer_id IS NOT NULL"),
         ),
         Index(
             "ix_records_deleted",

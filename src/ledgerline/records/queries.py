@@ -24,6 +24,7 @@ from ledgerline.core.pagination import (
 from ledgerline.core.text import fold_key
 from ledgerline.records.models import Category, Record
 from ledgerline.records.schemas import (
+    EntryType,
     RecordFilters,
     RecordListQuery,
     RecordPage,
@@ -71,11 +72,12 @@ def _in_org(org_id: uuid.UUID, *, deleted: bool | None) -> tuple[ColumnElement[b
     return Record.org_id == org_id, state
 
 
-def records_of(org_id: uuid.UUID, *, deleted: bool = False) -> Select[Record, str]:
-    """The base of every record read: one org's records, live or soft-deleted, with category."""
+def records_of(org_id: uuid.UUID, *, deleted: bool = False) -> Select[Record, str | None]:
+    """The base of every record read: one org's records, live or soft-deleted, with category
+    (none on a transfer's legs)."""
     return (
         select(Record, Category.name)
-        .join(Category, Category.id == Record.category_id)
+        .outerjoin(Category, Category.id == Record.category_id)
         .where(*_in_org(org_id, deleted=deleted))
     )
 
@@ -123,6 +125,8 @@ def filter_conditions(
         conditions.append(Record.currency == filters.currency)
     if filters.q is not None:
         conditions.append(Record.search_key.contains(fold_key(filters.q), autoescape=True))
+    if filters.account_id:
+        conditions.append(Record.account_id.in_(sorted(set(filters.account_id))))
     return conditions
 
 
@@ -144,22 +148,25 @@ def filtered_records(
     *,
     deleted: bool = False,
     category_ids: Sequence[uuid.UUID] | None = None,
-) -> Select[Record, str]:
+) -> Select[Record, str | None]:
     return records_of(org_id, deleted=deleted).where(
         *filter_conditions(org_id, filters, category_ids=category_ids)
     )
 
 
-def to_read(record: Record, category: str) -> RecordRead:
+def to_read(record: Record, category: str | None) -> RecordRead:
     return RecordRead(
         id=record.id,
         org_id=record.org_id,
         amount=format_amount(record.amount_minor, record.currency),
         currency=record.currency,
-        type=RecordType(record.type),
+        type=EntryType(record.type),
         category=category,
         date=record.date,
         notes=record.notes,
+        account_id=record.account_id,
+        transfer_id=record.transfer_id,
+        external_id=record.external_id,
         created_at=record.created_at,
         updated_at=record.updated_at,
         created_by=record.created_by,
@@ -181,6 +188,7 @@ def _after(spec: SortSpec, value: Any, record_id: uuid.UUID) -> ColumnElement[bo
 def _fingerprint(org_id: uuid.UUID, query: RecordListQuery) -> str:
     bound = query.model_dump(mode="json", exclude={"cursor", "limit", "offset", "include_total"})
     bound["category"] = sorted({fold_key(name) for name in query.category})
+    bound["account_id"] = sorted(set(bound["account_id"]))
     return query_fingerprint({"org": str(org_id), **bound})
 
 

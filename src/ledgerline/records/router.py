@@ -81,7 +81,7 @@ async def get_record(
     return record
 
 
-@router.patch("/records/{record_id}", responses=error_responses(403, 412, *_ORG, *_BODY))
+@router.patch("/records/{record_id}", responses=error_responses(403, 409, 412, *_ORG, *_BODY))
 async def update_record(
     record_id: uuid.UUID,
     body: RecordUpdate,
@@ -99,7 +99,7 @@ async def update_record(
 @router.delete(
     "/records/{record_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(400, 403, 412, *_ORG),
+    responses=error_responses(400, 403, 409, 412, *_ORG),
 )
 async def delete_record(
     record_id: uuid.UUID, session: SessionDep, ctx: RecordsDeleter, if_match: IfMatch

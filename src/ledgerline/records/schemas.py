@@ -26,8 +26,19 @@ from ledgerline.core.text import (
 
 
 class RecordType(StrEnum):
+    """What a record can be created, changed, imported or filtered as."""
+
     INCOME = "income"
     EXPENSE = "expense"
+
+
+class EntryType(StrEnum):
+    """What a record is in answers: also ``transfer``, a transfer's leg (changed through its
+    transfer only)."""
+
+    INCOME = "income"
+    EXPENSE = "expense"
+    TRANSFER = "transfer"
 
 
 # The constraints come right after the type so that they act on the string itself: after an
@@ -59,7 +70,12 @@ class RecordCreate(RequestModel):
     date: RecordDate
     notes: Notes | None = None
     currency: Currency | None = Field(
-        default=None, description="ISO 4217; defaults to the org's currency"
+        default=None,
+        description="ISO 4217; defaults to the account's currency, else the org's",
+    )
+    account_id: uuid.UUID | None = Field(
+        default=None,
+        description="the account it sits in; default: the default account of its currency",
     )
 
     _check_currency = field_validator("currency")(_currency)
@@ -74,10 +90,15 @@ class RecordUpdate(RequestModel):
     date: RecordDate | None = Field(default=None, json_schema_extra=not_nullable)
     notes: Notes | None = None
     currency: Currency | None = Field(default=None, json_schema_extra=not_nullable)
+    account_id: uuid.UUID | None = Field(
+        default=None,
+        description="move it to this account (in its currency); a change of currency alone "
+        "moves it to the default account of the new currency",
+    )
 
     _check_currency = field_validator("currency")(_currency)
 
-    @field_validator("amount", "type", "category", "date", "currency", mode="before")
+    @field_validator("amount", "type", "category", "date", "currency", "account_id", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
@@ -90,10 +111,13 @@ class RecordRead(ResponseModel):
     org_id: uuid.UUID
     amount: str = Field(examples=["1234.50"])
     currency: str
-    type: RecordType
-    category: str
+    type: EntryType
+    category: str | None = Field(description="null on a transfer's legs")
     date: dt.date
     notes: str | None
+    account_id: uuid.UUID
+    transfer_id: uuid.UUID | None = Field(description="set on the two legs of a transfer")
+    external_id: str | None = Field(description="the bank's id, when imported with one")
     created_at: dt.datetime
     updated_at: dt.datetime
     created_by: uuid.UUID | None
@@ -157,6 +181,9 @@ class RecordFilters(RequestModel):
     amount_max: Annotated[str | None, Field(pattern=_BOUND, examples=["250.00"])] = None
     currency: Currency | None = None
     q: Annotated[CleanText | None, Field(min_length=1, max_length=200)] = None
+    account_id: list[uuid.UUID] = Field(
+        default_factory=list, description="records of these accounts; may repeat"
+    )
 
     _check_currency = field_validator("currency")(_currency)
 

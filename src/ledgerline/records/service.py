@@ -12,6 +12,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.accounts import service as accounts_service
+from ledgerline.accounts.closing import require_open
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
@@ -96,6 +98,7 @@ def _audit_values(
         "type": record.type,
         "date": record.date,
         "notes": record.notes,
+        "account_id": record.account_id,
         **(new or {}),
     }
     return {
@@ -105,6 +108,7 @@ def _audit_values(
         "category": category,
         "date": columns["date"].isoformat(),
         "notes": columns["notes"],
+        "account_id": str(columns["account_id"]),
     }
 
 
@@ -124,10 +128,19 @@ async def create_record(
         )
         if stored is not None:
             return RecordRead.model_validate(stored.body)
-    currency = data.currency or ctx.org.currency
+    if data.account_id is not None:
+        account = await accounts_service.account_for_record(
+            session, ctx.org_id, data.account_id, data.currency
+        )
+        currency = account.currency
+    else:
+        currency = data.currency or ctx.org.currency
+        account = await accounts_service.default_account(session, ctx.org_id, currency)
     amount_minor = minor_amount(data.amount, currency)
+    await require_open(session, ctx.org_id, [(account.id, data.date)])
     category = await category_for(session, ctx.org_id, data.category)
     record = Record(
+        account_id=account.id,
         org_id=ctx.org_id,
         amount_minor=amount_minor,
         amount_scaled=scaled_amount(amount_minor, currency),
@@ -223,6 +236,11 @@ async def _locked(
     )
     if record is None:
         raise NotFound(RECORD_NOT_FOUND)
+    if record.transfer_id is not None:
+        raise Conflict(
+            f"this record is a leg of transfer {record.transfer_id}; change the transfer "
+            "(/transfers) instead"
+        )
     category_name = await session.scalar(
         select(Category.name).where(Category.id == record.category_id)
     )
@@ -273,6 +291,14 @@ async def update_record(
             values["amount_minor"] = _amount_in(record, currency)
         values["amount_scaled"] = scaled_amount(values["amount_minor"], currency)
         values["currency"] = currency
+    if data.account_id is not None:
+        account = await accounts_service.account_for_record(
+            session, ctx.org_id, data.account_id, currency
+        )
+        values["account_id"] = account.id
+    elif currency != record.currency:
+        account = await accounts_service.default_account(session, ctx.org_id, currency)
+        values["account_id"] = account.id
     if data.type is not None:
         values["type"] = data.type.value
     if data.date is not None:
@@ -288,6 +314,14 @@ async def update_record(
     if not changes:
         return queries.to_read(record, category_name)
     values["search_key"] = search_key(category_name, values.get("notes", record.notes))
+    await require_open(
+        session,
+        ctx.org_id,
+        [
+            (record.account_id, record.date),
+            (values.get("account_id", record.account_id), values.get("date", record.date)),
+        ],
+    )
     await _write_version(session, record, record.version, values)
     deltas = aggregates.Deltas()
     deltas.remove(old_bucket, old_amount)
@@ -314,6 +348,7 @@ async def delete_record(
     record, _category = await _locked(session, ctx, record_id)
     if if_match is not None and if_match != record.version:
         raise PreconditionFailed(f"If-Match version {if_match} is stale")
+    await require_open(session, ctx.org_id, [(record.account_id, record.date)])
     now = utcnow()
     await _write_version(
         session, record, record.version, {"deleted_at": now, "deleted_by": ctx.user.id}
@@ -330,6 +365,7 @@ async def restore_record(
     record, category_name = await _locked(session, ctx, record_id, deleted=None)
     if record.deleted_at is None:
         raise Conflict(RECORD_NOT_DELETED)
+    await require_open(session, ctx.org_id, [(record.account_id, record.date)])
     await _write_version(
         session,
         record,

@@ -1,0 +1,244 @@
+"""Account balances from the balance aggregates (``accounts.models``), never from the records:
+a balance at a date reads the whole months before it from the monthly sums and the days of its
+own month from the daily ones, so it costs the same at any number of records; a series reads
+the sums of its range once and adds them up period by period."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerline.accounts.models import Account, AccountDailyBalance, AccountMonthlyBalance
+from ledgerline.core.money import amount_formatter
+from ledgerline.dashboard import periods
+from ledgerline.dashboard.aggregates import join_halves
+from ledgerline.dashboard.schemas import Granularity
+from ledgerline.dashboard.service import check_period_count, period_start
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def opening_counts(account: Account, day: dt.date) -> bool:
+    """The opening balance counts from its date on (always, when it has none)."""
+    return account.opening_date is None or account.opening_date <= day
+
+
+def _changes_through(
+    org_id: uuid.UUID, account_ids: Sequence[uuid.UUID], day: dt.date
+) -> Select[Any]:
+    """Per account, the summed halves of every change dated on or before ``day``."""
+    month_start = day.replace(day=1)
+    months = select(
+        AccountMonthlyBalance.account_id.label("account_id"),
+        AccountMonthlyBalance.total_high.label("high"),
+        AccountMonthlyBalance.total_low.label("low"),
+    ).where(
+        AccountMonthlyBalance.org_id == org_id,
+        AccountMonthlyBalance.account_id.in_(account_ids),
+        AccountMonthlyBalance.month < month_start,
+    )
+    days = select(
+        AccountDailyBalance.account_id.label("account_id"),
+        AccountDailyBalance.total_high.label("high"),
+        AccountDailyBalance.total_low.label("low"),
+    ).where(
+        AccountDailyBalance.org_id == org_id,
+        AccountDailyBalance.account_id.in_(account_ids),
+        AccountDailyBalance.day >= month_start,
+        AccountDailyBalance.day <= day,
+    )
+    both = union_all(months, days).subquery()
+    return select(both.c.account_id, func.sum(both.c.high), func.sum(both.c.low)).group_by(
+        both.c.account_id
+    )
+
+
+async def net_changes_through(
+    session: AsyncSession, org_id: uuid.UUID, account_ids: Sequence[uuid.UUID], day: dt.date
+) -> dict[uuid.UUID, int]:
+    """Per account, the net change of its live records dated on or before ``day`` (minor
+    units; accounts without any are left out)."""
+    if not account_ids:
+        return {}
+    rows = await session.execute(_changes_through(org_id, account_ids, day))
+    return {account_id: join_halves(high, low) for account_id, high, low in rows}
+
+
+async def balances_on(
+    session: AsyncSession, accounts: Sequence[Account], day: dt.date
+) -> dict[uuid.UUID, int]:
+    """Each account's balance at the end of ``day``, in minor units, in one statement (the
+    accounts of one org)."""
+    if not accounts:
+        return {}
+    changes = await net_changes_through(session, accounts[0].org_id, [a.id for a in accounts], day)
+    return {
+        account.id: changes.get(account.id, 0)
+        + (account.opening_balance_minor if opening_counts(account, day) else 0)
+        for account in accounts
+    }
+
+
+async def _activity_span(
+    session: AsyncSession, org_id: uuid.UUID, account_ids: Sequence[uuid.UUID]
+) -> tuple[dt.date, dt.date] | None:
+    """The first and last day with live records, read from the ends of the daily sums."""
+    first, last = (
+        await session.execute(
+            select(func.min(AccountDailyBalance.day), func.max(AccountDailyBalance.day)).where(
+                AccountDailyBalance.org_id == org_id,
+                AccountDailyBalance.account_id.in_(account_ids),
+                AccountDailyBalance.record_count > 0,
+            )
+        )
+    ).one()
+    if first is None:
+        return None
+    return first, last
+
+
+async def _span(
+    session: AsyncSession,
+    accounts: Sequence[Account],
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> tuple[dt.date, dt.date] | None:
+    """The series' range: the given dates, an open end taken from the first or last day with
+    records or an opening date, as trends take theirs from the records."""
+    if date_from is not None and date_to is not None:
+        return date_from, date_to
+    if not accounts:
+        return None
+    span = await _activity_span(session, accounts[0].org_id, [a.id for a in accounts])
+    openings = [a.opening_date for a in accounts if a.opening_date is not None]
+    known = [*(span or ()), *openings]
+    if not known:
+        return None
+    start = date_from or min(known)
+    end = date_to or max(known)
+    if start > end:
+        return None
+    return start, end
+
+
+async def _period_changes(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    account_ids: Sequence[uuid.UUID],
+    span: tuple[dt.date, dt.date],
+    granularity: Granularity,
+) -> dict[tuple[uuid.UUID, str], int]:
+    """Net change per account and period key within the span: whole months from the monthly
+    sums when the periods are months, days from the daily ones."""
+    parts = []
+    day_column = AccountDailyBalance.day
+    edges: tuple[tuple[dt.date, dt.date], ...] = (span,)
+    if granularity is Granularity.MONTH:
+        split = periods.split_by_month(*span)
+        edges = split.edges
+        if split.months is not None:
+            parts.append(
+                select(
+                    AccountMonthlyBalance.account_id.label("account_id"),
+                    AccountMonthlyBalance.month.label("day"),
+                    AccountMonthlyBalance.total_high.label("high"),
+                    AccountMonthlyBalance.total_low.label("low"),
+                ).where(
+                    AccountMonthlyBalance.org_id == org_id,
+                    AccountMonthlyBalance.account_id.in_(account_ids),
+                    AccountMonthlyBalance.month >= split.months[0],
+                    AccountMonthlyBalance.month <= split.months[1],
+                )
+            )
+    parts.extend(
+        select(
+            AccountDailyBalance.account_id.label("account_id"),
+            day_column.label("day"),
+            AccountDailyBalance.total_high.label("high"),
+            AccountDailyBalance.total_low.label("low"),
+        ).where(
+            AccountDailyBalance.org_id == org_id,
+            AccountDailyBalance.account_id.in_(account_ids),
+            day_column >= first,
+            day_column <= last,
+        )
+        for first, last in edges
+    )
+    rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    start_of = period_start(session, rows.c.day, granularity)
+    summed = await session.execute(
+        select(rows.c.account_id, start_of, func.sum(rows.c.high), func.sum(rows.c.low)).group_by(
+            rows.c.account_id, start_of
+        )
+    )
+    key_of = periods.KEYS[granularity]
+    return {
+        (account_id, key_of(first_day)): join_halves(high, low)
+        for account_id, first_day, high, low in summed
+    }
+
+
+def _period_end(key: str, granularity: Granularity) -> dt.date:
+    if granularity is Granularity.DAY:
+        return dt.date.fromisoformat(key)
+    if granularity is Granularity.WEEK:
+        return dt.date.fromisocalendar(int(key[:4]), int(key[6:]), 7)
+    year, month = int(key[:4]), int(key[5:])
+    return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+async def series_of(
+    session: AsyncSession,
+    accounts: Sequence[Account],
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    granularity: Granularity,
+) -> tuple[list[str], dict[uuid.UUID, list[int]]]:
+    """The period keys of the range and, per account, its balance in minor units at the end
+    of each (or of the range, for the last): three statements whatever the number of accounts
+    and records (accounts of one org)."""
+    if date_from is not None and date_to is not None:
+        check_period_count(date_from, date_to, granularity)
+    span = await _span(session, accounts, date_from, date_to)
+    if span is None:
+        return [], {}
+    start, end = span
+    check_period_count(start, end, granularity)
+    org_id, ids = accounts[0].org_id, [a.id for a in accounts]
+    before = await net_changes_through(session, org_id, ids, start - dt.timedelta(days=1))
+    changes = await _period_changes(session, org_id, ids, span, granularity)
+    keys = list(periods.period_keys(start, end, granularity))
+    closings = [min(_period_end(key, granularity), end) for key in keys]
+    by_account: dict[uuid.UUID, list[int]] = {}
+    for account in accounts:
+        running, points = before.get(account.id, 0), []
+        for key, closing in zip(keys, closings, strict=True):
+            running += changes.get((account.id, key), 0)
+            opening = account.opening_balance_minor if opening_counts(account, closing) else 0
+            points.append(running + opening)
+        by_account[account.id] = points
+    return keys, by_account
+
+
+async def series(
+    session: AsyncSession,
+    account: Account,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    granularity: Granularity,
+) -> list[dict[str, str]]:
+    """``{"period", "balance"}`` for every period of the range, each the balance at the end
+    of the period, or at the end of the range for the last one."""
+    keys, by_account = await series_of(session, [account], date_from, date_to, granularity)
+    as_text = amount_formatter(account.currency)
+    return [
+        {"period": key, "balance": as_text(minor)}
+        for key, minor in zip(keys, by_account.get(account.id, []), strict=True)
+    ]
