@@ -404,3 +404,19 @@ class TestSessionRows:
                 .where(Login.user_id == world.viewer.user_id)
             )
             assert [revoked for _id, revoked in rows] == [None]
+
+
+class TestMethodNotAllowed:
+    async def test_a_page_answers_405_with_every_method_of_its_path(self, app: FastAPI) -> None:
+        async with web_client(app) as client:
+            response = await client.put("/login")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET, HEAD, POST"
+        assert response.headers["content-type"].startswith("text/html")
+
+    async def test_readiness_is_not_a_page(self, app: FastAPI) -> None:
+        async with web_client(app) as client:
+            response = await client.post("/readyz")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET, HEAD"
+        assert response.headers["content-type"].startswith("application/problem+json")

@@ -196,7 +196,7 @@ async def _request_validation(_request: Request, exc: Exception) -> Response:
     )
 
 
-def _allowed_methods(request: Request) -> str:
+def allowed_methods(request: Request) -> str:
     """Every method the path answers to; the router names only those of the first route found.
     ``HEAD`` goes with ``GET`` (``core.protocol.HeadAsGet``)."""
     path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
@@ -218,7 +218,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         detail = "no such resource"
     elif exc.status_code == 405:
         detail = "method not allowed on this resource"
-        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     elif exc.status_code == 413:
         detail = "request body is larger than this endpoint accepts"
     return problem_response(exc.status_code, detail, headers=headers)

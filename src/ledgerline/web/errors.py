@@ -18,13 +18,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledgerline.core.errors import AppError, Unauthorized, validation_errors
+from ledgerline.core.errors import AppError, Unauthorized, allowed_methods, validation_errors
 from ledgerline.core.routing import LedgerlineRoute
 from ledgerline.web.templating import is_htmx, render
 
 error_log = logging.getLogger("ledgerline.error")
 
-NON_WEB_PREFIXES = ("/api/", "/docs", "/redoc", "/health", "/metrics", "/static/")
+NON_WEB_PREFIXES = ("/api/", "/docs", "/redoc", "/healthz", "/readyz", "/metrics", "/static/")
 
 
 def is_web_path(path: str) -> bool:
@@ -70,9 +70,12 @@ def page_for(request: Request, exc: Exception) -> Response:
         return error_page(request, 422, detail)
     if isinstance(exc, StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
             detail = "there is no page at this address"
-        return error_page(request, exc.status_code, detail, dict(exc.headers or {}))
+        elif exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_page(request, exc.status_code, detail, headers)
     error_log.exception("unhandled error on a page")
     return error_page(
         request, 500, "something went wrong on our side; quote the request id when reporting it"
