@@ -3,6 +3,8 @@ and over time."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -461,3 +463,34 @@ class TestNetWorth:
             ("Savings", "10.00"),
         ]
         assert savings["id"] in names
+
+
+class TestDashboardByAccount:
+    async def test_every_dashboard_endpoint_takes_account_ids(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        card = await create_account(client, world.org_id, world.admin, name="Card")
+        on_card = await create_record(
+            client, org_id=world.org_id, actor=world.analyst, account_id=card["id"],
+            amount="8.00", category="Fuel",
+        )  # fmt: skip
+        await create_record(client, org_id=world.org_id, actor=world.analyst, amount="5.00")
+        dashboard = f"/orgs/{world.org_id}/dashboard"
+        only_card = {"account_id": card["id"]}
+
+        async def get(endpoint: str, **params: str) -> Any:
+            response = await client.get(
+                f"{dashboard}/{endpoint}", params=params, headers=world.analyst.headers
+            )
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        assert (await get("summary", **only_card))["total_expense"] == "8.00"
+        assert (await get("summary"))["total_expense"] == "13.00"
+        assert [c["category"] for c in await get("categories", **only_card)] == ["Fuel"]
+        assert [t["expense"] for t in await get("trends", **only_card)] == ["8.00"]
+        assert [r["id"] for r in await get("recent", **only_card)] == [on_card["id"]]
+        insights = await get("insights", **only_card)
+        assert [r["id"] for r in insights["largest_records"]] == [on_card["id"]]
+        worth = await get("balances", **only_card)
+        assert [(p["currency"], p["balance"]) for p in worth] == [("USD", "-8.00")]

@@ -32,7 +32,7 @@ from ledgerline.accounts import balances as account_balances
 from ledgerline.accounts.models import Account
 from ledgerline.core import migrations
 from ledgerline.core.db import Database
-from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
+from ledgerline.dashboard.models import DailyTypeTotal, MonthlyTotal
 from ledgerline.models import metadata
 from ledgerline.orgs.models import Org
 from ledgerline.records.models import Category, Record
@@ -152,8 +152,18 @@ class TestCoarserAggregatesMigration:
                         ]
                     )
                 )
+                daily_at_0004 = sa_table(
+                    "daily_totals",
+                    *(sa_column(name, Uuid()) for name in ("org_id", "category_id")),
+                    sa_column("day", Date()),
+                    *(sa_column(name, String()) for name in ("type", "currency")),
+                    *(
+                        sa_column(name, BigInteger())
+                        for name in ("total_high", "total_low", "record_count")
+                    ),
+                )
                 await session.execute(
-                    insert(DailyTotal).values(
+                    insert(daily_at_0004).values(
                         [
                             dict(
                                 zip(

@@ -22,7 +22,11 @@ async def net_worth(
     accounts = list(
         await session.scalars(
             select(Account)
-            .where(Account.org_id == ctx.org_id, Account.archived.is_(False))
+            .where(
+                Account.org_id == ctx.org_id,
+                Account.archived.is_(False),
+                *([Account.id.in_(sorted(set(query.account_id)))] if query.account_id else []),
+            )
             .order_by(Account.name_key, Account.id)
         )
     )

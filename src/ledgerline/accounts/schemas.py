@@ -217,6 +217,9 @@ class NetWorthBy(StrEnum):
 
 class NetWorthQuery(BalancesQuery):
     by: NetWorthBy | None = Field(default=None, description="`account`: one series per account")
+    account_id: list[uuid.UUID] = Field(
+        default_factory=list, description="only these accounts; may repeat"
+    )
 
 
 class NetWorthPoint(ResponseModel):

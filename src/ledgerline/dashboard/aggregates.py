@@ -115,18 +115,25 @@ class Grain:
 GRAINS = (
     Grain(
         DailyTotal,
-        ("org_id", "day", "type", "category_id", "currency"),
-        lambda b: (b.org_id, b.day, b.type, b.category_id, b.currency),
+        ("org_id", "day", "type", "category_id", "currency", "account_id"),
+        lambda b: (b.org_id, b.day, b.type, b.category_id, b.currency, b.account_id),
     ),
     Grain(
         MonthlyTotal,
-        ("org_id", "month", "type", "category_id", "currency"),
-        lambda b: (b.org_id, b.day.replace(day=1), b.type, b.category_id, b.currency),
+        ("org_id", "month", "type", "category_id", "currency", "account_id"),
+        lambda b: (
+            b.org_id,
+            b.day.replace(day=1),
+            b.type,
+            b.category_id,
+            b.currency,
+            b.account_id,
+        ),
     ),
     Grain(
         DailyTypeTotal,
-        ("org_id", "day", "type", "currency"),
-        lambda b: (b.org_id, b.day, b.type, b.currency),
+        ("org_id", "day", "type", "currency", "account_id"),
+        lambda b: (b.org_id, b.day, b.type, b.currency, b.account_id),
     ),
     Grain(
         AccountDailyBalance,

@@ -1,4 +1,5 @@
-"""The dashboard aggregates: sums of live records at three grains, all changed in the same
+"""The dashboard aggregates: sums of live income and expense records at three grains, each
+also per account (so every figure can be filtered by account), all changed in the same
 transaction as every record write, so they never drift from the records.
 
 A request reads the coarsest grain that answers it exactly: whole months from
@@ -30,6 +31,10 @@ def _category_key() -> Mapped[uuid.UUID]:
     return mapped_column(ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True)
 
 
+def _account_key() -> Mapped[uuid.UUID]:
+    return mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+
+
 class _Totals:
     """The summed columns; each grain declares its key columns itself, in key order."""
 
@@ -48,6 +53,7 @@ class DailyTotal(_Totals, Base):
     type: Mapped[str] = mapped_column(String(7), primary_key=True)
     category_id: Mapped[uuid.UUID] = _category_key()
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    account_id: Mapped[uuid.UUID] = _account_key()
 
 
 class MonthlyTotal(_Totals, Base):
@@ -60,6 +66,7 @@ class MonthlyTotal(_Totals, Base):
     type: Mapped[str] = mapped_column(String(7), primary_key=True)
     category_id: Mapped[uuid.UUID] = _category_key()
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    account_id: Mapped[uuid.UUID] = _account_key()
 
 
 class DailyTypeTotal(_Totals, Base):
@@ -72,3 +79,4 @@ class DailyTypeTotal(_Totals, Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     type: Mapped[str] = mapped_column(String(7), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    account_id: Mapped[uuid.UUID] = _account_key()

@@ -13,7 +13,7 @@ from ledgerline.dashboard import service as dashboard_service
 from ledgerline.dashboard.schemas import (
     CategoriesQuery,
     CategoryTotal,
-    DateRange,
+    DashboardRange,
     Insights,
     InsightsQuery,
     RecentQuery,
@@ -33,7 +33,7 @@ _ERRORS = error_responses(401, 404, 422, 429)
 
 @router.get("/summary", responses=_ERRORS)
 async def get_summary(
-    query: Annotated[DateRange, Query()], session: SessionDep, ctx: DashboardReader
+    query: Annotated[DashboardRange, Query()], session: SessionDep, ctx: DashboardReader
 ) -> Summary:
     """Total income, expense, net balance and count, for the org's currency and per currency."""
     return await dashboard_service.summary(session, ctx, query)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from enum import StrEnum
 from typing import Annotated
 
@@ -20,7 +21,15 @@ class DateRange(RequestModel):
     _ordered_dates = field_validator("date_to")(ends_after_start)
 
 
-class CategoriesQuery(DateRange):
+class DashboardRange(DateRange):
+    """The dates, and the accounts whose records count (all when none is given)."""
+
+    account_id: list[uuid.UUID] = Field(
+        default_factory=list, description="only these accounts' records; may repeat"
+    )
+
+
+class CategoriesQuery(DashboardRange):
     type: RecordType | None = None
 
 
@@ -30,15 +39,15 @@ class Granularity(StrEnum):
     MONTH = "month"
 
 
-class TrendsQuery(DateRange):
+class TrendsQuery(DashboardRange):
     granularity: Granularity = Granularity.MONTH
 
 
-class RecentQuery(DateRange):
+class RecentQuery(DashboardRange):
     limit: Annotated[int, Field(ge=1, le=50)] = 10
 
 
-class InsightsQuery(DateRange):
+class InsightsQuery(DashboardRange):
     currency: Annotated[
         Annotated[str, PublishedCurrency] | None,
         Field(description="defaults to the org's currency"),

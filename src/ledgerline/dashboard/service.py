@@ -41,7 +41,7 @@ from ledgerline.dashboard.schemas import (
     CategoryTotal,
     Change,
     CurrencyTotals,
-    DateRange,
+    DashboardRange,
     Granularity,
     Insights,
     InsightsQuery,
@@ -77,6 +77,7 @@ def _rows(
     by_category: bool,
     currency: str | None,
     kind: str | None,
+    accounts: list[uuid.UUID],
 ) -> Select[Any]:
     """``model``'s non-empty rows of the org from ``first`` to ``last``, in the columns every
     part of a range shares; ``day`` is the model's date column."""
@@ -88,6 +89,8 @@ def _rows(
         conditions.append(model.currency == currency)
     if kind is not None:
         conditions.append(model.type == kind)
+    if accounts:
+        conditions.append(model.account_id.in_(sorted(set(accounts))))
     return select(
         *columns,
         model.total_high.label("high"),
@@ -98,7 +101,7 @@ def _rows(
 
 def _range_totals(
     org_id: uuid.UUID,
-    dates: DateRange,
+    dates: DashboardRange,
     *,
     by_category: bool,
     currency: str | None = None,
@@ -122,6 +125,7 @@ def _range_totals(
             by_category=by_category,
             currency=currency,
             kind=kind,
+            accounts=dates.account_id,
         )
         for model, day, span in spans
     ]
@@ -130,7 +134,7 @@ def _range_totals(
     return union_all(*parts).subquery()
 
 
-def _days(org_id: uuid.UUID, dates: DateRange, currency: str | None) -> Subquery:
+def _days(org_id: uuid.UUID, dates: DashboardRange, currency: str | None) -> Subquery:
     """Every day of the range that has records, all categories together."""
     return _rows(
         DailyTypeTotal,
@@ -141,6 +145,7 @@ def _days(org_id: uuid.UUID, dates: DateRange, currency: str | None) -> Subquery
         by_category=False,
         currency=currency,
         kind=None,
+        accounts=dates.account_id,
     ).subquery()
 
 
@@ -156,7 +161,7 @@ def _zero() -> dict[str, int]:
     return {INCOME: 0, EXPENSE: 0, COUNT: 0}
 
 
-async def summary(session: AsyncSession, ctx: OrgContext, dates: DateRange) -> Summary:
+async def summary(session: AsyncSession, ctx: OrgContext, dates: DashboardRange) -> Summary:
     by_currency = await filtered_totals(session, ctx, dates)
     own = next(
         (totals for totals in by_currency if totals.currency == ctx.org.currency),
@@ -175,7 +180,7 @@ async def summary(session: AsyncSession, ctx: OrgContext, dates: DateRange) -> S
 async def filtered_totals(
     session: AsyncSession,
     ctx: OrgContext,
-    dates: DateRange,
+    dates: DashboardRange,
     *,
     kind: str | None = None,
     currency: str | None = None,
@@ -213,7 +218,7 @@ def _currency_totals(currency: str, figures: dict[str, int]) -> CurrencyTotals:
 
 
 def _category_totals(
-    org_id: uuid.UUID, query: DateRange, kind: str | None, currency: str | None = None
+    org_id: uuid.UUID, query: DashboardRange, kind: str | None, currency: str | None = None
 ) -> Select[Any]:
     """Summed first, then joined to the few categories, not joined row by row."""
     rows = _range_totals(org_id, query, by_category=True, currency=currency, kind=kind)
@@ -254,7 +259,7 @@ async def categories(
 
 
 async def _bounds(
-    session: AsyncSession, org_id: uuid.UUID, dates: DateRange, currency: str | None = None
+    session: AsyncSession, org_id: uuid.UUID, dates: DashboardRange, currency: str | None = None
 ) -> tuple[dt.date, dt.date] | None:
     """The given range, its missing ends taken from the first and last day with records."""
     if dates.date_from is not None and dates.date_to is not None:
@@ -281,7 +286,7 @@ class PeriodSums:
 async def _period_sums(
     session: AsyncSession,
     org_id: uuid.UUID,
-    dates: DateRange,
+    dates: DashboardRange,
     granularity: Granularity,
     currency: str | None = None,
 ) -> PeriodSums:
@@ -398,9 +403,11 @@ def check_period_count(start: dt.date, end: dt.date, granularity: Granularity) -
         )
 
 
-def _dated_records(ctx: OrgContext, dates: DateRange) -> Select[Record, str | None]:
+def _dated_records(ctx: OrgContext, dates: DashboardRange) -> Select[Record, str | None]:
     """The org's income and expense records in the range: transfers are neither."""
     statement = record_queries.records_of(ctx.org_id).where(Record.transfer_id.is_(None))
+    if dates.account_id:
+        statement = statement.where(Record.account_id.in_(sorted(set(dates.account_id))))
     if dates.date_from is not None:
         statement = statement.where(Record.date >= dates.date_from)
     if dates.date_to is not None:
@@ -419,7 +426,7 @@ async def recent(session: AsyncSession, ctx: OrgContext, query: RecentQuery) -> 
 
 
 async def _largest_records(
-    session: AsyncSession, ctx: OrgContext, dates: DateRange, currency: str, in_period: int
+    session: AsyncSession, ctx: OrgContext, dates: DashboardRange, currency: str, in_period: int
 ) -> list[RecordRead]:
     """The period's largest records of ``currency``, without sorting a large period.
 
@@ -449,7 +456,7 @@ async def _largest_records(
 
 
 async def _walk_amounts(
-    session: AsyncSession, ctx: OrgContext, dates: DateRange, currency: str
+    session: AsyncSession, ctx: OrgContext, dates: DashboardRange, currency: str
 ) -> list[uuid.UUID] | None:
     """Ids of the period's largest records, from the org's largest down; None when the first
     ``AMOUNT_WALK_LIMIT`` hold too few (the period is then small enough to sort).
@@ -468,6 +475,11 @@ async def _walk_amounts(
                 Record.deleted_at.is_(None),
                 Record.currency == currency,
                 Record.transfer_id.is_(None),
+                *(
+                    [Record.account_id.in_(sorted(set(dates.account_id)))]
+                    if dates.account_id
+                    else []
+                ),
             )
             .order_by(Record.amount_scaled.desc(), Record.id.desc())
             .limit(min(page, AMOUNT_WALK_LIMIT - walked))
@@ -553,7 +565,7 @@ async def insights(session: AsyncSession, ctx: OrgContext, query: InsightsQuery)
 async def _month_over_month(
     session: AsyncSession,
     ctx: OrgContext,
-    query: DateRange,
+    query: DashboardRange,
     month_keys: list[str],
     monthly: PeriodSums,
     currency: str,
@@ -576,7 +588,7 @@ async def _month_over_month(
         outside = await _period_sums(
             session,
             ctx.org_id,
-            DateRange.model_construct(date_from=start, date_to=end),
+            DashboardRange(date_from=start, date_to=end, account_id=query.account_id),
             Granularity.MONTH,
             currency,
         )

@@ -30,7 +30,7 @@ from ledgerline.core.text import fold_key
 from ledgerline.dashboard import aggregates
 from ledgerline.dashboard import service as dashboard_service
 from ledgerline.dashboard.models import MonthlyTotal
-from ledgerline.dashboard.schemas import DateRange
+from ledgerline.dashboard.schemas import DashboardRange
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.permissions import Permission
 from ledgerline.records import queries
@@ -206,7 +206,9 @@ async def view_totals(
     figures = await dashboard_service.filtered_totals(
         session,
         ctx,
-        DateRange(date_from=filters.date_from, date_to=filters.date_to),
+        DashboardRange(
+            date_from=filters.date_from, date_to=filters.date_to, account_id=filters.account_id
+        ),
         kind=filters.type.value if filters.type is not None else None,
         currency=filters.currency,
         category_ids=category_ids,

@@ -15,6 +15,7 @@ from ledgerline.core.money import MoneyError, normalize_currency
 from ledgerline.dashboard import service as dashboard_service
 from ledgerline.dashboard.schemas import (
     CategoriesQuery,
+    DashboardRange,
     DateRange,
     Granularity,
     InsightsQuery,
@@ -111,7 +112,7 @@ async def dashboard_page(
     today = dt.date.today()
     period, errors = _period(request, today)
     granularity = _granularity(request)
-    dates = DateRange(date_from=period.date_from, date_to=period.date_to)
+    dates = DashboardRange(date_from=period.date_from, date_to=period.date_to)
     summary = await dashboard_service.summary(session, ctx, dates)
     currencies = [totals.currency for totals in summary.by_currency] or [ctx.org.currency]
     try:
