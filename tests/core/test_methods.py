@@ -58,6 +58,8 @@ async def path_values(client: httpx.AsyncClient, world: World) -> dict[str, str]
         "record_id": str(record["id"]),
         "user_id": str(world.analyst.user_id),
         "job_id": str(uuid.uuid4()),
+        "account_id": str(record["account_id"]),
+        "transfer_id": str(uuid.uuid4()),
     }
 
 

@@ -588,7 +588,9 @@ async def _month_over_month(
         outside = await _period_sums(
             session,
             ctx.org_id,
-            DashboardRange(date_from=start, date_to=end, account_id=query.account_id),
+            DashboardRange.model_construct(
+                date_from=start, date_to=end, account_id=query.account_id
+            ),
             Granularity.MONTH,
             currency,
         )
