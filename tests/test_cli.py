@@ -125,7 +125,22 @@ class TestHelp:
         } <= names
 
     @pytest.mark.parametrize(
-        "args", [[], ["db"], ["orgs"], ["serve"], ["create-admin"]], ids=" ".join
+        "args",
+        [
+            [],
+            ["db"],
+            ["orgs"],
+            ["serve"],
+            ["create-admin"],
+            ["import"],
+            ["export"],
+            ["demo"],
+            ["aggregates"],
+            ["aggregates", "check"],
+            ["accounts"],
+            ["accounts", "list"],
+        ],
+        ids=" ".join,
     )
     def test_help_imports_neither_fastapi_nor_sqlalchemy_nor_alembic(self, args: list[str]) -> None:
         probe = (

@@ -1,23 +1,21 @@
-"""``ledgerline accounts``: an org's accounts and their balances from the command line."""
+"""``ledgerline accounts``: an org's accounts and their balances from the command line.
+
+The database machinery is imported inside the functions that use it, so that
+``ledgerline accounts --help`` starts fast.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from sqlalchemy import select
 
-from ledgerline.accounts import balances
-from ledgerline.accounts.models import Account
-from ledgerline.core.config import get_settings
 from ledgerline.core.console import console, run_async
-from ledgerline.core.db import Database
-from ledgerline.core.migrations import ensure_current
-from ledgerline.core.money import format_amount
-from ledgerline.orgs.models import Org
+
+if TYPE_CHECKING:
+    from ledgerline.accounts.models import Account
 
 app = typer.Typer(help="Accounts and their balances.", no_args_is_help=True)
 
@@ -25,6 +23,15 @@ app = typer.Typer(help="Accounts and their balances.", no_args_is_help=True)
 async def _accounts(
     org_id: uuid.UUID, on: dt.date, include_archived: bool
 ) -> list[tuple[Account, int]]:
+    from sqlalchemy import select
+
+    from ledgerline.accounts import balances
+    from ledgerline.accounts.models import Account
+    from ledgerline.core.config import get_settings
+    from ledgerline.core.db import Database
+    from ledgerline.core.migrations import ensure_current
+    from ledgerline.orgs.models import Org
+
     database = Database(get_settings().database_url)
     try:
         await ensure_current(database)
@@ -53,6 +60,11 @@ def list_command(
     ] = False,
 ) -> None:
     """The org's accounts with their balances."""
+    from rich.markup import escape
+
+    from ledgerline.accounts import balances
+    from ledgerline.core.money import format_amount
+
     day = on.date() if on is not None else balances.today()
     rows = run_async(lambda: _accounts(org, day, include_archived))
     console.print(f"Balances at the end of {day}:")

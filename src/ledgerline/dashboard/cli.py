@@ -1,20 +1,25 @@
 """``ledgerline aggregates``: recount the dashboard and account balance aggregates from the
-records."""
+records.
+
+The database machinery is imported inside the functions that use it, so that
+``ledgerline aggregates --help`` starts fast.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.console import cli_settings, console, run_async
-from ledgerline.core.db import Database
-from ledgerline.core.migrations import ensure_current
-from ledgerline.dashboard import aggregates
-from ledgerline.orgs.models import Org
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ledgerline.core.db import Database
+    from ledgerline.dashboard.aggregates import Drift
 
 app = typer.Typer(help="Dashboard aggregates: check them against the records, or rebuild them.")
 
@@ -23,16 +28,20 @@ T = TypeVar("T")
 
 
 async def _org_exists(session: AsyncSession, org_id: uuid.UUID) -> None:
+    from ledgerline.orgs.models import Org
+
     if await session.get(Org, org_id) is None:
         raise typer.BadParameter(f"no organization {org_id}", param_hint="--org")
 
 
-async def check_org(database: Database, org_id: uuid.UUID) -> list[aggregates.Drift]:
+async def check_org(database: Database, org_id: uuid.UUID) -> list[Drift]:
     """Every bucket whose stored totals differ from a recount of the org's live records.
 
     The recount and the stored totals are read in one snapshot (REPEATABLE READ on PostgreSQL,
     a read transaction on SQLite), so writers committing meanwhile cause no false report.
     """
+    from ledgerline.dashboard import aggregates
+
     async with database.read_sessions() as session:
         if not database.is_sqlite:
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -43,6 +52,8 @@ async def check_org(database: Database, org_id: uuid.UUID) -> list[aggregates.Dr
 async def rebuild_org(database: Database, org_id: uuid.UUID) -> int:
     """Recompute the org's aggregates from its records, in one transaction during which its
     writers wait; the number of aggregate rows that differed."""
+    from ledgerline.dashboard import aggregates
+
     async with database.sessions() as session:
         await aggregates.lock_out_writers(session, org_id)
         await _org_exists(session, org_id)
@@ -53,6 +64,9 @@ async def rebuild_org(database: Database, org_id: uuid.UUID) -> int:
 
 
 async def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
+    from ledgerline.core.db import Database
+    from ledgerline.core.migrations import ensure_current
+
     database = Database(cli_settings().database_url)
     try:
         await ensure_current(database)

@@ -23,13 +23,7 @@ from ledgerline.core.text import (
     RejectControlCharacters,
     reject_control_characters,
 )
-
-
-class RecordType(StrEnum):
-    """What a record can be created, changed, imported or filtered as."""
-
-    INCOME = "income"
-    EXPENSE = "expense"
+from ledgerline.records.types import RecordType as RecordType  # noqa: PLC0414 - re-exported
 
 
 class EntryType(StrEnum):
