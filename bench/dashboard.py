@@ -85,18 +85,35 @@ class Endpoint:
 
 
 ENDPOINTS = [
-    Endpoint("summary", "summary", {}),
-    Endpoint("categories", "categories", {}),
-    Endpoint("trends (month)", "trends", {"granularity": "month"}),
-    Endpoint("trends (week)", "trends", {"granularity": "week"}),
-    Endpoint("trends (day)", "trends", {"granularity": "day"}),
-    Endpoint("recent", "recent", {}),
-    Endpoint("insights", "insights", {}),
-    Endpoint("summary, one month", "summary", {"date_from": "2025-06-01", "date_to": "2025-06-30"}),
-    Endpoint("recent, one month", "recent", {"date_from": "2025-06-01", "date_to": "2025-06-30"}),
+    Endpoint("summary", "dashboard/summary", {}),
+    Endpoint("categories", "dashboard/categories", {}),
+    Endpoint("trends (month)", "dashboard/trends", {"granularity": "month"}),
+    Endpoint("trends (week)", "dashboard/trends", {"granularity": "week"}),
+    Endpoint("trends (day)", "dashboard/trends", {"granularity": "day"}),
+    Endpoint("recent", "dashboard/recent", {}),
+    Endpoint("insights", "dashboard/insights", {}),
     Endpoint(
-        "insights, one month", "insights", {"date_from": "2025-06-01", "date_to": "2025-06-30"}
+        "summary, one month",
+        "dashboard/summary",
+        {"date_from": "2025-06-01", "date_to": "2025-06-30"},
     ),
+    Endpoint(
+        "recent, one month",
+        "dashboard/recent",
+        {"date_from": "2025-06-01", "date_to": "2025-06-30"},
+    ),
+    Endpoint(
+        "insights, one month",
+        "dashboard/insights",
+        {"date_from": "2025-06-01", "date_to": "2025-06-30"},
+    ),
+    Endpoint("accounts with balances", "accounts", {}),
+    Endpoint(
+        "account balances (day, 2 years)",
+        "accounts/{main}/balances",
+        {"granularity": "day", "date_from": "2024-01-01", "date_to": "2025-12-31"},
+    ),
+    Endpoint("net worth (month)", "dashboard/balances", {}),
 ]
 
 
@@ -323,9 +340,11 @@ def measure(base: str, requests: int, warmup: int) -> dict[str, tuple[float, flo
         login.raise_for_status()
         client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
         org_id = client.get("/orgs").json()[0]["id"]
+        accounts = client.get(f"/orgs/{org_id}/accounts").json()
+        main = next(a["id"] for a in accounts if a["is_default"] and a["currency"] == "USD")
         results = {}
         for endpoint in ENDPOINTS:
-            path = f"/orgs/{org_id}/dashboard/{endpoint.path}"
+            path = f"/orgs/{org_id}/{endpoint.path.format(main=main)}"
             for _ in range(warmup):
                 client.get(path, params=endpoint.params).raise_for_status()
             samples = []
