@@ -85,10 +85,18 @@ def server_url(database_url: str) -> Iterator[str]:
     thread.join(timeout=30)
 
 
-def _targets(world: World, record_id: str, data: st.DataObject) -> dict[str, str]:
+def _targets(
+    world: World, record_id: str, refs: dict[str, str], data: st.DataObject
+) -> dict[str, str]:
     """Path parameters aimed at real things most of the time, at others the rest."""
     unknown = str(data.draw(st.uuids(), label="unknown id"))
     return {
+        "account_id": data.draw(
+            st.sampled_from([refs["account_id"]] * 3 + [unknown]), label="account_id"
+        ),
+        "transfer_id": data.draw(
+            st.sampled_from([refs["transfer_id"]] * 3 + [unknown]), label="transfer_id"
+        ),
         "org_id": data.draw(
             st.sampled_from([str(world.org_id)] * 4 + [str(world.outsider_org_id), unknown]),
             label="org_id",
@@ -106,6 +114,34 @@ async def record_id(client: httpx.AsyncClient, world: World) -> str:
     return str(record["id"])
 
 
+@pytest.fixture
+async def refs(client: httpx.AsyncClient, world: World, record_id: str) -> dict[str, str]:
+    """Real things of the org a body or a path may name: the record's (default, USD) account,
+    a second USD account, and a transfer between them."""
+    org = f"/orgs/{world.org_id}"
+    record = (await client.get(f"{org}/records/{record_id}", headers=world.admin.headers)).json()
+    savings = await client.post(
+        f"{org}/accounts", json={"name": "Savings", "kind": "savings"}, headers=world.admin.headers
+    )
+    assert savings.status_code == 201, savings.text
+    transfer = await client.post(
+        f"{org}/transfers",
+        json={
+            "from_account_id": record["account_id"],
+            "to_account_id": savings.json()["id"],
+            "amount": "5.00",
+            "date": RECORD_DAY,
+        },
+        headers=world.admin.headers,
+    )
+    assert transfer.status_code == 201, transfer.text
+    return {
+        "account_id": str(record["account_id"]),
+        "other_account_id": str(savings.json()["id"]),
+        "transfer_id": str(transfer.json()["id"]),
+    }
+
+
 def _in_path(operation: APIOperation, values: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in values.items() if f"{{{key}}}" in operation.path}
 
@@ -116,8 +152,9 @@ class DocumentedRules:
     repaired where a valid value is obvious, or else dropped: what positive-data acceptance
     checks is everything else the document says."""
 
-    def __init__(self, operation: APIOperation) -> None:
+    def __init__(self, operation: APIOperation, refs: dict[str, str]) -> None:
         self.operation = operation
+        self.refs = refs
 
     def apply(self, case: schemathesis.Case) -> bool:
         """Repair ``case``; False when it cannot be made valid and is to be dropped."""
@@ -129,11 +166,42 @@ class DocumentedRules:
         self._repair_headers(case.headers if isinstance(case.headers, MutableMapping) else {})
         if self.operation.path.endswith("/records/import"):
             case.body = {"file": VALID_CSV}
+        self._repair_references(query, body)
         if self.operation.path == "/api/v1/users/me":
             body["current_password"] = PASSWORD  # the admin's, whom the requests sign in as
             if "password" in body:
                 body["password"] = PASSWORD  # a new one would make the next case's stale
         return self._body_holds(body) and self._period_count_holds(query)
+
+    def _repair_references(
+        self, query: MutableMapping[str, Any], body: MutableMapping[str, Any]
+    ) -> None:
+        """Accounts named in a body must be the org's and in the record's currency; a
+        transfer goes between two of them (both USD, so ``to_amount`` is ``amount``); a
+        record's currency alone may change only to one its amount (12.50) fits; closed
+        periods move forward only by reconciling."""
+        if "account_id" in query and self.operation.method.upper() == "POST":
+            query["account_id"] = self.refs["account_id"]
+        if "account_id" in body:
+            body["account_id"] = self.refs["account_id"]
+            body.pop("currency", None)
+        if "from_account_id" in body or "to_account_id" in body:
+            body["from_account_id"] = self.refs["account_id"]
+            body["to_account_id"] = self.refs["other_account_id"]
+            for name in ("currency", "to_currency", "to_amount"):
+                body.pop(name, None)
+        if self.operation.path.endswith("/transfers/{transfer_id}"):
+            body.pop("to_amount", None)
+        if (
+            self.operation.path.endswith("/records/{record_id}")
+            and "currency" in body
+            and "amount" not in body
+            and not _fits_currency("12.50", body["currency"])
+        ):
+            del body["currency"]
+        if self.operation.path.endswith("/accounts/{account_id}"):
+            body.pop("reconciled_through", None)
+            body.pop("currency", None)  # refused (409) once the account holds records
 
     @staticmethod
     def _repair_query(query: MutableMapping[str, Any]) -> None:
@@ -154,16 +222,20 @@ class DocumentedRules:
             return False  # a common password, or one of fewer than 3 distinct characters
         if "email" in body and not _deliverable(body["email"]):
             return False  # a special-use domain (.test, .invalid), which email-validator refuses
-        return "amount" not in body or _fits_currency(body["amount"], body.get("currency") or "USD")
+        currency = body.get("currency") or "USD"  # the org's, and its accounts'
+        balances = [body[name] for name in ("opening_balance", "statement_balance") if name in body]
+        if not all(_signed_fits_currency(balance, currency) for balance in balances):
+            return False
+        return "amount" not in body or _fits_currency(body["amount"], currency)
 
     def _period_count_holds(self, query: MutableMapping[str, Any]) -> bool:
-        if not self.operation.path.endswith("/dashboard/trends"):
+        if not self.operation.path.endswith(("/dashboard/trends", "/balances")):
             return True
         first, last = (
             dt.date.fromisoformat(str(query.get(bound, RECORD_DAY)))
             for bound in ("date_from", "date_to")
         )
-        granularity = Granularity(query.get("granularity", "month"))
+        granularity = Granularity(query.get("granularity", "month"))  # balances: the same
         span = periods.period_count(min(first, last), max(first, last), granularity)
         return span <= periods.MAX_PERIODS
 
@@ -182,6 +254,12 @@ def _deliverable(email: object) -> bool:
     except ValidationError:
         return False
     return True
+
+
+def _signed_fits_currency(amount: object, currency: object) -> bool:
+    """A balance (may be zero or negative) has no more decimals than the currency."""
+    text = str(amount).strip().removeprefix("-")
+    return Decimal(text) == 0 or _fits_currency(text, currency)
 
 
 def _fits_currency(amount: object, currency: object) -> bool:
@@ -204,19 +282,24 @@ def _fits_currency(amount: object, currency: object) -> bool:
 )
 @given(data=st.data())
 async def test_generated_requests_pass_every_check(
-    name: str, data: st.DataObject, world: World, record_id: str, server_url: str
+    name: str,
+    data: st.DataObject,
+    world: World,
+    record_id: str,
+    refs: dict[str, str],
+    server_url: str,
 ) -> None:
     operation: APIOperation = OPERATIONS[name]
-    parameters = _in_path(operation, _targets(world, record_id, data))
+    parameters = _in_path(operation, _targets(world, record_id, refs, data))
     mode = data.draw(st.sampled_from(list(GenerationMode)), label="mode")
     case = data.draw(operation.as_strategy(mode, path_parameters=parameters), label="case")
-    assume(DocumentedRules(operation).apply(case))
+    assume(DocumentedRules(operation, refs).apply(case))
     case.call_and_validate(base_url=server_url, headers=world.admin.headers, checks=ALL_CHECKS)
 
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
 async def test_coverage_cases_pass_every_check(
-    name: str, world: World, record_id: str, server_url: str
+    name: str, world: World, record_id: str, refs: dict[str, str], server_url: str
 ) -> None:
     """The deterministic edge cases schemathesis derives from each operation: every boundary
     of every parameter, each missing required one, methods the path does not list."""
@@ -227,13 +310,15 @@ async def test_coverage_cases_pass_every_check(
             "org_id": str(world.org_id),
             "record_id": record_id,
             "user_id": str(world.analyst.user_id),
+            "account_id": refs["account_id"],
+            "transfer_id": refs["transfer_id"],
         },
     )
     SCHEMA.coverage_unexpected_methods_seen.clear()  # else sent on the first backend only
     cases = SCHEMA.iter_coverage_cases(
         operation, generation_modes=list(GenerationMode), generation_config=GenerationConfig()
     )
-    rules = DocumentedRules(operation)
+    rules = DocumentedRules(operation, refs)
     for case in cases:
         if not (case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH)):
             case.path_parameters = {**(case.path_parameters or {}), **real}

@@ -3,6 +3,7 @@ and over time."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -463,6 +464,17 @@ class TestNetWorth:
             ("Savings", "10.00"),
         ]
         assert savings["id"] in names
+
+    async def test_accounts_that_match_nothing_give_an_empty_series(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        response = await client.get(
+            f"/orgs/{world.org_id}/dashboard/balances",
+            params={"account_id": str(uuid.uuid4())},
+            headers=world.viewer.headers,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == []
 
 
 class TestDashboardByAccount:

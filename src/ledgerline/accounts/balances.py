@@ -206,6 +206,8 @@ async def series_of(
     and records (accounts of one org)."""
     if date_from is not None and date_to is not None:
         check_period_count(date_from, date_to, granularity)
+    if not accounts:
+        return [], {}
     span = await _span(session, accounts, date_from, date_to)
     if span is None:
         return [], {}

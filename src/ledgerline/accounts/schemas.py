@@ -8,9 +8,9 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     Field,
+    StrictBool,
     StringConstraints,
     WithJsonSchema,
     field_validator,
@@ -18,32 +18,38 @@ from pydantic import (
 
 from ledgerline.accounts.models import AccountKind
 from ledgerline.core.money import Amount, normalize_currency
-from ledgerline.core.schemas import RequestModel, ResponseModel
-from ledgerline.core.text import reject_control_characters
+from ledgerline.core.schemas import RequestModel, ResponseModel, not_nullable
+from ledgerline.core.text import (
+    PublishedCleanText,
+    PublishedNonBlankText,
+    RejectControlCharacters,
+)
 from ledgerline.dashboard.schemas import DateRange, Granularity, Money
 from ledgerline.records.schemas import Currency, Notes, RecordDate
 
 AccountName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-    AfterValidator(reject_control_characters),
+    RejectControlCharacters,
+    PublishedNonBlankText,
 ]
 Institution = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=128),
-    AfterValidator(reject_control_characters),
+    RejectControlCharacters,
+    PublishedCleanText,
 ]
-_SIGNED_AMOUNT = re.compile(r"-?[0-9]{1,13}(\.[0-9]{1,4})?")
+_SIGNED_AMOUNT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,4})?")
 
 
 def _signed_amount(value: object) -> Decimal:
     """A balance may be negative or zero (a card, a loan): ``-?digits[.digits]``, as text or a
     JSON integer; the currency's decimals are checked once it is known."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError("must be a decimal string such as -250.00")
-    text = str(value).strip()
+    text = format(value, "f") if isinstance(value, Decimal) else str(value).strip()
     if not _SIGNED_AMOUNT.fullmatch(text):
-        raise ValueError("must be a decimal string such as -250.00, at most 13 integer digits")
+        raise ValueError("must be a decimal string such as -250.00, at most 12 integer digits")
     return Decimal(text)
 
 
@@ -52,8 +58,10 @@ SignedAmount = Annotated[
     BeforeValidator(_signed_amount),
     WithJsonSchema(
         {
-            "type": "string",
-            "pattern": f"^{_SIGNED_AMOUNT.pattern}$",
+            "anyOf": [
+                {"type": "string", "pattern": f"^{_SIGNED_AMOUNT.pattern}$"},
+                {"type": "integer", "minimum": -(10**12) + 1, "maximum": 10**12 - 1},
+            ],
             "description": "amount in major units, may be negative or zero",
             "examples": ["-250.00"],
         },
@@ -82,13 +90,13 @@ class AccountCreate(RequestModel):
 class AccountUpdate(RequestModel):
     """Every field optional; only the fields sent change."""
 
-    name: AccountName | None = None
-    kind: AccountKind | None = None
-    currency: Currency | None = None
+    name: AccountName | None = Field(default=None, json_schema_extra=not_nullable)
+    kind: AccountKind | None = Field(default=None, json_schema_extra=not_nullable)
+    currency: Currency | None = Field(default=None, json_schema_extra=not_nullable)
     institution: Institution | None = None
-    opening_balance: SignedAmount | None = None
+    opening_balance: SignedAmount | None = Field(default=None, json_schema_extra=not_nullable)
     opening_date: RecordDate | None = None
-    archived: bool | None = None
+    archived: StrictBool | None = Field(default=None, json_schema_extra=not_nullable)
     reconciled_through: RecordDate | None = Field(
         default=None,
         description="reopen a closed period: an earlier date, or null to reopen every one; "
@@ -163,9 +171,9 @@ class TransferCreate(RequestModel):
 class TransferUpdate(RequestModel):
     """Amounts, date and notes; the accounts of a transfer stay (delete it and make another)."""
 
-    amount: Amount | None = None
-    to_amount: Amount | None = None
-    date: RecordDate | None = None
+    amount: Amount | None = Field(default=None, json_schema_extra=not_nullable)
+    to_amount: Amount | None = Field(default=None, json_schema_extra=not_nullable)
+    date: RecordDate | None = Field(default=None, json_schema_extra=not_nullable)
     notes: Notes | None = None
 
     @field_validator("amount", "to_amount", "date", mode="before")
@@ -196,7 +204,7 @@ class TransferRead(ResponseModel):
 class ReconcileRequest(RequestModel):
     statement_date: RecordDate
     statement_balance: SignedAmount
-    lock: bool = Field(
+    lock: StrictBool = Field(
         default=False,
         description="with a zero difference, close the account's records up to statement_date",
     )
