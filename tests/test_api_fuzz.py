@@ -218,8 +218,9 @@ class DocumentedRules:
 
     @staticmethod
     def _body_holds(body: MutableMapping[str, Any]) -> bool:
-        if "password" in body and password_problem(str(body["password"])) is not None:
-            return False  # a common password, or one of fewer than 3 distinct characters
+        email = str(body["email"]) if "email" in body else None
+        if "password" in body and password_problem(str(body["password"]), email=email):
+            return False  # common, fewer than 3 distinct characters, or the email itself
         if "email" in body and not _deliverable(body["email"]):
             return False  # a special-use domain (.test, .invalid), which email-validator refuses
         currency = body.get("currency") or "USD"  # the org's, and its accounts'
