@@ -223,14 +223,11 @@ async def create_account(
     *,
     idempotency_key: str | None = None,
 ) -> AccountRead:
-    scope = f"accounts.create:{ctx.org_id}"
-    if idempotency_key is not None:
-        payload = idempotency.request_hash(data.model_dump(mode="json"))
-        stored = await idempotency.claim(
-            session, user_id=ctx.user.id, scope=scope, key=idempotency_key, payload_hash=payload
-        )
-        if stored is not None:
-            return AccountRead.model_validate(stored.body)
+    idempotent = idempotency.IdempotentCreate(
+        ctx.user.id, f"accounts.create:{ctx.org_id}", idempotency_key
+    )
+    if (replayed := await idempotent.replay(session, data, AccountRead)) is not None:
+        return replayed
     currency = data.currency or ctx.org.currency
     account = Account(
         org_id=ctx.org_id,
@@ -255,15 +252,7 @@ async def create_account(
         {k: [None, v] for k, v in _audited(account).items()},
     )
     result = await _read(session, account)
-    if idempotency_key is not None:
-        await idempotency.store(
-            session,
-            user_id=ctx.user.id,
-            scope=scope,
-            key=idempotency_key,
-            status=201,
-            body=result.model_dump(mode="json"),
-        )
+    await idempotent.remember(session, result)
     return result
 
 

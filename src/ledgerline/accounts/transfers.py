@@ -180,14 +180,11 @@ async def create_transfer(
     *,
     idempotency_key: str | None = None,
 ) -> TransferRead:
-    scope = f"transfers.create:{ctx.org_id}"
-    if idempotency_key is not None:
-        payload = idempotency.request_hash(data.model_dump(mode="json"))
-        stored = await idempotency.claim(
-            session, user_id=ctx.user.id, scope=scope, key=idempotency_key, payload_hash=payload
-        )
-        if stored is not None:
-            return TransferRead.model_validate(stored.body)
+    idempotent = idempotency.IdempotentCreate(
+        ctx.user.id, f"transfers.create:{ctx.org_id}", idempotency_key
+    )
+    if (replayed := await idempotent.replay(session, data, TransferRead)) is not None:
+        return replayed
     if data.from_account_id == data.to_account_id:
         message = "must be another account than from_account_id"
         raise ValidationFailed([FieldError("to_account_id", message)])
@@ -224,15 +221,7 @@ async def create_transfer(
     created = {k: [None, v] for k, v in _audited(transfer).items()}
     _audit(session, ctx, transfer, AuditAction.TRANSFER_CREATED, created)
     result = to_read(transfer, legs)
-    if idempotency_key is not None:
-        await idempotency.store(
-            session,
-            user_id=ctx.user.id,
-            scope=scope,
-            key=idempotency_key,
-            status=201,
-            body=result.model_dump(mode="json"),
-        )
+    await idempotent.remember(session, result)
     return result
 
 

@@ -6,9 +6,10 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from pydantic import BaseModel
 from sqlalchemy import JSON, ForeignKey, Index, String, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,3 +109,42 @@ async def store(
     row.status = status
     row.response = body
     await session.flush()
+
+
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentCreate:
+    """One create under an optional ``Idempotency-Key``: ``replay`` before doing anything (the
+    first answer when the key was used, with this body, before), ``remember`` the answer after,
+    in the same transaction as the create."""
+
+    user_id: uuid.UUID
+    scope: str
+    key: str | None
+
+    async def replay(
+        self, session: AsyncSession, request: BaseModel, answer: type[Answer]
+    ) -> Answer | None:
+        if self.key is None:
+            return None
+        stored = await claim(
+            session,
+            user_id=self.user_id,
+            scope=self.scope,
+            key=self.key,
+            payload_hash=request_hash(request.model_dump(mode="json")),
+        )
+        return None if stored is None else answer.model_validate(stored.body)
+
+    async def remember(self, session: AsyncSession, answer: BaseModel) -> None:
+        if self.key is not None:
+            await store(
+                session,
+                user_id=self.user_id,
+                scope=self.scope,
+                key=self.key,
+                status=201,
+                body=answer.model_dump(mode="json"),
+            )

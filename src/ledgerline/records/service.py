@@ -120,14 +120,11 @@ async def create_record(
     idempotency_key: str | None = None,
 ) -> RecordRead:
     """Create a record; with an idempotency key, a repeat returns the first answer unchanged."""
-    scope = f"records.create:{ctx.org_id}"
-    if idempotency_key is not None:
-        payload = idempotency.request_hash(data.model_dump(mode="json"))
-        stored = await idempotency.claim(
-            session, user_id=ctx.user.id, scope=scope, key=idempotency_key, payload_hash=payload
-        )
-        if stored is not None:
-            return RecordRead.model_validate(stored.body)
+    idempotent = idempotency.IdempotentCreate(
+        ctx.user.id, f"records.create:{ctx.org_id}", idempotency_key
+    )
+    if (replayed := await idempotent.replay(session, data, RecordRead)) is not None:
+        return replayed
     if data.account_id is not None:
         account = await accounts_service.account_for_record(
             session, ctx.org_id, data.account_id, data.currency
@@ -161,15 +158,7 @@ async def create_record(
     created = {k: [None, v] for k, v in _audit_values(record, category.name).items()}
     _audit(session, ctx, record, AuditAction.RECORD_CREATED, created)
     result = queries.to_read(record, category.name)
-    if idempotency_key is not None:
-        await idempotency.store(
-            session,
-            user_id=ctx.user.id,
-            scope=scope,
-            key=idempotency_key,
-            status=201,
-            body=result.model_dump(mode="json"),
-        )
+    await idempotent.remember(session, result)
     return result
 
 
