@@ -47,10 +47,20 @@ def _signed_amount(value: object) -> Decimal:
     JSON integer; the currency's decimals are checked once it is known."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError("must be a decimal string such as -250.00")
-    text = format(value, "f") if isinstance(value, Decimal) else str(value).strip()
+    if isinstance(value, Decimal):
+        value = _whole_number(value)
+    text = str(value).strip()
     if not _SIGNED_AMOUNT.fullmatch(text):
         raise ValueError("must be a decimal string such as -250.00, at most 12 integer digits")
     return Decimal(text)
+
+
+def _whole_number(value: Decimal) -> int:
+    """A JSON number is taken only when whole (``-250`` or ``-250.0``, which JSON Schema calls
+    an integer): a fraction as a number would come through a binary float in most clients."""
+    if not value.is_finite() or value.adjusted() >= 13 or value != value.to_integral_value():
+        raise ValueError("must be a decimal string such as -250.00, or a whole number")
+    return int(value)
 
 
 SignedAmount = Annotated[
