@@ -183,8 +183,11 @@ class DocumentedRules:
         if "account_id" in query and self.operation.method.upper() == "POST":
             query["account_id"] = self.refs["account_id"]
         if "account_id" in body:
+            # Into the org's USD account, so in USD; an earlier case may have left the record
+            # in another currency, whose amount need not fit USD.
             body["account_id"] = self.refs["account_id"]
-            body.pop("currency", None)
+            body["currency"] = "USD"
+            body.setdefault("amount", "12.50")
         if "from_account_id" in body or "to_account_id" in body:
             body["from_account_id"] = self.refs["account_id"]
             body["to_account_id"] = self.refs["other_account_id"]
