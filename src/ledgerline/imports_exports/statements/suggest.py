@@ -7,6 +7,7 @@ column whose every day is 12 or less reads as both DD/MM and MM/DD, amounts such
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -59,13 +60,11 @@ def _rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[tuple[int, list[str]]] = []
     consumed = 0
-    try:
+    with contextlib.suppress(csv.Error):
         for cells in reader:
             if any(cell.strip() for cell in cells):
                 rows.append((consumed + 1, cells))
             consumed = reader.line_num
-    except csv.Error:
-        pass
     return rows
 
 

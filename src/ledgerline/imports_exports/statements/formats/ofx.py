@@ -9,6 +9,7 @@ balance.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from typing import Final
@@ -45,11 +46,8 @@ def _encoding(data: bytes, header: bytes) -> str | None:
     A file that decodes as UTF-8 is read as UTF-8 whatever its 1.x header says: banks often
     keep ``CHARSET:1252`` in the header of files they write in UTF-8, and 1252 text with
     accents is almost never valid UTF-8."""
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
         return "utf-8-sig"
     xml = _XML_ENCODING.search(header)
     if xml is not None:
