@@ -26,6 +26,7 @@ from tests.conftest import TEST_SECRET
 from tests.factories import PASSWORD, unique_email
 
 STARTUP_SECONDS = 30
+WEB_IMPORT_JOB_BYTES = 20_000
 T = TypeVar("T")
 
 
@@ -47,6 +48,8 @@ def server_environment(database_url: str) -> dict[str, str]:
         "LEDGERLINE_LOG_JSON": "false",
         "LEDGERLINE_ADMIN_EMAIL": "first-admin@example.com",
         "LEDGERLINE_ADMIN_PASSWORD": PASSWORD,
+        # Files over 20 kB run as import jobs on the import page: a test makes one of ~100 kB.
+        "LEDGERLINE_WEB_IMPORT_JOB_BYTES": str(WEB_IMPORT_JOB_BYTES),
     }
 
 

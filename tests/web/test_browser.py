@@ -14,7 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from ledgerline.orgs.permissions import Role
 from tests.factories import PASSWORD
 from tests.web.conftest import WebServer
-from tests.web.server import People
+from tests.web.server import WEB_IMPORT_JOB_BYTES, People
 
 NAV_LINKS = {
     Role.VIEWER: ["Dashboard", "Records"],
@@ -219,6 +219,32 @@ async def test_a_good_import_previews_then_shows_its_result(
     await expect(page.get_by_role("status")).to_contain_text("2 records imported")
     await page.get_by_role("link", name="See the records").click()
     await expect(page.get_by_text(f"payout {marker}")).to_be_visible()
+
+
+async def test_an_analyst_imports_a_large_file_and_sees_its_progress_and_result(
+    context: BrowserContext, web_server: WebServer, people: People
+) -> None:
+    page = await sign_in(context, web_server, people.analyst)
+    await page.get_by_role("link", name="Import", exact=True).click()
+    marker = uuid.uuid4().hex[:8]
+    rows = [
+        f"2026-0{n % 9 + 1}-{n % 28 + 1:02d},expense,Groceries,{n % 90 + 1}.25,shop {marker} {n}"
+        for n in range(3000)
+    ]
+    body = "date,type,category,amount,notes\n" + "\n".join(rows) + "\n"
+    assert len(body) > WEB_IMPORT_JOB_BYTES
+    await _upload(page, "large.csv", body)
+    await page.wait_for_url("**/import/jobs/*")
+    progress = page.get_by_role("progressbar", name="Import progress")
+    await expect(progress).to_be_visible()
+    await expect(page.get_by_role("heading", name="Import finished")).to_be_visible()
+    await expect(page.get_by_role("status")).to_contain_text("3,000 records imported")
+    await expect(progress).to_have_attribute("value", "3000")
+    await expect(page.get_by_role("button", name="Cancel import")).to_have_count(0)
+    await page.get_by_role("link", name="See the records").click()
+    await page.get_by_label("Search notes and categories").fill(f"shop {marker} 2999")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_text(f"shop {marker} 2999")).to_be_visible()
 
 
 async def test_export_downloads_the_current_view(

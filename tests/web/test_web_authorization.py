@@ -15,6 +15,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 
 from ledgerline.app import create_app
+from ledgerline.core.db import Database
+from ledgerline.imports_exports.models import ImportJob, JobStatus
 from ledgerline.orgs.permissions import ROLE_PERMISSIONS, Permission, Role
 from ledgerline.web.dependencies import WebOrgGuard, get_web_caller
 from ledgerline.web.errors import WebRoute
@@ -57,6 +59,8 @@ EXPECTED: dict[tuple[str, str], Open | Permission] = {
     ("GET", f"{ORG}/import"): Permission.RECORDS_IMPORT,
     ("POST", f"{ORG}/import"): Permission.RECORDS_IMPORT,
     ("POST", f"{ORG}/import/confirm"): Permission.RECORDS_IMPORT,
+    ("GET", f"{ORG}/import/jobs/{{job_id}}"): Permission.RECORDS_IMPORT,
+    ("POST", f"{ORG}/import/jobs/{{job_id}}/cancel"): Permission.RECORDS_IMPORT,
     ("GET", f"{ORG}/members"): Permission.MEMBERS_MANAGE,
     ("POST", f"{ORG}/members"): Permission.MEMBERS_MANAGE,
     ("POST", f"{ORG}/members/{{user_id}}"): Permission.MEMBERS_MANAGE,
@@ -126,9 +130,26 @@ async def _records(app: FastAPI, world: World) -> tuple[str, str]:
     return ids[0], ids[1]
 
 
-def _fill(path: str, world: World, live: str, deleted: str) -> str:
+async def _job(app: FastAPI, world: World) -> uuid.UUID:
+    """An analyst's import job not yet started: its importer and the admins may see it."""
+    database: Database = app.state.database
+    async with database.sessions() as session:
+        job = ImportJob(
+            org_id=world.org_id,
+            created_by=world.analyst.user_id,
+            status=JobStatus.QUEUED.value,
+            rows_total=3,
+        )
+        session.add(job)
+        await session.commit()
+        return job.id
+
+
+def _fill(path: str, world: World, live: str, deleted: str, job: uuid.UUID) -> str:
     record = deleted if path.endswith("/restore") else live
-    return path.format(org_id=world.org_id, record_id=record, user_id=world.viewer.user_id)
+    return path.format(
+        org_id=world.org_id, record_id=record, user_id=world.viewer.user_id, job_id=job
+    )
 
 
 def _allowed(expected: Open | Permission, role: Role | None) -> bool:
@@ -158,7 +179,7 @@ async def test_each_caller_gets_what_its_role_allows(
 ) -> None:
     expected = EXPECTED[(method, path)]
     live, deleted = await _records(app, world)
-    url = _fill(path, world, live, deleted)
+    url = _fill(path, world, live, deleted, await _job(app, world))
     callers: list[tuple[str, str | None, Role | None]] = [
         ("anonymous", None, None),
         ("outsider", world.outsider.email, None),

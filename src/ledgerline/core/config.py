@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(default=1_000_000, ge=1_024)
     import_max_bytes: int = Field(default=20_000_000, ge=1_024)
     import_max_rows: int = Field(default=200_000, ge=1)
+    web_import_job_bytes: int = Field(default=1_000_000, ge=0)
+    """Web import page: a file larger than this runs as an import job with a progress bar;
+    smaller files get the dry-run preview, then the confirmation."""
 
     shutdown_timeout_seconds: int = Field(default=30, ge=1)
     """On SIGTERM, how long requests in flight may take to finish before they are cancelled."""
