@@ -17,12 +17,21 @@ from tests.web.conftest import WebServer
 from tests.web.server import WEB_IMPORT_JOB_BYTES, People
 
 NAV_LINKS = {
-    Role.VIEWER: ["Dashboard", "Records"],
-    Role.ANALYST: ["Dashboard", "Records", "Import"],
-    Role.ADMIN: ["Dashboard", "Records", "Import", "Trash", "Members", "Audit"],
+    Role.VIEWER: ["Dashboard", "Records", "Accounts"],
+    Role.ANALYST: ["Dashboard", "Records", "Accounts", "Import"],
+    Role.ADMIN: ["Dashboard", "Records", "Accounts", "Import", "Trash", "Members", "Audit"],
 }
 SERIOUS = frozenset({"serious", "critical"})
-PAGES = ["dashboard", "records", "records/new", "import", "trash", "members", "audit"]
+PAGES = [
+    "dashboard",
+    "records",
+    "records/new",
+    "accounts",
+    "import",
+    "trash",
+    "members",
+    "audit",
+]
 
 
 @pytest.fixture
@@ -247,6 +256,63 @@ async def test_an_analyst_imports_a_large_file_and_sees_its_progress_and_result(
     await expect(page.get_by_text(f"shop {marker} 2999")).to_be_visible()
 
 
+async def test_admin_creates_an_account_analyst_transfers_and_reconciles_viewer_reads(
+    browser: Browser, context: BrowserContext, web_server: WebServer, people: People
+) -> None:
+    today = dt.date.today().isoformat()
+    admin = await sign_in(context, web_server, people.admin)
+    await admin.get_by_role("link", name="Accounts", exact=True).click()
+    for name, kind, opening in (("Everyday", "savings", "250.00"), ("Rainy day", "savings", "0")):
+        await admin.get_by_label("Name", exact=True).fill(name)
+        await admin.get_by_label("Kind").select_option(kind)
+        await admin.get_by_label("Opening balance").fill(opening)
+        await admin.get_by_role("button", name="Create account").click()
+        await admin.wait_for_load_state()
+    await expect(admin.get_by_role("row").filter(has_text="Everyday")).to_contain_text("$250.00")
+    assert not await serious_violations(admin)
+
+    analyst_context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        analyst = await sign_in(analyst_context, web_server, people.analyst)
+        await analyst.goto(org_url(web_server, people, "accounts"))
+        await expect(analyst.get_by_role("button", name="Create account")).to_have_count(0)
+        await analyst.get_by_label("From").select_option(label="Everyday (USD)")
+        await analyst.get_by_label("To", exact=True).select_option(label="Rainy day (USD)")
+        await analyst.locator("#transfer-amount").fill("40.00")
+        await analyst.locator("#transfer-date").fill(today)
+        await analyst.locator("#transfer-notes").fill("put aside")
+        await analyst.get_by_role("button", name="Transfer", exact=True).click()
+        await analyst.wait_for_load_state()
+        rainy = analyst.get_by_role("row").filter(has_text="Rainy day")
+        await expect(rainy).to_contain_text("$40.00")
+        await expect(analyst.get_by_role("row").filter(has_text="Everyday")).to_contain_text(
+            "$210.00"
+        )
+        await analyst.get_by_label("Account", exact=True).select_option(label="Rainy day (USD)")
+        await analyst.get_by_label("Statement date").fill(today)
+        await analyst.get_by_label("Statement balance").fill("40.00")
+        await analyst.get_by_label("Close the period when the balances match").check()
+        await analyst.get_by_role("button", name="Reconcile", exact=True).click()
+        result = analyst.get_by_role("status")
+        await expect(result).to_contain_text("The balances match.")
+        await expect(result).to_contain_text("The account is closed through")
+        assert not await serious_violations(analyst)
+    finally:
+        await analyst_context.close()
+
+    viewer_context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        viewer = await sign_in(viewer_context, web_server, people.viewer)
+        await viewer.get_by_role("link", name="Accounts", exact=True).click()
+        await expect(viewer.get_by_role("row").filter(has_text="Rainy day")).to_contain_text(
+            "$40.00"
+        )
+        await expect(viewer.locator("main form")).to_have_count(0)
+        await expect(viewer.get_by_role("button")).to_have_count(1)  # Sign out
+    finally:
+        await viewer_context.close()
+
+
 async def test_export_downloads_the_current_view(
     context: BrowserContext, web_server: WebServer, people: People
 ) -> None:
@@ -339,7 +405,7 @@ async def test_a_phone_sees_every_page_without_sideways_scrolling(
         page = await sign_in(phone, web_server, people.admin)
         await add_record(page, web_server, people, amount="8", category="Phone", notes="check")
         found: dict[str, object] = {}
-        for path in ("dashboard", "records", "records/new", "members", "audit"):
+        for path in ("dashboard", "records", "records/new", "accounts", "members", "audit"):
             await page.goto(org_url(web_server, people, path))
             width = await page.evaluate("document.documentElement.scrollWidth")
             if width > 390:

@@ -33,6 +33,7 @@ class Open(enum.Enum):
 PUBLIC, SIGNED_IN = Open.PUBLIC, Open.SIGNED_IN
 ORG = "/orgs/{org_id}"
 RECORD = f"{ORG}/records/{{record_id}}"
+ACCOUNT = f"{ORG}/accounts/{{account_id}}"
 
 EXPECTED: dict[tuple[str, str], Open | Permission] = {
     ("GET", "/"): PUBLIC,
@@ -61,6 +62,13 @@ EXPECTED: dict[tuple[str, str], Open | Permission] = {
     ("POST", f"{ORG}/import/confirm"): Permission.RECORDS_IMPORT,
     ("GET", f"{ORG}/import/jobs/{{job_id}}"): Permission.RECORDS_IMPORT,
     ("POST", f"{ORG}/import/jobs/{{job_id}}/cancel"): Permission.RECORDS_IMPORT,
+    ("GET", f"{ORG}/accounts"): Permission.ACCOUNTS_READ,
+    ("POST", f"{ORG}/accounts"): Permission.ACCOUNTS_MANAGE,
+    ("POST", f"{ACCOUNT}/rename"): Permission.ACCOUNTS_MANAGE,
+    ("POST", f"{ACCOUNT}/archive"): Permission.ACCOUNTS_MANAGE,
+    ("POST", f"{ACCOUNT}/delete"): Permission.ACCOUNTS_MANAGE,
+    ("POST", f"{ORG}/transfers"): Permission.TRANSFERS_WRITE,
+    ("POST", f"{ORG}/reconcile"): Permission.ACCOUNTS_RECONCILE,
     ("GET", f"{ORG}/members"): Permission.MEMBERS_MANAGE,
     ("POST", f"{ORG}/members"): Permission.MEMBERS_MANAGE,
     ("POST", f"{ORG}/members/{{user_id}}"): Permission.MEMBERS_MANAGE,
@@ -111,8 +119,8 @@ def test_the_guard_asks_for_the_expected_permission(
         assert (get_web_caller in calls) == (expected is SIGNED_IN)
 
 
-async def _records(app: FastAPI, world: World) -> tuple[str, str]:
-    """A live record and a deleted one."""
+async def _records(app: FastAPI, world: World) -> tuple[str, str, str]:
+    """A live record and a deleted one, and the account holding them."""
     ids = []
     async with api_client(app) as api:
         for notes in ("live", "deleted"):
@@ -127,7 +135,8 @@ async def _records(app: FastAPI, world: World) -> tuple[str, str]:
             f"/orgs/{world.org_id}/records/{ids[1]}", headers=world.admin.headers
         )
         assert deleted.status_code == 204
-    return ids[0], ids[1]
+        live = await api.get(f"/orgs/{world.org_id}/records/{ids[0]}", headers=world.admin.headers)
+    return ids[0], ids[1], live.json()["account_id"]
 
 
 async def _job(app: FastAPI, world: World) -> uuid.UUID:
@@ -145,10 +154,14 @@ async def _job(app: FastAPI, world: World) -> uuid.UUID:
         return job.id
 
 
-def _fill(path: str, world: World, live: str, deleted: str, job: uuid.UUID) -> str:
+def _fill(path: str, world: World, live: str, deleted: str, account: str, job: uuid.UUID) -> str:
     record = deleted if path.endswith("/restore") else live
     return path.format(
-        org_id=world.org_id, record_id=record, user_id=world.viewer.user_id, job_id=job
+        org_id=world.org_id,
+        record_id=record,
+        user_id=world.viewer.user_id,
+        job_id=job,
+        account_id=account,
     )
 
 
@@ -178,8 +191,8 @@ async def test_each_caller_gets_what_its_role_allows(
     app: FastAPI, world: World, method: str, path: str, route: WebRoute
 ) -> None:
     expected = EXPECTED[(method, path)]
-    live, deleted = await _records(app, world)
-    url = _fill(path, world, live, deleted, await _job(app, world))
+    live, deleted, account = await _records(app, world)
+    url = _fill(path, world, live, deleted, account, await _job(app, world))
     callers: list[tuple[str, str | None, Role | None]] = [
         ("anonymous", None, None),
         ("outsider", world.outsider.email, None),

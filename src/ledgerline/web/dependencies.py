@@ -137,6 +137,10 @@ RecordsImporter = Annotated[OrgContext, web_guard(Permission.RECORDS_IMPORT)]
 RecordsExporter = Annotated[OrgContext, web_guard(Permission.RECORDS_EXPORT)]
 MembersManager = Annotated[OrgContext, web_guard(Permission.MEMBERS_MANAGE)]
 AuditReader = Annotated[OrgContext, web_guard(Permission.AUDIT_READ)]
+AccountsReader = Annotated[OrgContext, web_guard(Permission.ACCOUNTS_READ)]
+AccountsManager = Annotated[OrgContext, web_guard(Permission.ACCOUNTS_MANAGE)]
+TransfersWriter = Annotated[OrgContext, web_guard(Permission.TRANSFERS_WRITE)]
+AccountsReconciler = Annotated[OrgContext, web_guard(Permission.ACCOUNTS_RECONCILE)]
 
 
 async def frame(

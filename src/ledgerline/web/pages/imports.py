@@ -44,9 +44,7 @@ def _page(
     request: Request, page: Mapping[str, object], values: Mapping[str, object], *, status: int = 200
 ) -> Response:
     job_bytes = request.app.state.settings.web_import_job_bytes
-    return render(
-        request, "import.html", {**page, "job_bytes": job_bytes, **values}, status=status
-    )
+    return render(request, "import.html", {**page, "job_bytes": job_bytes, **values}, status=status)
 
 
 @router.get("/orgs/{org_id}/import")
