@@ -185,3 +185,33 @@ async def test_admin_renames_archives_and_deletes(app: FastAPI, world: World) ->
         assert gone.status_code == 303
     assert "Spare" not in await account_ids(app, world)
     assert "Card" in await account_ids(app, world)
+
+
+async def test_the_records_page_filters_by_account(app: FastAPI, world: World) -> None:
+    async with signed_in(app, world.admin.email) as admin:
+        await post(admin, world, "accounts", name="Card")
+    ids = await account_ids(app, world)
+    async with api_client(app) as api:
+        for notes, account in (("on card", "Card"), ("in main", "Main USD")):
+            created = await api.post(
+                f"/orgs/{world.org_id}/records",
+                json={
+                    "amount": "4",
+                    "type": "expense",
+                    "category": "Snacks",
+                    "date": "2026-01-02",
+                    "notes": notes,
+                    "account_id": ids[account],
+                },
+                headers=world.admin.headers,
+            )
+            assert created.status_code == 201, created.text
+    async with signed_in(app, world.viewer.email) as viewer:
+        everything = await viewer.get(f"/orgs/{world.org_id}/records")
+        assert '<label for="f-account">Accounts</label>' in everything.text
+        card = await viewer.get(f"/orgs/{world.org_id}/records?account_id={ids['Card']}")
+        assert "on card" in card.text
+        assert "in main" not in card.text
+        assert f'<option value="{ids["Card"]}" selected>Card</option>' in card.text
+        linked = await viewer.get(accounts_url(world))
+        assert f'href="/orgs/{world.org_id}/records?account_id={ids["Card"]}"' in linked.text

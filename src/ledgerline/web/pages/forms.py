@@ -13,7 +13,7 @@ from ledgerline.core.errors import ValidationFailed, field_name
 Model = TypeVar("Model", bound=BaseModel)
 FieldErrors = dict[str, str]
 
-LIST_FIELDS = frozenset({"category"})
+LIST_FIELDS = frozenset({"category", "account_id"})
 
 
 def filled(
@@ -41,7 +41,8 @@ def form_values(form: FormData) -> dict[str, object]:
 
 
 def query_values(params: QueryParams) -> dict[str, object]:
-    """Query parameters; ``category`` may repeat, as in the API's record filters."""
+    """Query parameters; ``category`` and ``account_id`` may repeat, as in the API's record
+    filters."""
     return filled(params.multi_items(), lists=LIST_FIELDS)
 
 

@@ -9,10 +9,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
+from ledgerline.accounts import service as accounts_service
+from ledgerline.accounts.schemas import AccountListQuery, AccountRead
 from ledgerline.core.deps import SessionDep
 from ledgerline.core.errors import AppError, PreconditionFailed, ValidationFailed
 from ledgerline.imports_exports import service as imports_exports_service
 from ledgerline.orgs.dependencies import OrgContext
+from ledgerline.orgs.permissions import Permission, role_allows
 from ledgerline.records import service as records_service
 from ledgerline.records.schemas import (
     DeletedFilter,
@@ -69,6 +72,15 @@ def _has_blank_values(request: Request) -> bool:
     return any(not value.strip() for _key, value in request.query_params.multi_items())
 
 
+async def _accounts(session: SessionDep, ctx: OrgContext) -> list[AccountRead]:
+    """Every account for the filter, when the caller may read accounts and there are two."""
+    if not role_allows(ctx.role, Permission.ACCOUNTS_READ):
+        return []
+    query = AccountListQuery(include_archived=True)
+    accounts = await accounts_service.list_accounts(session, ctx, query)
+    return accounts if len(accounts) > 1 else []
+
+
 @router.get("/orgs/{org_id}/records")
 async def records_page(
     request: Request, session: SessionDep, ctx: RecordsReader, caller: WebCaller
@@ -102,6 +114,7 @@ async def records_page(
         "totals": totals,
         "total": sum(t.count for t in totals) if totals is not None else 0,
         "categories": await records_service.list_categories(session, ctx),
+        "accounts": await _accounts(session, ctx),
         "types": list(RecordType),
         "sorts": SORT_LABELS,
         "next_url": (
