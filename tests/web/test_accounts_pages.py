@@ -4,6 +4,7 @@ role may use and nothing more, and each form doing what the API's service does."
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import httpx
@@ -215,3 +216,69 @@ async def test_the_records_page_filters_by_account(app: FastAPI, world: World) -
         assert f'<option value="{ids["Card"]}" selected>Card</option>' in card.text
         linked = await viewer.get(accounts_url(world))
         assert f'href="/orgs/{world.org_id}/records?account_id={ids["Card"]}"' in linked.text
+
+
+async def test_the_dashboard_shows_balances_and_net_worth_as_the_api_does(
+    app: FastAPI, world: World
+) -> None:
+    async with signed_in(app, world.admin.email) as admin:
+        await post(admin, world, "accounts", name="Reserve", kind="savings", opening_balance="500")
+    ids = await account_ids(app, world)
+    period = {"date_from": "2026-01-01", "date_to": "2026-03-31"}
+    async with api_client(app) as api:
+        for day, amount, kind in (
+            ("2026-01-10", "120.00", "income"),
+            ("2026-02-03", "45.5", "expense"),
+        ):
+            created = await api.post(
+                f"/orgs/{world.org_id}/records",
+                json={"amount": amount, "type": kind, "category": "X", "date": day},
+                headers=world.admin.headers,
+            )
+            assert created.status_code == 201
+        moved = await api.post(
+            f"/orgs/{world.org_id}/transfers",
+            json={
+                "from_account_id": ids["Reserve"],
+                "to_account_id": ids["Main USD"],
+                "amount": "100",
+                "date": "2026-03-01",
+            },
+            headers=world.admin.headers,
+        )
+        assert moved.status_code == 201, moved.text
+        worth = await api.get(
+            f"/orgs/{world.org_id}/dashboard/balances",
+            params={**period, "granularity": "month"},
+            headers=world.viewer.headers,
+        )
+        by_account = await api.get(
+            f"/orgs/{world.org_id}/dashboard/balances",
+            params={**period, "granularity": "month", "by": "account"},
+            headers=world.viewer.headers,
+        )
+    assert worth.status_code == by_account.status_code == 200
+    async with signed_in(app, world.viewer.email) as viewer:
+        page = await viewer.get(
+            f"/orgs/{world.org_id}/dashboard", params={"period": "custom", **period}
+        )
+    assert "Account balances and net worth by month (USD)" in page.text
+    table = page.text.split('id="balances-title"', 1)[1].split("</table>", 1)[0]
+    heads = re.findall(r'<th scope="col" class="num">([^<]*)</th>', table)
+    assert heads == ["Main USD", "Reserve", "Net worth"]
+    names = {ids["Main USD"]: 0, ids["Reserve"]: 1}
+    for point in worth.json():
+        row = re.search(rf"<tr><th scope=\"row\">{point['period']}</th>(.*?)</tr>", table)
+        assert row is not None, point["period"]
+        cells = re.findall(r"<td class=\"num\">([^<]*)</td>", row.group(1))
+        assert cells[-1] == f"${float(point['balance']):,.2f}".replace("$-", "-$")
+        for each in by_account.json():
+            if each["period"] == point["period"]:
+                expected = f"${float(each['balance']):,.2f}".replace("$-", "-$")
+                assert cells[names[each["account_id"]]] == expected
+    march = next(p for p in worth.json() if p["period"] == "2026-03")
+    assert march["balance"] == "574.50"
+    data = json.loads(page.text.split('id="chart-data">', 1)[1].split("</script>", 1)[0])
+    assert data["balances"]["periods"] == ["2026-01", "2026-02", "2026-03"]
+    assert data["balances"]["net_worth"][-1] == "574.50"
+    assert [a["name"] for a in data["balances"]["accounts"]] == ["Main USD", "Reserve"]

@@ -317,7 +317,8 @@ class TestDashboardMatchesTheApi:
         assert _card(page, "Records") == [str(c["record_count"]) for c in by_currency]
         rows = texts(page, r'<tr><th scope="row">([^<]*)</th><td class="num">([^<]*)</td>')
         expected = [p for p in trend if p["currency"] == "USD"]
-        periods = re.findall(r'<tr><th scope="row">(\d{4}-W\d{2})</th>', page.text)
+        trend_table = page.text.split('id="trend-title"', 1)[1].split("</table>", 1)[0]
+        periods = re.findall(r'<tr><th scope="row">(\d{4}-W\d{2})</th>', trend_table)
         assert periods == [p["period"] for p in expected]
         assert rows
 

@@ -9,6 +9,9 @@ from enum import StrEnum
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
+from ledgerline.accounts import net_worth
+from ledgerline.accounts import service as accounts_service
+from ledgerline.accounts.schemas import AccountListQuery, AccountRead, NetWorthBy, NetWorthQuery
 from ledgerline.core.deps import SessionDep
 from ledgerline.core.errors import ValidationFailed
 from ledgerline.core.money import MoneyError, normalize_currency
@@ -22,6 +25,7 @@ from ledgerline.dashboard.schemas import (
     RecentQuery,
     TrendsQuery,
 )
+from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.permissions import Permission, role_allows
 from ledgerline.records.schemas import RecordType
 from ledgerline.web.dependencies import DashboardReader, WebCaller, frame
@@ -104,6 +108,66 @@ def _granularity(request: Request) -> Granularity:
         return Granularity.MONTH
 
 
+@dataclass(frozen=True, slots=True)
+class BalanceRow:
+    period: str
+    accounts: list[str]
+    net_worth: str
+
+
+@dataclass(frozen=True, slots=True)
+class Balances:
+    """Account balances and net worth over the period, in one currency: the answers of
+    ``GET /dashboard/balances`` (with and without ``by=account``) and ``GET /accounts``."""
+
+    currency: str
+    accounts: list[AccountRead]
+    rows: list[BalanceRow]
+
+    def chart(self) -> dict[str, object]:
+        return {
+            "periods": [row.period for row in self.rows],
+            "accounts": [
+                {"name": account.name, "data": [row.accounts[i] for row in self.rows]}
+                for i, account in enumerate(self.accounts)
+            ],
+            "net_worth": [row.net_worth for row in self.rows],
+        }
+
+
+async def _balances(
+    session: SessionDep,
+    ctx: OrgContext,
+    period: Period,
+    granularity: Granularity,
+    currency: str,
+) -> Balances | None:
+    """None when the caller may not read accounts or no account of ``currency`` has a balance
+    in the period; a range with too many periods raises as the trend does."""
+    if not role_allows(ctx.role, Permission.ACCOUNTS_READ):
+        return None
+    dates = {"date_from": period.date_from, "date_to": period.date_to, "granularity": granularity}
+    totals = await net_worth.net_worth(session, ctx, NetWorthQuery(**dates))
+    worth = [point for point in totals if point.currency == currency]
+    if not worth:
+        return None
+    per_account = await net_worth.net_worth(
+        session, ctx, NetWorthQuery(**dates, by=NetWorthBy.ACCOUNT)
+    )
+    listed = await accounts_service.list_accounts(session, ctx, AccountListQuery())
+    accounts = [account for account in listed if account.currency == currency]
+    balance = {(p.account_id, p.period): p.balance for p in per_account}
+    rows = [
+        BalanceRow(
+            period=point.period,
+            accounts=[balance.get((a.id, point.period), "0") for a in accounts],
+            net_worth=point.balance,
+        )
+        for point in worth
+    ]
+    return Balances(currency=currency, accounts=accounts, rows=rows)
+
+
 @router.get("/orgs/{org_id}/dashboard")
 async def dashboard_page(
     request: Request, session: SessionDep, ctx: DashboardReader, caller: WebCaller
@@ -134,6 +198,11 @@ async def dashboard_page(
     recent = await dashboard_service.recent(
         session, ctx, RecentQuery(date_from=dates.date_from, date_to=dates.date_to, limit=10)
     )
+    try:
+        balances = await _balances(session, ctx, period, granularity, currency)
+    except ValidationFailed as exc:
+        errors.update(errors_of(exc))
+        balances = None
     insights = None
     if role_allows(ctx.role, Permission.INSIGHTS_READ):
         insights = await dashboard_service.insights(
@@ -161,7 +230,9 @@ async def dashboard_page(
             "income_categories": [c for c in shown_categories if c.type is RecordType.INCOME],
             "recent": recent,
             "insights": insights,
+            "balances": balances,
             "chart_data": {
+                "balances": balances.chart() if balances is not None else None,
                 "currency": currency,
                 "trend": [p.model_dump(mode="json") for p in trend_points],
                 "expense": [

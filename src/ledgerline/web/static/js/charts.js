@@ -98,6 +98,49 @@
       });
     }
 
+    // Balances: one thin line per account (each its own dash and point shape, so they differ
+    // without colour), net worth a thick solid line.
+    const balanceCanvas = document.getElementById("balance-chart");
+    if (balanceCanvas && data.balances) {
+      const palette = [cssVar("--accent"), income, expense, "#8a5cd1", "#c77d1a", "#2b8a8a"];
+      const dashes = [[], [6, 3], [2, 3], [10, 4, 2, 4], [4, 4], [1, 2]];
+      const shapes = ["circle", "triangle", "rect", "crossRot", "star", "rectRot"];
+      const few = data.balances.periods.length <= 60;
+      const accounts = data.balances.accounts.map((a, i) => ({
+        label: a.name,
+        data: a.data.map(Number),
+        borderColor: palette[i % palette.length],
+        backgroundColor: palette[i % palette.length],
+        borderDash: dashes[i % dashes.length],
+        borderWidth: 1.5,
+        pointStyle: shapes[i % shapes.length],
+        pointRadius: few ? 3 : 0,
+      }));
+      new Chart(balanceCanvas, {
+        type: "line",
+        data: {
+          labels: data.balances.periods,
+          datasets: accounts.concat([
+            {
+              label: "Net worth",
+              data: data.balances.net_worth.map(Number),
+              borderColor: text,
+              backgroundColor: text,
+              borderWidth: 3,
+              pointRadius: few ? 3 : 0,
+            },
+          ]),
+        },
+        options: {
+          maintainAspectRatio: false,
+          animation: false,
+          interaction: { mode: "index", intersect: false },
+          plugins: { tooltip: tooltip, legend: { labels: { usePointStyle: true } } },
+          scales: { y: { ticks: { callback: (value) => ticks.format(value) } } },
+        },
+      });
+    }
+
     const categoryCanvas = document.getElementById("category-chart");
     if (categoryCanvas) {
       const top = data.expense.slice(0, 10);
