@@ -85,6 +85,6 @@ vendor:
 	cp .vendor-tmp/chartjs/LICENSE.md $(VENDOR_DIR)/chart.js.LICENSE.md
 	rm -rf .vendor-tmp
 
-## The dashboard and records pages at 1280 and 390 px, from demo data, into docs/screenshots/.
+## The dashboard, records and accounts pages at 1280 and 390 px, from demo data, into docs/screenshots/.
 screenshots: $(STAMP)
 	$(BIN)/python -m tests.web.screenshots docs/screenshots

@@ -8,6 +8,7 @@ mistake must end as one ``error:`` line and exit code 1, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from ledgerline.accounts.models import Transfer
 from ledgerline.cli import app as cli_app
 from ledgerline.core.config import get_settings
 from ledgerline.core.db import Database
@@ -349,7 +351,12 @@ class TestDemoCommand:
             assert len(orgs) == 1
             org = orgs[0]
             records = await session.scalar(
-                select(func.count()).select_from(Record).where(Record.org_id == org.id)
+                select(func.count())
+                .select_from(Record)
+                .where(Record.org_id == org.id, Record.type != "transfer")
+            )
+            transfers = await session.scalar(
+                select(func.count()).select_from(Transfer).where(Transfer.org_id == org.id)
             )
             roles = set(
                 await session.scalars(select(Membership.role).where(Membership.org_id == org.id))
@@ -359,6 +366,9 @@ class TestDemoCommand:
         assert records > 24 * 4
         assert f"{records} record(s) added, 0 already present" in first.stdout
         assert f"0 record(s) added, {records} already present" in second.stdout
+        today = dt.date.today()
+        months = [start.replace(day=28) for start in demo._month_starts(today, 24)]
+        assert transfers == sum(1 for day in months if day <= today) > 0
         for email, _name in demo.DEMO_USERS.values():
             assert email in first.stdout
             assert email in second.stdout

@@ -1,4 +1,4 @@
-"""``make screenshots``: the dashboard and records pages at 1280 and 390 px, from the demo data.
+"""``make screenshots``: the dashboard, records and accounts pages at 1280 and 390 px, from the demo data.
 
 Runs a real server on a fresh SQLite file with the demo org, signs in as the demo admin in
 Chromium and writes PNGs to the folder given (docs/screenshots/).
@@ -23,7 +23,7 @@ from tests.web.conftest import CHROMIUM_ARGS, chromium_path
 from tests.web.server import running_server
 
 VIEWPORTS = [(1280, 900), (390, 844)]
-PAGES = {"dashboard": "dashboard", "records": "records"}
+PAGES = {"dashboard": "dashboard", "records": "records", "accounts": "accounts"}
 
 
 async def _load_demo(database_url: str) -> tuple[str, str, str]:

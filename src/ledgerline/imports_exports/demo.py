@@ -19,6 +19,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.accounts import service as accounts_service
+from ledgerline.accounts import transfers
+from ledgerline.accounts.models import Account, AccountKind
+from ledgerline.accounts.schemas import AccountCreate, TransferCreate
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.core.text import fold_key
 from ledgerline.imports_exports import service as imports_exports_service
@@ -273,6 +277,51 @@ async def _account(
     return user, DemoAccount(role=role, email=email, password=password)
 
 
+SAVINGS = "Savings"
+SAVINGS_OPENING = Decimal("8000.00")
+MONTHLY_SAVING = Decimal("1500.00")
+
+
+async def _savings(session: AsyncSession, ctx: OrgContext, today: dt.date) -> None:
+    """A savings account fed by a transfer from the main USD account each month, so the
+    balances and net worth charts have more than one line; made once, with the account."""
+    found = await session.scalar(
+        select(Account.id).where(
+            Account.org_id == ctx.org_id, Account.name_key == fold_key(SAVINGS)
+        )
+    )
+    if found is not None:
+        return
+    starts = _month_starts(today, 24)
+    savings = await accounts_service.create_account(
+        session,
+        ctx,
+        AccountCreate(
+            name=SAVINGS,
+            kind=AccountKind.SAVINGS,
+            currency="USD",
+            institution="Demo Bank",
+            opening_balance=SAVINGS_OPENING,
+            opening_date=starts[0],
+        ),
+    )
+    main = await accounts_service.default_account(session, ctx.org_id, "USD")
+    for start in starts:
+        day = start.replace(day=28)
+        if day <= today:
+            await transfers.create_transfer(
+                session,
+                ctx,
+                TransferCreate(
+                    from_account_id=main.id,
+                    to_account_id=savings.id,
+                    amount=MONTHLY_SAVING,
+                    date=day,
+                    notes="Monthly saving",
+                ),
+            )
+
+
 async def load_demo(
     session: AsyncSession, hasher: PasswordHasher, *, today: dt.date, reset_passwords: bool
 ) -> DemoResult:
@@ -294,15 +343,17 @@ async def load_demo(
     for role, (user, _account_info) in accounts.items():
         if await session.get(Membership, (org.id, user.id)) is None:
             await orgs_service.add_membership(session, org=org, user_id=user.id, role=role)
+    ctx = OrgContext(org=org, user=admin, role=Role.ADMIN)
     report = await imports_exports_service.import_csv(
         session,
-        OrgContext(org=org, user=admin, role=Role.ADMIN),
+        ctx,
         io.BytesIO(demo_csv(today)),
         dry_run=False,
         max_rows=100_000,
         max_bytes=10_000_000,
         file_name="demo.csv",
     )
+    await _savings(session, ctx, today)
     return DemoResult(
         org_id=org.id,
         accounts=[info for _user, info in accounts.values()],
