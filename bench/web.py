@@ -67,6 +67,9 @@ PAGES = [
             ("dashboard/trends", {**PERIOD, "granularity": "month"}),
             ("dashboard/categories", PERIOD),
             ("dashboard/recent", {**PERIOD, "limit": "10"}),
+            ("dashboard/balances", {**PERIOD, "granularity": "month"}),
+            ("dashboard/balances", {**PERIOD, "granularity": "month", "by": "account"}),
+            ("accounts", {}),
             ("dashboard/insights", {**PERIOD, "currency": "USD"}),
         ],
     ),
@@ -80,6 +83,9 @@ PAGES = [
             ("dashboard/trends", {**PERIOD, "granularity": "day"}),
             ("dashboard/categories", PERIOD),
             ("dashboard/recent", {**PERIOD, "limit": "10"}),
+            ("dashboard/balances", {**PERIOD, "granularity": "day"}),
+            ("dashboard/balances", {**PERIOD, "granularity": "day", "by": "account"}),
+            ("accounts", {}),
             ("dashboard/insights", {**PERIOD, "currency": "USD"}),
         ],
     ),
@@ -91,6 +97,7 @@ PAGES = [
             ("/orgs", {}),
             ("records", {"limit": "50", "include_total": "true"}),
             ("categories", {}),
+            ("accounts", {"include_archived": "true"}),
         ],
     ),
     Page(
@@ -104,7 +111,14 @@ PAGES = [
                 {"category": "Groceries", **PERIOD, "limit": "50", "include_total": "true"},
             ),
             ("categories", {}),
+            ("accounts", {"include_archived": "true"}),
         ],
+    ),
+    Page(
+        "accounts",
+        "accounts",
+        {},
+        [("/orgs", {}), ("accounts", {"include_archived": "true"})],
     ),
 ]
 
