@@ -94,13 +94,7 @@ async def import_records(
             file_name=file.filename,
             account_id=account_id,
         )
-        background.add_task(runner.start, job)
-        location = request.url_for("get_import_job", org_id=ctx.org_id, job_id=job.id)
-        return JSONResponse(
-            accepted.model_dump(mode="json"),
-            status_code=202,
-            headers={"Location": str(location), "Preference-Applied": "respond-async"},
-        )
+        return _accepted(request, background, runner, job, accepted)
     return await imports_exports_service.import_csv(
         session,
         ctx,
@@ -111,6 +105,23 @@ async def import_records(
         size=file.size,
         file_name=file.filename,
         account_id=account_id,
+    )
+
+
+def _accepted(
+    request: Request,
+    background: BackgroundTasks,
+    runner: import_jobs.JobRunner,
+    job: import_jobs.AcceptedJob,
+    accepted: ImportJobRead,
+) -> JSONResponse:
+    """202 with the queued job, started once the response is sent."""
+    background.add_task(runner.start, job)
+    location = request.url_for("get_import_job", org_id=job.org_id, job_id=job.id)
+    return JSONResponse(
+        accepted.model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": str(location), "Preference-Applied": "respond-async"},
     )
 
 
@@ -203,6 +214,20 @@ async def import_statement(
         date_format=date_format,
         file_name=file.filename,
     )
+    if _prefers_async(prefer):
+        job, accepted = await import_jobs.accept(
+            session,
+            ctx,
+            file.file,
+            dry_run=dry_run,
+            max_rows=settings.import_max_rows,
+            max_bytes=settings.import_max_bytes,
+            size=file.size,
+            file_name=file.filename,
+            account_id=account_id,
+            statement=options,
+        )
+        return _accepted(request, background, runner, job, accepted)
     return await statement_import.import_statement(
         session,
         ctx,

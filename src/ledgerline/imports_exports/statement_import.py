@@ -56,10 +56,12 @@ from ledgerline.imports_exports.statements import (
     StatementRow,
     StatementTooLarge,
     UnsupportedFormat,
+    detect,
     read_limited,
     read_statements,
     row_identities,
 )
+from ledgerline.imports_exports.statements.registry import supported
 from ledgerline.orgs.dependencies import OrgContext
 
 UNCATEGORIZED = "Uncategorized"
@@ -219,17 +221,28 @@ async def _parsed(
         date_format=options.date_format,
         mapping=options.mapping,
     )
+    if not data.strip():
+        raise facts.reject([RowError(row=1, field="file", message="the file is empty")])
+    try:
+        statement_format = detect(data)
+    except StatementError as exc:
+        raise unreadable(exc) from exc
+    facts.format = statement_format.name
     try:
         return await asyncio.to_thread(read_statements, data, read_options)
-    except UnsupportedFormat as exc:
-        raise UnsupportedMediaType(exc.message) from exc
     except StatementTooLarge as exc:
         raise ContentTooLarge(exc.message) from exc
     except MappingRequired as exc:
-        facts.format = "csv"
         raise facts.reject([_file_error(exc, "mapping")]) from exc
     except StatementError as exc:
         raise facts.reject([_file_error(exc, "file")]) from exc
+
+
+def unreadable(exc: StatementError) -> UnsupportedMediaType:
+    """415 for a file in no format read (binary data, a PDF...), naming those that are."""
+    if isinstance(exc, UnsupportedFormat):
+        return UnsupportedMediaType(exc.message)
+    return UnsupportedMediaType(f"{exc.message}; this server reads {supported()}")
 
 
 def _file_error(exc: StatementError, field: str) -> RowError:
