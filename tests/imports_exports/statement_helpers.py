@@ -7,7 +7,12 @@ import uuid
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from ledgerline.core.db import Database
+from ledgerline.imports_exports.category_rules.models import CategoryRule
+from ledgerline.imports_exports.profiles.models import ImportProfile
+from ledgerline.imports_exports.statements import CsvMapping
 from tests.accounts.helpers import create_account
 from tests.factories import Actor, World
 
@@ -125,3 +130,38 @@ async def account_records(client: httpx.AsyncClient, world: World, account_id: s
         if not page["next_cursor"]:
             return items
         params["cursor"] = page["next_cursor"]
+
+
+async def add_rule(
+    app: FastAPI, org_id: uuid.UUID, position: int, match: str, pattern: str, category: str
+) -> None:
+    """A category rule of the org, stored as its endpoints store one."""
+    database: Database = app.state.database
+    async with database.sessions() as session:
+        session.add(
+            CategoryRule(
+                org_id=org_id,
+                position=position,
+                field="description",
+                match=match,
+                pattern=pattern.casefold(),
+                case_sensitive=False,
+                category=category,
+            )
+        )
+        await session.commit()
+
+
+async def add_profile(app: FastAPI, org_id: uuid.UUID, name: str, mapping: Json) -> str:
+    """An import profile of the org holding ``mapping``; its id."""
+    database: Database = app.state.database
+    async with database.sessions() as session:
+        profile = ImportProfile(
+            org_id=org_id,
+            name=name,
+            name_key=name.casefold(),
+            mapping=CsvMapping.model_validate(mapping).model_dump(mode="json"),
+        )
+        session.add(profile)
+        await session.commit()
+        return str(profile.id)

@@ -22,6 +22,8 @@ from tests.imports_exports.statement_helpers import (
     Json,
     account,
     account_records,
+    add_profile,
+    add_rule,
     post_statement,
     statement_imported,
 )
@@ -289,6 +291,89 @@ class TestCategories:
             "expense",
             "12.50",
         )
+
+    async def test_rules_in_order_come_before_the_last_category(
+        self, app: FastAPI, client: httpx.AsyncClient, world: World
+    ) -> None:
+        account_id = await account(client, world, "USD")
+        await statement_imported(
+            client, world, account_id, us_csv("01/02/2026,ACME Corp,10.00"), mapping=US
+        )
+        await add_rule(app, world.org_id, 1, "contains", "coffee", "Coffee")
+        await add_rule(app, world.org_id, 2, "starts_with", "blue", "Blue things")
+        await add_rule(app, world.org_id, 3, "equals", "acme corp", "Salary")
+        data = us_csv(
+            "03/12/2026,Blue Bottle Coffee,-3.50",
+            "03/12/2026,Blue Jeans,-40.00",
+            "03/13/2026,ACME Corp,2500.00",
+            "03/13/2026,Something else,-1.00",
+        )
+
+        await statement_imported(client, world, account_id, data, mapping=US)
+
+        by_notes = {
+            (r["notes"], r["date"]): r["category"]
+            for r in await account_records(client, world, account_id)
+        }
+        assert by_notes[("Blue Bottle Coffee", "2026-03-12")] == "Coffee"
+        assert by_notes[("Blue Jeans", "2026-03-12")] == "Blue things"
+        assert by_notes[("ACME Corp", "2026-03-13")] == "Salary"
+        assert by_notes[("Something else", "2026-03-13")] == "Uncategorized"
+
+    async def test_a_file_category_wins_over_the_rules(
+        self, app: FastAPI, client: httpx.AsyncClient, world: World
+    ) -> None:
+        await add_rule(app, world.org_id, 1, "contains", "e", "Ruled")
+        account_id = await account(client, world, "USD")
+        await statement_imported(client, world, account_id, example("quicken.qif"))
+        qif = read_statements(example("quicken.qif"), ReadOptions(default_currency="USD"))
+        records = await account_records(client, world, account_id)
+        assert sorted((r["notes"], r["category"]) for r in records) == sorted(
+            (row.description, row.category or "Ruled") for row in qif.rows
+        )
+
+
+class TestProfiles:
+    async def test_a_saved_profile_reads_the_csv(
+        self, app: FastAPI, client: httpx.AsyncClient, world: World
+    ) -> None:
+        account_id = await account(client, world, "EUR")
+        profile_id = await add_profile(app, world.org_id, "Sparkasse", GERMAN)
+        report = await statement_imported(
+            client, world, account_id, example("bank-de-cp1252.csv"), profile_id=profile_id
+        )
+        assert report["created"] == 3
+
+    async def test_a_profile_of_another_org_is_refused(
+        self, app: FastAPI, client: httpx.AsyncClient, world: World
+    ) -> None:
+        account_id = await account(client, world, "EUR")
+        theirs = await add_profile(app, world.outsider_org_id, "Theirs", GERMAN)
+        response = await post_statement(
+            client,
+            world.org_id,
+            account_id,
+            world.analyst,
+            example("bank-de-cp1252.csv"),
+            profile_id=theirs,
+        )
+        assert problem(response, 422)["errors"][0]["field"] == "profile_id"
+
+    async def test_profile_and_mapping_together_are_refused(
+        self, app: FastAPI, client: httpx.AsyncClient, world: World
+    ) -> None:
+        account_id = await account(client, world, "EUR")
+        profile_id = await add_profile(app, world.org_id, "Both", GERMAN)
+        response = await post_statement(
+            client,
+            world.org_id,
+            account_id,
+            world.analyst,
+            example("bank-de-cp1252.csv"),
+            mapping=GERMAN,
+            profile_id=profile_id,
+        )
+        assert problem(response, 422)["errors"][0]["field"] == "profile_id"
 
 
 class TestClosingBalance:

@@ -191,6 +191,9 @@ async def import_statement(
         str | None,
         Form(description="a CSV mapping as JSON (see docs/statements.md); CSV files only"),
     ] = None,
+    profile_id: Annotated[
+        uuid.UUID | None, Form(description="a saved mapping (import profile) of the org")
+    ] = None,
     source_account: Annotated[
         str | None,
         Form(
@@ -212,6 +215,7 @@ async def import_statement(
         mapping=statement_import.parse_mapping(mapping) if mapping else None,
         source_account=source_account,
         date_format=date_format,
+        profile_id=profile_id,
         file_name=file.filename,
     )
     if _prefers_async(prefer):

@@ -18,7 +18,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from pydantic import ValidationError
@@ -44,6 +44,7 @@ from ledgerline.imports_exports import service as imports
 from ledgerline.imports_exports.accounts import RowAccounts
 from ledgerline.imports_exports.categorise import categorise
 from ledgerline.imports_exports.parsing import MAX_REPORTED_ERRORS, ImportRow
+from ledgerline.imports_exports.profiles.service import mapping_of
 from ledgerline.imports_exports.schemas import RowError, StatementReport
 from ledgerline.imports_exports.statements import (
     CsvMapping,
@@ -77,6 +78,8 @@ class StatementOptions:
     """The one bank account to import from a file holding statements of several."""
     date_format: DateFormat | None = None
     """Overrides QIF's month-first dates."""
+    profile_id: uuid.UUID | None = None
+    """A saved mapping of the org (import profile), instead of ``mapping``."""
     file_name: str | None = None
 
 
@@ -151,6 +154,7 @@ async def import_statement(
     written) for a malformed file, another currency, several bank accounts, a missing mapping.
     Nothing is committed here."""
     account = await account_in_org(session, ctx.org_id, account_id)
+    options = await _with_profile(session, ctx.org_id, options)
     data = await _read(stream, max_bytes)
     facts = _Facts(format="", account=account, skipped=0, dry_run=dry_run)
     statement_file = await _parsed(data, account, options, facts)
@@ -204,6 +208,20 @@ async def import_statement(
         report.closing_balance_date = day
         report.balance_difference = format_amount(difference, account.currency)
     return report
+
+
+async def _with_profile(
+    session: AsyncSession, org_id: uuid.UUID, options: StatementOptions
+) -> StatementOptions:
+    """The options with the mapping of their ``profile_id`` (422 on ``profile_id`` for a
+    profile not in the org, or sent with a ``mapping`` too)."""
+    if options.profile_id is None:
+        return options
+    if options.mapping is not None:
+        message = "give either profile_id or mapping, not both"
+        raise ValidationFailed([FieldError("profile_id", message)])
+    mapping = await mapping_of(session, org_id, options.profile_id)
+    return replace(options, mapping=mapping)
 
 
 async def _read(stream: BinaryIO, max_bytes: int) -> bytes:

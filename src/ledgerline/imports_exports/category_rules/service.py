@@ -151,7 +151,7 @@ class Categoriser:
         rows = await self.session.execute(
             select(ranked.c.notes, ranked.c.category).where(ranked.c.rank == 1)
         )
-        return dict(rows.tuples())
+        return dict(rows.all())
 
 
 def _may_be_notes(description: str) -> bool:
