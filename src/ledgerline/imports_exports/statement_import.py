@@ -148,11 +148,13 @@ async def import_statement(
     max_rows: int,
     max_bytes: int,
     progress: imports.Progress | None = None,
+    on_total: imports.Progress | None = None,
 ) -> StatementReport:
     """Import every row of the statement file into the account; 404 for an account not in the
     org, 413 over the limits, 415 for no readable format, 422 (``StatementRejected``, nothing
     written) for a malformed file, another currency, several bank accounts, a missing mapping.
-    Nothing is committed here."""
+    ``progress`` hears the rows done after each batch, ``on_total`` the rows to import once
+    the file is read. Nothing is committed here."""
     account = await account_in_org(session, ctx.org_id, account_id)
     options = await _with_profile(session, ctx.org_id, options)
     data = await _read(stream, max_bytes)
@@ -165,6 +167,8 @@ async def import_statement(
     if len(rows) > max_rows:
         raise ContentTooLarge(f"the file has more than {max_rows} rows")
     _check_currency(statements, rows, account, facts)
+    if on_total is not None:
+        on_total(len(rows))
     await lift_statement_timeout(session)
     categories = await categorise(session, ctx.org_id, rows)
     import_rows = await asyncio.to_thread(_import_rows, rows, categories, account, facts)
