@@ -42,6 +42,7 @@ from ledgerline.dashboard.schemas import Granularity
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, World
 from tests.imports_exports.helpers import HEADER, csv_bytes
+from tests.imports_exports.statements.helpers import example
 from tests.records.helpers import create_record, record_body
 
 SCHEMA = schemathesis.openapi.from_dict(create_app(make_settings("sqlite://")).openapi())
@@ -56,6 +57,7 @@ positive/negative data among them; max_response_time needs a limit and judges no
 RECORD_DAY = str(record_body()["date"])
 EMAIL = TypeAdapter(EmailStr)
 VALID_CSV = csv_bytes(HEADER, "2026-03-01,expense,Food,1.00,,,").decode()
+VALID_OFX = example("ofx-1.02-sgml.ofx").decode()
 
 
 @pytest.fixture(scope="session")
@@ -166,6 +168,10 @@ class DocumentedRules:
         self._repair_headers(case.headers if isinstance(case.headers, MutableMapping) else {})
         if self.operation.path.endswith("/records/import"):
             case.body = {"file": VALID_CSV}
+        if self.operation.path.endswith("/statements"):
+            # A bank's file in the account's currency (USD); a mapping, profile or source
+            # account must name real ones, and an OFX file needs none of them.
+            case.body = {"file": VALID_OFX, **_kept(body, "date_format")}
         self._repair_references(query, body)
         if self.operation.path == "/api/v1/users/me":
             body["current_password"] = PASSWORD  # the admin's, whom the requests sign in as
@@ -242,6 +248,11 @@ class DocumentedRules:
         granularity = Granularity(query.get("granularity", "month"))  # balances: the same
         span = periods.period_count(min(first, last), max(first, last), granularity)
         return span <= periods.MAX_PERIODS
+
+
+def _kept(body: MutableMapping[str, Any], *names: str) -> dict[str, Any]:
+    """The named fields with a value: a multipart form has no null (an absent field is one)."""
+    return {name: body[name] for name in names if body.get(name) is not None}
 
 
 def _ordered(value: object) -> Decimal | str:

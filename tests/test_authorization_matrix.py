@@ -86,6 +86,7 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("DELETE", f"{ORG}/accounts/{{account_id}}"): Permission.ACCOUNTS_MANAGE,
     ("GET", f"{ORG}/accounts/{{account_id}}/balances"): Permission.ACCOUNTS_READ,
     ("POST", f"{ORG}/accounts/{{account_id}}/reconcile"): Permission.ACCOUNTS_RECONCILE,
+    ("POST", f"{ORG}/accounts/{{account_id}}/statements"): Permission.STATEMENTS_IMPORT,
     ("POST", f"{ORG}/transfers"): Permission.TRANSFERS_WRITE,
     ("GET", f"{ORG}/transfers/{{transfer_id}}"): Permission.ACCOUNTS_READ,
     ("PATCH", f"{ORG}/transfers/{{transfer_id}}"): Permission.TRANSFERS_WRITE,
@@ -116,6 +117,7 @@ ALLOWED_ROLES: dict[Permission, frozenset[Role]] = {
     Permission.TRANSFERS_WRITE: _ANALYSTS,
     Permission.TRANSFERS_DELETE: _ADMINS,
     Permission.ACCOUNTS_RECONCILE: _ANALYSTS,
+    Permission.STATEMENTS_IMPORT: _ANALYSTS,
 }
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -31,6 +31,7 @@ from ledgerline.dashboard.router import router as dashboard_router
 from ledgerline.imports_exports.jobs import JobRunner
 from ledgerline.imports_exports.router import jobs_router as import_jobs_router
 from ledgerline.imports_exports.router import router as imports_exports_router
+from ledgerline.imports_exports.router import statements_router
 from ledgerline.orgs.router import router as orgs_router
 from ledgerline.records.router import router as records_router
 from ledgerline.users.router import router as users_router
@@ -49,6 +50,7 @@ def api_router() -> APIRouter:
         import_jobs_router,
         records_router,
         accounts_router,
+        statements_router,
         dashboard_router,
         audit_router,
     )

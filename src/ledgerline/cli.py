@@ -29,7 +29,8 @@ class LedgerlineCommands(LazyGroup):
             "Dashboard aggregates: check them against the records, or rebuild them.",
         ),
         "import": LazyCommand(
-            "ledgerline.imports_exports.cli:import_command", "Import records from a CSV file."
+            "ledgerline.imports_exports.cli:import_command",
+            "Import records from a CSV file, or a bank statement into an account.",
         ),
         "export": LazyCommand(
             "ledgerline.imports_exports.cli:export_command", "Export records as CSV."

@@ -9,7 +9,9 @@ from ledgerline.core.db import Base
 from ledgerline.core.idempotency import IdempotencyKey
 from ledgerline.core.instance import InstanceSetting
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
+from ledgerline.imports_exports.category_rules.models import CategoryRule
 from ledgerline.imports_exports.models import ImportJob
+from ledgerline.imports_exports.profiles.models import ImportProfile
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.records.models import Category, Record
 from ledgerline.users.models import User
@@ -23,10 +25,12 @@ __all__ = [
     "AccountMonthlyBalance",
     "AuditEntry",
     "Category",
+    "CategoryRule",
     "DailyTotal",
     "DailyTypeTotal",
     "IdempotencyKey",
     "ImportJob",
+    "ImportProfile",
     "InstanceSetting",
     "Login",
     "Membership",

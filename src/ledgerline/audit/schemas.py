@@ -29,6 +29,12 @@ class AuditAction(StrEnum):
     TRANSFER_UPDATED = "transfer.updated"
     TRANSFER_DELETED = "transfer.deleted"
     TRANSFER_RESTORED = "transfer.restored"
+    IMPORT_PROFILE_CREATED = "import_profile.created"
+    IMPORT_PROFILE_UPDATED = "import_profile.updated"
+    IMPORT_PROFILE_DELETED = "import_profile.deleted"
+    CATEGORY_RULE_CREATED = "category_rule.created"
+    CATEGORY_RULE_UPDATED = "category_rule.updated"
+    CATEGORY_RULE_DELETED = "category_rule.deleted"
 
 
 class EntityType(StrEnum):
@@ -37,6 +43,8 @@ class EntityType(StrEnum):
     ORG = "org"
     ACCOUNT = "account"
     TRANSFER = "transfer"
+    IMPORT_PROFILE = "import_profile"
+    CATEGORY_RULE = "category_rule"
 
 
 class AuditEntryRead(ResponseModel):

@@ -26,16 +26,67 @@ ActorOption = Annotated[
 
 def import_command(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file.")
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Our own CSV layout; with --account, any bank statement (OFX/QFX, QIF, CAMT, "
+            "MT940, or CSV with --profile or --mapping).",
+        ),
     ],
     org: OrgOption,
+    account: Annotated[
+        uuid.UUID | None,
+        typer.Option(
+            "--account",
+            help="Account id: read FILE as a bank statement of this account (any format).",
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="Saved import profile (by name) to read a bank's CSV."),
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="JSON file holding a CSV mapping (see docs/statements.md).",
+        ),
+    ] = None,
+    source_account: Annotated[
+        str | None,
+        typer.Option(help="IBAN or number of the bank account to take from a file of several."),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(help="QIF dates, e.g. DD/MM/YYYY (default: month first, as Quicken)."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="Validate and count without writing.")] = False,
     actor: ActorOption = None,
 ) -> None:
-    """Import records from a CSV file: every row or none, duplicates skipped."""
+    """Import records from a CSV file, or (with --account) a bank statement in any format:
+    every row or none, duplicates skipped."""
     from ledgerline.imports_exports import cli_work
 
-    cli_work.run_import(file, org, actor, dry_run=dry_run)
+    choices = cli_work.StatementChoices(
+        profile=profile, mapping=mapping, source_account=source_account, date_format=date_format
+    )
+    if account is None:
+        cli_work.refuse_statement_choices(choices)
+        cli_work.run_import(file, org, actor, dry_run=dry_run)
+        return
+    cli_work.run_statement_import(
+        file,
+        org,
+        account,
+        actor,
+        choices,
+        dry_run=dry_run,
+    )
 
 
 def export_command(

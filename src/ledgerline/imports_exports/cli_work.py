@@ -8,6 +8,7 @@ commands' ``--help`` loads neither SQLAlchemy nor the services.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import io
 import os
@@ -18,20 +19,29 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.config import Settings
-from ledgerline.core.console import cli_settings, console, fail, run_async
+from ledgerline.core.console import cli_settings, console, fail, one_line_errors, run_async
 from ledgerline.core.db import Database
 from ledgerline.core.migrations import ensure_current
 from ledgerline.core.text import fold_key
-from ledgerline.imports_exports import demo
+from ledgerline.imports_exports import demo, statement_import
 from ledgerline.imports_exports import service as imports_exports_service
+from ledgerline.imports_exports.profiles.service import profile_by_name
 from ledgerline.imports_exports.service import ImportRejected
+from ledgerline.imports_exports.statements import CsvMapping, DateFormat
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.orgs.permissions import Permission, Role, role_allows
@@ -101,13 +111,7 @@ async def _import(
                 )
             except ImportRejected as exc:
                 progress.stop()
-                for error in exc.report.errors:
-                    console.print(
-                        f"row {error.row}, {error.field}: {error.message}",
-                        markup=False,
-                        highlight=False,
-                        soft_wrap=True,
-                    )
+                _print_errors(exc)
                 raise
             progress.update(task, completed=size)
         await session.commit()
@@ -115,6 +119,130 @@ async def _import(
     console.print(
         f"{verb} {report.created} record(s); {report.duplicates} duplicate(s) skipped",
         soft_wrap=True,
+    )
+
+
+def _print_errors(exc: ImportRejected) -> None:
+    for error in exc.report.errors:
+        console.print(
+            f"row {error.row}, {error.field}: {error.message}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatementChoices:
+    """How ``ledgerline import --account`` reads a bank's file."""
+
+    profile: str | None = None
+    mapping: Path | None = None
+    source_account: str | None = None
+    date_format: str | None = None
+
+
+def refuse_statement_choices(choices: StatementChoices) -> None:
+    """Without ``--account`` the file is our own CSV layout: the statement options are errors."""
+    given = [
+        option
+        for option, value in (
+            ("--profile", choices.profile),
+            ("--mapping", choices.mapping),
+            ("--source-account", choices.source_account),
+            ("--date-format", choices.date_format),
+        )
+        if value is not None
+    ]
+    if given:
+        raise fail(f"{', '.join(given)}: only with --account (a bank statement into that account)")
+
+
+def _statement_options(
+    choices: StatementChoices, file_name: str
+) -> statement_import.StatementOptions:
+    """The options, without the profile (read from the database): one line per bad option."""
+    if choices.profile is not None and choices.mapping is not None:
+        raise fail("give either --profile or --mapping, not both")
+    mapping: CsvMapping | None = None
+    if choices.mapping is not None:
+        try:
+            text = choices.mapping.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"cannot read {choices.mapping}: {exc}") from exc
+        mapping = statement_import.parse_mapping(text)
+    date_format: DateFormat | None = None
+    if choices.date_format is not None:
+        try:
+            date_format = TypeAdapter(DateFormat).validate_python(choices.date_format)
+        except ValidationError as exc:
+            raise fail(f"--date-format: {exc.errors()[0]['msg']}") from exc
+    return statement_import.StatementOptions(
+        mapping=mapping,
+        source_account=choices.source_account,
+        date_format=date_format,
+        file_name=file_name,
+    )
+
+
+async def _import_statement(
+    settings: Settings,
+    path: Path,
+    org_id: uuid.UUID,
+    account_id: uuid.UUID,
+    actor: str | None,
+    options: statement_import.StatementOptions,
+    profile: str | None,
+    dry_run: bool,
+) -> None:
+    async with session_for(settings) as session:
+        ctx = await acting_member(session, org_id, actor, Permission.STATEMENTS_IMPORT)
+        if profile is not None:
+            saved = await profile_by_name(session, org_id, profile)
+            options = dataclasses.replace(options, mapping=CsvMapping.model_validate(saved.mapping))
+        with path.open("rb") as stream, _row_progress() as progress:
+            task = progress.add_task(escape(path.name), total=None)
+            try:
+                report = await statement_import.import_statement(
+                    session,
+                    ctx,
+                    account_id,
+                    stream,
+                    options=options,
+                    dry_run=dry_run,
+                    max_rows=settings.import_max_rows,
+                    max_bytes=settings.import_max_bytes,
+                    progress=lambda rows: progress.update(task, completed=rows),
+                    on_total=lambda rows: progress.update(task, total=rows),
+                )
+            except ImportRejected as exc:
+                progress.stop()
+                _print_errors(exc)
+                raise
+        await session.commit()
+    verb = "would create" if dry_run else "created"
+    console.print(
+        f"{report.format}: {verb} {report.created} record(s); {report.duplicates} duplicate(s) "
+        f"and {report.skipped} pending or zero row(s) skipped",
+        soft_wrap=True,
+    )
+    if report.closing_balance is not None:
+        console.print(
+            f"closing balance {report.closing_balance} on {report.closing_balance_date}; "
+            f"difference with the account's balance: {report.balance_difference}",
+            soft_wrap=True,
+        )
+
+
+def _row_progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     )
 
 
@@ -187,6 +315,25 @@ async def _demo(settings: Settings, reset_passwords: bool) -> demo.DemoResult:
 def run_import(path: Path, org_id: uuid.UUID, actor: str | None, *, dry_run: bool) -> None:
     settings = cli_settings()
     run_async(lambda: _import(settings, path, org_id, actor, dry_run))
+
+
+def run_statement_import(
+    path: Path,
+    org_id: uuid.UUID,
+    account_id: uuid.UUID,
+    actor: str | None,
+    choices: StatementChoices,
+    *,
+    dry_run: bool,
+) -> None:
+    settings = cli_settings()
+    with one_line_errors():
+        options = _statement_options(choices, path.name)
+    run_async(
+        lambda: _import_statement(
+            settings, path, org_id, account_id, actor, options, choices.profile, dry_run
+        )
+    )
 
 
 def export_filters(

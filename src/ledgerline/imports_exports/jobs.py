@@ -32,12 +32,26 @@ from typing import Any, BinaryIO, cast
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.accounts.service import account_in_org
 from ledgerline.core.config import Settings
 from ledgerline.core.db import Database, utcnow
-from ledgerline.core.errors import AppError, Conflict, NotFound
+from ledgerline.core.errors import (
+    AppError,
+    Conflict,
+    ContentTooLarge,
+    NotFound,
+)
 from ledgerline.imports_exports import service as imports_exports_service
+from ledgerline.imports_exports import statement_import
 from ledgerline.imports_exports.models import UNFINISHED, ImportJob, JobStatus
-from ledgerline.imports_exports.schemas import ImportJobRead, ImportReport, JobStatusName
+from ledgerline.imports_exports.schemas import (
+    ImportJobRead,
+    ImportReport,
+    JobStatusName,
+    StatementReport,
+)
+from ledgerline.imports_exports.statements import StatementError, detect
+from ledgerline.imports_exports.statements.registry import SNIFF_BYTES
 from ledgerline.orgs.dependencies import OrgContext, OrgGuard
 from ledgerline.orgs.permissions import Permission, role_allows
 from ledgerline.users.models import User
@@ -60,6 +74,8 @@ class AcceptedJob:
     file_name: str | None
     dry_run: bool
     account_id: uuid.UUID | None = None
+    statement: statement_import.StatementOptions | None = None
+    """Set for a bank statement (into ``account_id``); None for our own CSV layout."""
 
 
 class _CancelledElsewhere(Exception):
@@ -77,11 +93,22 @@ async def accept(
     size: int | None,
     file_name: str | None,
     account_id: uuid.UUID | None = None,
+    statement: statement_import.StatementOptions | None = None,
 ) -> tuple[AcceptedJob, ImportJobRead]:
-    """Check the limits, keep a copy of the upload and queue the job (flushed, not committed)."""
-    rows_total = await imports_exports_service.checked_row_count(
-        upload, max_rows=max_rows, max_bytes=max_bytes, size=size
-    )
+    """Check the limits, keep a copy of the upload and queue the job (flushed, not committed).
+
+    A bank statement (``statement`` given, into ``account_id``) is checked for its account,
+    its size and a readable format here; its rows are counted by the job, which reads it."""
+    if statement is None:
+        rows_total = await imports_exports_service.checked_row_count(
+            upload, max_rows=max_rows, max_bytes=max_bytes, size=size
+        )
+    else:
+        if account_id is None:
+            raise ValueError("a statement job needs the account it imports into")
+        await account_in_org(session, ctx.org_id, account_id)
+        await _check_statement(upload, max_bytes=max_bytes, size=size)
+        rows_total = None
     copy = tempfile.TemporaryFile()  # noqa: SIM115 - the job closes it when it ends
     try:
         await asyncio.to_thread(shutil.copyfileobj, upload, copy)
@@ -99,9 +126,31 @@ async def accept(
         copy.close()
         raise
     accepted = AcceptedJob(
-        job.id, ctx.org_id, ctx.user.id, copy, job.file_name, dry_run, account_id
+        job.id, ctx.org_id, ctx.user.id, copy, job.file_name, dry_run, account_id, statement
     )
     return accepted, _read(job, None)
+
+
+async def _check_statement(upload: BinaryIO, *, max_bytes: int, size: int | None) -> None:
+    """413 for a statement over the byte limit, 415 for one in no format read, at once."""
+    if size is not None and size > max_bytes:
+        raise ContentTooLarge(f"the file is larger than {max_bytes} bytes")
+    head = upload.read(SNIFF_BYTES)
+    upload.seek(0)
+    if not head.strip():
+        return  # empty: the job says so, with its report
+    try:
+        detect(head)
+    except StatementError as exc:
+        raise statement_import.unreadable(exc) from exc
+
+
+def _report(stored: dict[str, Any] | None) -> StatementReport | ImportReport | None:
+    if stored is None:
+        return None
+    if "format" in stored:
+        return StatementReport.model_validate(stored)
+    return ImportReport.model_validate(stored)
 
 
 def job_path(org_id: uuid.UUID, job_id: uuid.UUID) -> str:
@@ -127,7 +176,7 @@ def _read(job: ImportJob, rows_done: int | None) -> ImportJobRead:
         status=cast(JobStatusName, job.status),
         rows_done=max(job.rows_done, rows_done or 0),
         rows_total=job.rows_total,
-        report=ImportReport.model_validate(job.report) if job.report is not None else None,
+        report=_report(job.report),
         detail=job.detail,
         created_at=job.created_at,
         finished_at=job.finished_at,
@@ -258,18 +307,7 @@ class JobRunner:
             user = await session.get(User, job.user_id)
             if user is None:
                 raise NotFound("the user who sent the file no longer exists")
-            ctx = await OrgGuard(Permission.RECORDS_IMPORT)(session, user, job.org_id)
-            report = await imports_exports_service.import_csv(
-                session,
-                ctx,
-                job.file,
-                dry_run=job.dry_run,
-                max_rows=self._settings.import_max_rows,
-                max_bytes=self._settings.import_max_bytes,
-                file_name=job.file_name,
-                progress=lambda rows: self._progress(job.id, rows),
-                account_id=job.account_id,
-            )
+            report = await self._report(session, user, job)
             succeeded = await session.execute(
                 update(ImportJob)
                 .where(ImportJob.id == job.id, ImportJob.status == JobStatus.RUNNING.value)
@@ -282,6 +320,40 @@ class JobRunner:
             )
             if succeeded.rowcount == 1:  # type: ignore[attr-defined]
                 await session.commit()
+
+    async def _report(
+        self, session: AsyncSession, user: User, job: AcceptedJob
+    ) -> ImportReport | StatementReport:
+        """The import's answer, the org guard checked again (the role may have changed)."""
+
+        def progress(rows: int) -> None:
+            self._progress(job.id, rows)
+
+        if job.statement is not None and job.account_id is not None:
+            ctx = await OrgGuard(Permission.STATEMENTS_IMPORT)(session, user, job.org_id)
+            return await statement_import.import_statement(
+                session,
+                ctx,
+                job.account_id,
+                job.file,
+                options=job.statement,
+                dry_run=job.dry_run,
+                max_rows=self._settings.import_max_rows,
+                max_bytes=self._settings.import_max_bytes,
+                progress=progress,
+            )
+        ctx = await OrgGuard(Permission.RECORDS_IMPORT)(session, user, job.org_id)
+        return await imports_exports_service.import_csv(
+            session,
+            ctx,
+            job.file,
+            dry_run=job.dry_run,
+            max_rows=self._settings.import_max_rows,
+            max_bytes=self._settings.import_max_bytes,
+            file_name=job.file_name,
+            progress=progress,
+            account_id=job.account_id,
+        )
 
     def _progress(self, job_id: uuid.UUID, rows: int) -> None:
         """After each batch: remember the count, store it (PostgreSQL), stop if cancelled."""
@@ -310,7 +382,11 @@ class JobRunner:
             self.cancel(job_id)
 
     async def _finish(
-        self, job_id: uuid.UUID, *, detail: str, report: ImportReport | None = None
+        self,
+        job_id: uuid.UUID,
+        *,
+        detail: str,
+        report: ImportReport | StatementReport | None = None,
     ) -> None:
         """Mark a job ``failed`` unless it has ended already (cancelled, say)."""
         try:

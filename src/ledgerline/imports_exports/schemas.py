@@ -31,6 +31,34 @@ class ImportRejection(ImportReport):
     detail: str
 
 
+class StatementReport(ImportReport):
+    """A bank statement's import: the CSV import's report and what the statement says."""
+
+    format: str = Field(description="the format the file was read as: ofx, qif, camt, mt940, csv")
+    account_id: uuid.UUID
+    skipped: int = Field(description="rows not imported by rule: pending, without date, zero")
+    closing_balance: str | None = Field(
+        default=None, description="the statement's closing balance, when the file states one"
+    )
+    closing_balance_date: dt.date | None = Field(
+        default=None, description="the date of the closing balance"
+    )
+    balance_difference: str | None = Field(
+        default=None,
+        description="closing balance minus the account's computed balance at its date "
+        "(after this import; in a dry run, as it would be)",
+    )
+
+
+class StatementRejection(StatementReport):
+    """The 422 answer of a statement import: problem details carrying its report."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
 JobStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
@@ -39,8 +67,10 @@ class ImportJobRead(ResponseModel):
     status: JobStatusName
     rows_done: int = Field(description="data rows read so far")
     rows_total: int | None = Field(description="data rows in the file")
-    report: ImportReport | None = Field(
-        description="the import's answer once it succeeded, or was rejected for its rows"
+    report: StatementReport | ImportReport | None = Field(
+        union_mode="left_to_right",
+        description="the import's answer once it succeeded, or was rejected for its rows "
+        "(a statement import's answer for a statement)",
     )
     detail: str | None = Field(description="why the job failed or was cancelled")
     created_at: dt.datetime

@@ -20,7 +20,7 @@ from collections.abc import (
     Mapping,
 )
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from sqlalchemy import ColumnElement, String, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql
@@ -73,6 +73,19 @@ EXPORT_COLUMNS = (
 Progress = Callable[[int], None]
 
 
+class RowSource(Protocol):
+    """Validated rows to import, and the errors met reading them: ``CsvRows`` for our own
+    CSV layout, ``statement_import.StatementRows`` for a bank's statement."""
+
+    errors: list[RowError]
+    error_count: int
+    rows_read: int
+
+    def __iter__(self) -> Iterator[ImportRow]: ...
+
+    def add_error(self, error: RowError) -> None: ...
+
+
 class ImportRejected(AppError):
     """Some rows are invalid, so nothing was written; the body carries the row report."""
 
@@ -87,7 +100,7 @@ class ImportRejected(AppError):
         self.report = report
 
 
-class _Categories:
+class Categories:
     """The org's category ids by folded name, created on first use, cached for the import."""
 
     def __init__(self, session: AsyncSession, org_id: uuid.UUID) -> None:
@@ -125,7 +138,7 @@ class _Categories:
         return self._ids
 
 
-def _among(
+def among(
     session: AsyncSession, column: InstrumentedAttribute[str | None], values: set[str]
 ) -> ColumnElement[bool]:
     """``column IN values`` as one array (PostgreSQL) or JSON (SQLite) parameter: an IN list of
@@ -150,7 +163,7 @@ async def _existing(
                 select(Record.external_id).where(
                     Record.org_id == org_id,
                     Record.external_id.is_not(None),
-                    _among(session, Record.external_id, external_ids),
+                    among(session, Record.external_id, external_ids),
                 )
             )
         )
@@ -160,7 +173,7 @@ async def _existing(
                 select(Record.fingerprint).where(
                     Record.org_id == org_id,
                     Record.fingerprint.is_not(None),
-                    _among(session, Record.fingerprint, fingerprints),
+                    among(session, Record.fingerprint, fingerprints),
                     Record.import_id.is_distinct_from(import_id),
                 )
             )
@@ -173,7 +186,7 @@ def _import_lock_key(org_id: uuid.UUID) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-async def _serialise_imports(session: AsyncSession, org_id: uuid.UUID) -> None:
+async def serialise_imports(session: AsyncSession, org_id: uuid.UUID) -> None:
     """Make this transaction the org's only importing one until it ends.
 
     The duplicate check reads committed rows only: two imports of one file running side by
@@ -219,17 +232,17 @@ async def import_csv(
     )
     default_currency = file_account.currency if file_account is not None else ctx.org.currency
     rows = CsvRows(stream, default_currency=default_currency, max_rows=max_rows)
-    tally = _Tally(accounts=RowAccounts(session, ctx.org_id, file_account))
-    categories = _Categories(session, ctx.org_id)
+    tally = Tally(accounts=RowAccounts(session, ctx.org_id, file_account))
+    categories = Categories(session, ctx.org_id)
     try:
         if dry_run:
-            await _run_batches(
+            await run_batches(
                 session, ctx, rows, tally, categories, import_id=None, progress=progress
             )
         else:
-            await _serialise_imports(session, ctx.org_id)
+            await serialise_imports(session, ctx.org_id)
             async with bulk.tuned_for_writing(session):
-                await _run_batches(
+                await run_batches(
                     session, ctx, rows, tally, categories, import_id=import_id, progress=progress
                 )
     except FileRejected as exc:
@@ -237,11 +250,11 @@ async def import_csv(
     except TooManyRows as exc:
         raise _too_many_rows(max_rows) from exc
     if rows.error_count:
-        report = _report(0, tally.duplicates, rows.errors, rows.error_count, dry_run)
+        report = report_of(0, tally.duplicates, rows.errors, rows.error_count, dry_run)
         raise ImportRejected(report, rows.error_count)
     if not dry_run and tally.created:
-        await _record_import(session, ctx, import_id, tally, categories.ids, file_name)
-    return _report(tally.created, tally.duplicates, [], 0, dry_run)
+        await record_import(session, ctx, import_id, tally, categories.ids, file_name)
+    return report_of(tally.created, tally.duplicates, [], 0, dry_run)
 
 
 def _too_many_rows(max_rows: int) -> ContentTooLarge:
@@ -262,25 +275,27 @@ async def checked_row_count(
 
 
 @dataclass
-class _Tally:
+class Tally:
     accounts: RowAccounts
     created: int = 0
     duplicates: int = 0
     sums: bulk.BucketSums = field(default_factory=bulk.BucketSums)
 
 
-async def _run_batches(
+async def run_batches(
     session: AsyncSession,
     ctx: OrgContext,
-    rows: CsvRows,
-    tally: _Tally,
-    categories: _Categories,
+    rows: RowSource,
+    tally: Tally,
+    categories: Categories,
     *,
     import_id: uuid.UUID | None,
     progress: Progress | None,
+    on_fresh: Callable[[list[ImportRow]], None] | None = None,
 ) -> None:
     """Count each batch's new rows and duplicates and, given an ``import_id`` and no error so
-    far, write the new ones: the database writes one batch while the next is being parsed."""
+    far, write the new ones: the database writes one batch while the next is being parsed.
+    ``on_fresh`` sees each batch's new rows (written or, in a dry run, not)."""
     # External ids of this file's rows that are not in the database: those of a written batch
     # are found by ``_existing`` like any other, so only unwritten rows (a dry run, or rows
     # after an error) make this set grow.
@@ -297,6 +312,8 @@ async def _run_batches(
                 fresh = _without_duplicates(batch, known, seen_external_ids)
                 tally.duplicates += len(batch) - len(fresh)
                 tally.created += len(fresh)
+                if on_fresh is not None:
+                    on_fresh(fresh)
                 await tally.accounts.check(fresh, rows.add_error)
                 if import_id is not None and not rows.error_count and fresh:
                     category_ids = await categories.resolve(fresh)
@@ -347,15 +364,17 @@ def _without_duplicates(
     return fresh
 
 
-async def _record_import(
+async def record_import(
     session: AsyncSession,
     ctx: OrgContext,
     import_id: uuid.UUID,
-    tally: _Tally,
+    tally: Tally,
     category_ids: Mapping[str, uuid.UUID],
     file_name: str | None,
+    details: Mapping[str, object] | None = None,
 ) -> None:
-    """Add the imported rows to the aggregates and audit the import."""
+    """Add the imported rows to the aggregates and audit the import (``details``: more of
+    what the audit entry says, such as a statement's format and account)."""
     await aggregates.apply(session, tally.sums.deltas(ctx.org_id, category_ids))
     audit_service.record_change(
         session,
@@ -368,6 +387,7 @@ async def _record_import(
             "created": [None, tally.created],
             "duplicates": [None, tally.duplicates],
             "file": [None, file_name],
+            **{name: [None, value] for name, value in (details or {}).items()},
         },
     )
     await session.flush()
@@ -375,13 +395,13 @@ async def _record_import(
         await bulk.refresh_statistics(session)
 
 
-def _batches(rows: CsvRows) -> Iterator[list[ImportRow]]:
+def _batches(rows: RowSource) -> Iterator[list[ImportRow]]:
     iterator = iter(rows)
     while batch := list(itertools.islice(iterator, BATCH_SIZE)):
         yield batch
 
 
-async def _parsed_batches(rows: CsvRows) -> AsyncGenerator[list[ImportRow]]:
+async def _parsed_batches(rows: RowSource) -> AsyncGenerator[list[ImportRow]]:
     """Batches parsed in a worker thread: the event loop stays free for other requests, and
     for the database write of the previous batch, which runs meanwhile."""
     batches = _batches(rows)
@@ -390,7 +410,7 @@ async def _parsed_batches(rows: CsvRows) -> AsyncGenerator[list[ImportRow]]:
         yield batch
 
 
-def _report(
+def report_of(
     created: int, duplicates: int, errors: list[RowError], error_count: int, dry_run: bool
 ) -> ImportReport:
     shown = list(errors)

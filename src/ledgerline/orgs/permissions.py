@@ -30,6 +30,8 @@ class Permission(StrEnum):
     TRANSFERS_WRITE = "transfers:write"
     TRANSFERS_DELETE = "transfers:delete"
     ACCOUNTS_RECONCILE = "accounts:reconcile"
+    STATEMENTS_IMPORT = "statements:import"
+    """Import a bank's statement file into an account."""
 
 
 _VIEWER = frozenset(
@@ -47,6 +49,7 @@ _ANALYST = _VIEWER | {
     Permission.RECORDS_EXPORT,
     Permission.TRANSFERS_WRITE,
     Permission.ACCOUNTS_RECONCILE,
+    Permission.STATEMENTS_IMPORT,
 }
 _ADMIN = _ANALYST | {
     Permission.RECORDS_DELETE,

@@ -36,8 +36,12 @@ def fingerprint(key: str, occurrence: int) -> str:
     return hashlib.sha256(f"{key}\x1f{occurrence}".encode()).hexdigest()
 
 
-def row_identities(rows: Iterable[StatementRow]) -> list[RowIdentity]:
-    """The identity of each row, in order; occurrences count over the whole file."""
+def row_identities(rows: Iterable[StatementRow], *, scope: str = "") -> list[RowIdentity]:
+    """The identity of each row, in order; occurrences count over the whole file.
+
+    ``scope`` (the account's id, say) enters every fingerprint, so that the same content in
+    two accounts is two transactions, not one and its duplicate.
+    """
     seen: Counter[str] = Counter()
     identities: list[RowIdentity] = []
     for row in rows:
@@ -46,5 +50,6 @@ def row_identities(rows: Iterable[StatementRow]) -> list[RowIdentity]:
             continue
         key = content_key(row)
         seen[key] += 1
-        identities.append(RowIdentity(None, fingerprint(key, seen[key]), seen[key]))
+        scoped = f"{scope}\x1f{key}" if scope else key
+        identities.append(RowIdentity(None, fingerprint(scoped, seen[key]), seen[key]))
     return identities

@@ -1,0 +1,1 @@
+"""Import profiles: an org's saved CSV mappings, by name, for its banks' statements."""
