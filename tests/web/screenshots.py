@@ -1,4 +1,5 @@
-"""``make screenshots``: the dashboard, records and accounts pages at 1280 and 390 px, from the demo data.
+"""``make screenshots``: the dashboard, records and accounts pages at 1280 and 390 px, from
+the demo data.
 
 Runs a real server on a fresh SQLite file with the demo org, signs in as the demo admin in
 Chromium and writes PNGs to the folder given (docs/screenshots/).

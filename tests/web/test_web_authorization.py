@@ -60,6 +60,8 @@ EXPECTED: dict[tuple[str, str], Open | Permission] = {
     ("GET", f"{ORG}/import"): Permission.RECORDS_IMPORT,
     ("POST", f"{ORG}/import"): Permission.RECORDS_IMPORT,
     ("POST", f"{ORG}/import/confirm"): Permission.RECORDS_IMPORT,
+    ("POST", f"{ORG}/import/statement"): Permission.STATEMENTS_IMPORT,
+    ("POST", f"{ORG}/import/statement/confirm"): Permission.STATEMENTS_IMPORT,
     ("GET", f"{ORG}/import/jobs/{{job_id}}"): Permission.RECORDS_IMPORT,
     ("POST", f"{ORG}/import/jobs/{{job_id}}/cancel"): Permission.RECORDS_IMPORT,
     ("GET", f"{ORG}/accounts"): Permission.ACCOUNTS_READ,
@@ -173,7 +175,7 @@ def _allowed(expected: Open | Permission, role: Role | None) -> bool:
     return expected is SIGNED_IN or expected in ROLE_PERMISSIONS[role]
 
 
-UPLOADS = frozenset({("POST", f"{ORG}/import")})
+UPLOADS = frozenset({("POST", f"{ORG}/import"), ("POST", f"{ORG}/import/statement")})
 """Page routes whose form carries a file: they read only multipart/form-data (415 otherwise)."""
 
 

@@ -141,6 +141,7 @@ AccountsReader = Annotated[OrgContext, web_guard(Permission.ACCOUNTS_READ)]
 AccountsManager = Annotated[OrgContext, web_guard(Permission.ACCOUNTS_MANAGE)]
 TransfersWriter = Annotated[OrgContext, web_guard(Permission.TRANSFERS_WRITE)]
 AccountsReconciler = Annotated[OrgContext, web_guard(Permission.ACCOUNTS_RECONCILE)]
+StatementsImporter = Annotated[OrgContext, web_guard(Permission.STATEMENTS_IMPORT)]
 
 
 async def frame(

@@ -7,11 +7,21 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from ledgerline.web.errors import install_web_error_pages
-from ledgerline.web.pages import accounts, audit, auth, dashboard, imports, orgs, profile, records
+from ledgerline.web.pages import (
+    accounts,
+    audit,
+    auth,
+    dashboard,
+    imports,
+    orgs,
+    profile,
+    records,
+    statements,
+)
 from ledgerline.web.templating import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
-for pages in (auth, orgs, dashboard, records, accounts, imports, audit, profile):
+for pages in (auth, orgs, dashboard, records, accounts, imports, statements, audit, profile):
     router.include_router(pages.router)
 
 

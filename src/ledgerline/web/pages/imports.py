@@ -17,6 +17,8 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
+from ledgerline.accounts import service as accounts_service
+from ledgerline.accounts.schemas import AccountListQuery
 from ledgerline.core.deps import SessionDep, SettingsDep
 from ledgerline.core.errors import Conflict, ContentTooLarge, ValidationFailed
 from ledgerline.core.routing import body_limit
@@ -25,10 +27,12 @@ from ledgerline.imports_exports import service as imports_exports_service
 from ledgerline.imports_exports.dependencies import JobRunnerDep
 from ledgerline.imports_exports.models import UNFINISHED
 from ledgerline.imports_exports.preview import preview_rows
+from ledgerline.imports_exports.profiles import service as profiles_service
 from ledgerline.imports_exports.router import MULTIPART_OVERHEAD
 from ledgerline.imports_exports.schemas import ImportJobRead, ImportReport
 from ledgerline.imports_exports.service import ImportRejected
 from ledgerline.orgs.dependencies import OrgContext
+from ledgerline.orgs.permissions import Permission, role_allows
 from ledgerline.web import staging
 from ledgerline.web.dependencies import CsrfChecked, RecordsImporter, WebCaller, frame
 from ledgerline.web.errors import WebRoute
@@ -47,11 +51,27 @@ def _page(
     return render(request, "import.html", {**page, "job_bytes": job_bytes, **values}, status=status)
 
 
+async def import_frame(
+    request: Request, session: SessionDep, caller: WebCaller, ctx: OrgContext
+) -> dict[str, object]:
+    """The layout's values and what the bank statement form offers: the org's accounts and
+    saved CSV mappings (read before any import, which may roll back)."""
+    page = await frame(request, session, caller, ctx)
+    if not role_allows(ctx.role, Permission.STATEMENTS_IMPORT):
+        return page
+    query = AccountListQuery()
+    return {
+        **page,
+        "statement_accounts": await accounts_service.list_accounts(session, ctx, query),
+        "profiles": await profiles_service.list_profiles(session, ctx.org_id),
+    }
+
+
 @router.get("/orgs/{org_id}/import")
 async def import_page(
     request: Request, session: SessionDep, ctx: RecordsImporter, caller: WebCaller
 ) -> Response:
-    return _page(request, await frame(request, session, caller, ctx), {})
+    return _page(request, await import_frame(request, session, caller, ctx), {})
 
 
 async def _run(
@@ -91,7 +111,7 @@ async def preview_import(
     runner: JobRunnerDep,
     background: BackgroundTasks,
 ) -> Response:
-    page = await frame(request, session, caller, ctx)
+    page = await import_frame(request, session, caller, ctx)
     if file.size is not None and file.size > settings.import_max_bytes:
         too_large = f"the file is larger than {settings.import_max_bytes} bytes"
         return _page(request, page, {"problem": too_large}, status=413)
@@ -138,7 +158,7 @@ async def confirm_import(
     ctx: RecordsImporter,
     caller: WebCaller,
 ) -> Response:
-    page = await frame(request, session, caller, ctx)
+    page = await import_frame(request, session, caller, ctx)
     path = staging.staged(token, org_id=ctx.org_id, user_id=caller.user.id)
     if path is None:
         return _page(request, page, {"problem": EXPIRED}, status=410)
