@@ -13,6 +13,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from ledgerline.orgs.permissions import Role
 from tests.factories import PASSWORD
+from tests.imports_exports.statements.helpers import example
 from tests.web.conftest import WebServer
 from tests.web.server import WEB_IMPORT_JOB_BYTES, People
 
@@ -311,6 +312,38 @@ async def test_admin_creates_an_account_analyst_transfers_and_reconciles_viewer_
         await expect(viewer.get_by_role("button")).to_have_count(1)  # Sign out
     finally:
         await viewer_context.close()
+
+
+async def test_an_analyst_imports_a_bank_statement_into_an_account(
+    context: BrowserContext, web_server: WebServer, people: People
+) -> None:
+    admin = await sign_in(context, web_server, people.admin)
+    await admin.goto(org_url(web_server, people, "accounts"))
+    await admin.get_by_label("Name", exact=True).fill("Bank of Tests")
+    await admin.get_by_role("button", name="Create account").click()
+    await admin.wait_for_load_state()
+    await admin.close()
+    await context.clear_cookies()
+    page = await sign_in(context, web_server, people.analyst)
+    await page.get_by_role("link", name="Import", exact=True).click()
+    await page.get_by_label("Account", exact=True).select_option(label="Bank of Tests (USD)")
+    await page.get_by_label("Bank statement file").set_input_files(
+        {
+            "name": "bank.ofx",
+            "mimeType": "application/x-ofx",
+            "buffer": example("ofx-1.02-sgml.ofx"),
+        }
+    )
+    await page.get_by_role("button", name="Preview statement").click()
+    await expect(page.get_by_role("heading", name="Preview of bank.ofx (OFX)")).to_be_visible()
+    await expect(page.get_by_role("status")).to_contain_text("4 records would be created")
+    assert not await serious_violations(page)
+    await page.get_by_role("button", name="Confirm statement import").click()
+    await expect(page.get_by_role("status")).to_contain_text("4 records imported from bank.ofx")
+    await expect(page.get_by_text("closing balance on")).to_contain_text("$4,261.44")
+    await page.get_by_role("link", name="See the account's records").click()
+    await expect(page.get_by_role("row").filter(has_text="BLUE BOTTLE COFFEE")).to_have_count(2)
+    await expect(page.get_by_role("row").filter(has_text="ACME CORP PAYROLL")).to_have_count(1)
 
 
 async def test_export_downloads_the_current_view(
