@@ -190,7 +190,16 @@ class TestPages:
         self, app: FastAPI, world: World
     ) -> None:
         async with signed_in(app, world.admin.email) as client:
-            for path in ("dashboard", "records", "records/new", "import", "members", "audit"):
+            pages = (
+                "dashboard",
+                "records",
+                "records/new",
+                "accounts",
+                "import",
+                "members",
+                "audit",
+            )
+            for path in pages:
                 page = await client.get(f"/orgs/{world.org_id}/{path}")
                 assert page.status_code == 200, path
                 policy = page.headers["content-security-policy"]
