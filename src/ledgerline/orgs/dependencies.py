@@ -96,3 +96,4 @@ AccountsManager = Annotated[OrgContext, Depends(OrgGuard(Permission.ACCOUNTS_MAN
 TransfersWriter = Annotated[OrgContext, Depends(OrgGuard(Permission.TRANSFERS_WRITE))]
 TransfersDeleter = Annotated[OrgContext, Depends(OrgGuard(Permission.TRANSFERS_DELETE))]
 AccountsReconciler = Annotated[OrgContext, Depends(OrgGuard(Permission.ACCOUNTS_RECONCILE))]
+ImportSettingsManager = Annotated[OrgContext, Depends(OrgGuard(Permission.IMPORT_SETTINGS_MANAGE))]

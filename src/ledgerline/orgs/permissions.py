@@ -30,6 +30,8 @@ class Permission(StrEnum):
     TRANSFERS_WRITE = "transfers:write"
     TRANSFERS_DELETE = "transfers:delete"
     ACCOUNTS_RECONCILE = "accounts:reconcile"
+    IMPORT_SETTINGS_MANAGE = "import-settings:manage"
+    """See and change the org's import profiles and category rules."""
 
 
 _VIEWER = frozenset(
@@ -47,6 +49,7 @@ _ANALYST = _VIEWER | {
     Permission.RECORDS_EXPORT,
     Permission.TRANSFERS_WRITE,
     Permission.ACCOUNTS_RECONCILE,
+    Permission.IMPORT_SETTINGS_MANAGE,
 }
 _ADMIN = _ANALYST | {
     Permission.RECORDS_DELETE,
