@@ -39,6 +39,7 @@ from ledgerline.auth.passwords import password_problem
 from ledgerline.core.money import MoneyError, parse_amount
 from ledgerline.dashboard import periods
 from ledgerline.dashboard.schemas import Granularity
+from ledgerline.imports_exports.statements import CsvMapping
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, World
 from tests.imports_exports.helpers import HEADER, csv_bytes
@@ -56,6 +57,13 @@ positive/negative data among them; max_response_time needs a limit and judges no
 RECORD_DAY = str(record_body()["date"])
 EMAIL = TypeAdapter(EmailStr)
 VALID_CSV = csv_bytes(HEADER, "2026-03-01,expense,Food,1.00,,,").decode()
+VALID_MAPPING: dict[str, Any] = {
+    "date_column": "Date",
+    "date_format": "YYYY-MM-DD",
+    "amount_column": "Amount",
+    "description_columns": ["Description"],
+}
+BANK_CSV = "Date,Description,Amount\n2026-03-01,Coffee,-3.50\n2026-03-02,Salary,1200.00\n"
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +113,10 @@ def _targets(
         "user_id": data.draw(
             st.sampled_from([str(world.analyst.user_id)] * 3 + [unknown]), label="user_id"
         ),
+        "profile_id": data.draw(
+            st.sampled_from([refs["profile_id"]] * 3 + [unknown]), label="profile_id"
+        ),
+        "rule_id": data.draw(st.sampled_from([refs["rule_id"]] * 3 + [unknown]), label="rule_id"),
     }
 
 
@@ -135,10 +147,24 @@ async def refs(client: httpx.AsyncClient, world: World, record_id: str) -> dict[
         headers=world.admin.headers,
     )
     assert transfer.status_code == 201, transfer.text
+    profile = await client.post(
+        f"{org}/import-profiles",
+        json={"name": "My bank", "mapping": VALID_MAPPING},
+        headers=world.admin.headers,
+    )
+    assert profile.status_code == 201, profile.text
+    rule = await client.post(
+        f"{org}/category-rules",
+        json={"match": "contains", "pattern": "coffee", "category": "Food"},
+        headers=world.admin.headers,
+    )
+    assert rule.status_code == 201, rule.text
     return {
         "account_id": str(record["account_id"]),
         "other_account_id": str(savings.json()["id"]),
         "transfer_id": str(transfer.json()["id"]),
+        "profile_id": str(profile.json()["id"]),
+        "rule_id": str(rule.json()["id"]),
     }
 
 
@@ -166,6 +192,10 @@ class DocumentedRules:
         self._repair_headers(case.headers if isinstance(case.headers, MutableMapping) else {})
         if self.operation.path.endswith("/records/import"):
             case.body = {"file": VALID_CSV}
+        if self.operation.path.endswith("/import-profiles/suggest"):
+            case.body = {"file": BANK_CSV}
+        if "/import-profiles" in self.operation.path and "mapping" in body:
+            body["mapping"] = _consistent_mapping(body["mapping"])
         self._repair_references(query, body)
         if self.operation.path == "/api/v1/users/me":
             body["current_password"] = PASSWORD  # the admin's, whom the requests sign in as
@@ -244,6 +274,16 @@ class DocumentedRules:
         return span <= periods.MAX_PERIODS
 
 
+def _consistent_mapping(mapping: object) -> object:
+    """A mapping's fields depend on each other (one amount source, columns by position without
+    a header, separators that differ): one breaking those rules is replaced by a valid one."""
+    try:
+        CsvMapping.model_validate(mapping)
+    except ValidationError:
+        return VALID_MAPPING
+    return mapping
+
+
 def _ordered(value: object) -> Decimal | str:
     """A bound as it compares: amounts as decimals, dates (``YYYY-MM-DD``) as text."""
     try:
@@ -316,6 +356,8 @@ async def test_coverage_cases_pass_every_check(
             "user_id": str(world.analyst.user_id),
             "account_id": refs["account_id"],
             "transfer_id": refs["transfer_id"],
+            "profile_id": refs["profile_id"],
+            "rule_id": refs["rule_id"],
         },
     )
     SCHEMA.coverage_unexpected_methods_seen.clear()  # else sent on the first backend only

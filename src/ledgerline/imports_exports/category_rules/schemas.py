@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StrictBool, StringConstraints, field_validator
 
 from ledgerline.core.schemas import RequestModel, ResponseModel, not_nullable
 from ledgerline.core.text import PublishedNonBlankText, RejectControlCharacters
@@ -19,7 +19,16 @@ Pattern = Annotated[
     PublishedNonBlankText,
 ]
 """Kept as sent (a leading or trailing space can be meant), but never blank."""
-Position = Annotated[int, Field(ge=1, le=MAX_POSITION)]
+
+
+def _json_number(value: object) -> object:
+    """A JSON integer (``2`` or ``2.0``), never text or a boolean."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a whole number")
+    return value
+
+
+Position = Annotated[int, Field(ge=1, le=MAX_POSITION), BeforeValidator(_json_number)]
 
 
 class RuleCreate(RequestModel):
@@ -31,8 +40,15 @@ class RuleCreate(RequestModel):
     field: RuleField = RuleField.DESCRIPTION
     match: RuleMatch
     pattern: Pattern
-    case_sensitive: bool = False
+    case_sensitive: StrictBool = False
     category: CategoryName
+
+    @field_validator("position", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
 
 
 class RuleUpdate(RequestModel):
@@ -44,8 +60,17 @@ class RuleUpdate(RequestModel):
     field: RuleField | None = Field(default=None, json_schema_extra=not_nullable)
     match: RuleMatch | None = Field(default=None, json_schema_extra=not_nullable)
     pattern: Pattern | None = Field(default=None, json_schema_extra=not_nullable)
-    case_sensitive: bool | None = Field(default=None, json_schema_extra=not_nullable)
+    case_sensitive: StrictBool | None = Field(default=None, json_schema_extra=not_nullable)
     category: CategoryName | None = Field(default=None, json_schema_extra=not_nullable)
+
+    @field_validator(
+        "position", "field", "match", "pattern", "case_sensitive", "category", mode="before"
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
 
 
 class RuleRead(ResponseModel):
