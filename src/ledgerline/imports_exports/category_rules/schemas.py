@@ -4,7 +4,14 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, StrictBool, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 from ledgerline.core.schemas import RequestModel, ResponseModel, not_nullable
 from ledgerline.core.text import PublishedNonBlankText, RejectControlCharacters
@@ -12,10 +19,19 @@ from ledgerline.imports_exports.category_rules.models import RuleField, RuleMatc
 from ledgerline.records.schemas import CategoryName
 
 MAX_POSITION = 1_000_000
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 Pattern = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200),
     RejectControlCharacters,
+    AfterValidator(_not_blank),
     PublishedNonBlankText,
 ]
 """Kept as sent (a leading or trailing space can be meant), but never blank."""
