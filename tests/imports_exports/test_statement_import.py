@@ -567,3 +567,20 @@ class TestAccess:
             client, world.org_id, theirs, world.admin, example("ofx-1.02-sgml.ofx")
         )
         problem(answer, 404)
+
+
+async def test_an_amount_out_of_range_deep_in_a_large_file_names_its_line(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    account_id = await account(client, world, "USD")
+    rows = [f"03/{1 + n % 28:02d}/2026,Shop {n},-{n + 1}.00" for n in range(6_000)]
+    rows[5_500] = "03/01/2026,Too much,-1000000000000.00"
+    response = await post_statement(
+        client, world.org_id, account_id, world.analyst, us_csv(*rows), mapping=US
+    )
+    body = problem(response, 422)
+    assert body["errors"] == [
+        {"row": 5_502, "field": "file", "message": body["errors"][0]["message"]}
+    ]
+    assert "999999999999.99" in body["errors"][0]["message"]
+    assert await account_records(client, world, account_id) == []

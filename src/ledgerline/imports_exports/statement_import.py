@@ -7,8 +7,9 @@ limits, duplicates, closed periods, aggregates and the audit entry behave the sa
 - A row without bank id gets a fingerprint of (account, date, amount, type, description,
   occurrence): re-importing the statement, or one overlapping it, finds its rows again, while
   the same content in another account is another transaction.
-- Categories: the file's own (QIF ``L``, a mapping's ``category_column``), else the
-  description's last category in the org (``categorise``), else ``Uncategorized``.
+- Categories: the file's own (QIF ``L``, a mapping's ``category_column``), else the org's
+  category rules, else the description's last category in the org (``categorise``), else
+  ``Uncategorized``.
 - The whole file or nothing: any problem answers before anything is written (or rolls back).
 """
 
@@ -171,9 +172,10 @@ class _Facts:
             skipped=self.skipped,
         )
 
-    def reject(self, errors: list[RowError]) -> StatementRejected:
-        report = self.report(0, 0, errors, len(errors))
-        rejected = StatementRejected(report, len(errors))
+    def reject(self, errors: list[RowError], error_count: int | None = None) -> StatementRejected:
+        count = len(errors) if error_count is None else error_count
+        report = self.report(0, 0, errors, count)
+        rejected = StatementRejected(report, count)
         rejected.detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:3])
         return rejected
 
@@ -237,7 +239,7 @@ async def import_statement(
             on_fresh=pending.add if dry_run else None,
         )
     if source.error_count:
-        raise facts.reject(source.errors)
+        raise facts.reject(source.errors, source.error_count)
     if import_id is not None and tally.created:
         await imports.record_import(
             session,
