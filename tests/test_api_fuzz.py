@@ -39,6 +39,7 @@ from ledgerline.auth.passwords import password_problem
 from ledgerline.core.money import MoneyError, parse_amount
 from ledgerline.dashboard import periods
 from ledgerline.dashboard.schemas import Granularity
+from ledgerline.imports_exports.statements import CsvMapping
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, World
 from tests.imports_exports.helpers import HEADER, csv_bytes
@@ -58,6 +59,13 @@ RECORD_DAY = str(record_body()["date"])
 EMAIL = TypeAdapter(EmailStr)
 VALID_CSV = csv_bytes(HEADER, "2026-03-01,expense,Food,1.00,,,").decode()
 VALID_OFX = example("ofx-1.02-sgml.ofx").decode()
+VALID_MAPPING: dict[str, Any] = {
+    "date_column": "Date",
+    "date_format": "YYYY-MM-DD",
+    "amount_column": "Amount",
+    "description_columns": ["Description"],
+}
+BANK_CSV = "Date,Description,Amount\n2026-03-01,Coffee,-3.50\n2026-03-02,Salary,1200.00\n"
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +115,10 @@ def _targets(
         "user_id": data.draw(
             st.sampled_from([str(world.analyst.user_id)] * 3 + [unknown]), label="user_id"
         ),
+        "profile_id": data.draw(
+            st.sampled_from([refs["profile_id"]] * 3 + [unknown]), label="profile_id"
+        ),
+        "rule_id": data.draw(st.sampled_from([refs["rule_id"]] * 3 + [unknown]), label="rule_id"),
     }
 
 
@@ -137,10 +149,24 @@ async def refs(client: httpx.AsyncClient, world: World, record_id: str) -> dict[
         headers=world.admin.headers,
     )
     assert transfer.status_code == 201, transfer.text
+    profile = await client.post(
+        f"{org}/import-profiles",
+        json={"name": "My bank", "mapping": VALID_MAPPING},
+        headers=world.admin.headers,
+    )
+    assert profile.status_code == 201, profile.text
+    rule = await client.post(
+        f"{org}/category-rules",
+        json={"match": "contains", "pattern": "coffee", "category": "Food"},
+        headers=world.admin.headers,
+    )
+    assert rule.status_code == 201, rule.text
     return {
         "account_id": str(record["account_id"]),
         "other_account_id": str(savings.json()["id"]),
         "transfer_id": str(transfer.json()["id"]),
+        "profile_id": str(profile.json()["id"]),
+        "rule_id": str(rule.json()["id"]),
     }
 
 
@@ -172,6 +198,10 @@ class DocumentedRules:
             # A bank's file in the account's currency (USD); a mapping, profile or source
             # account must name real ones, and an OFX file needs none of them.
             case.body = {"file": VALID_OFX, **_kept(body, "date_format")}
+        if self.operation.path.endswith("/import-profiles/suggest"):
+            case.body = {"file": BANK_CSV}
+        if "/import-profiles" in self.operation.path and "mapping" in body:
+            body["mapping"] = _consistent_mapping(body["mapping"])
         self._repair_references(query, body)
         if self.operation.path == "/api/v1/users/me":
             body["current_password"] = PASSWORD  # the admin's, whom the requests sign in as
@@ -255,6 +285,16 @@ def _kept(body: MutableMapping[str, Any], *names: str) -> dict[str, Any]:
     return {name: body[name] for name in names if body.get(name) is not None}
 
 
+def _consistent_mapping(mapping: object) -> object:
+    """A mapping's fields depend on each other (one amount source, columns by position without
+    a header, separators that differ): one breaking those rules is replaced by a valid one."""
+    try:
+        CsvMapping.model_validate(mapping)
+    except ValidationError:
+        return VALID_MAPPING
+    return mapping
+
+
 def _ordered(value: object) -> Decimal | str:
     """A bound as it compares: amounts as decimals, dates (``YYYY-MM-DD``) as text."""
     try:
@@ -327,6 +367,8 @@ async def test_coverage_cases_pass_every_check(
             "user_id": str(world.analyst.user_id),
             "account_id": refs["account_id"],
             "transfer_id": refs["transfer_id"],
+            "profile_id": refs["profile_id"],
+            "rule_id": refs["rule_id"],
         },
     )
     SCHEMA.coverage_unexpected_methods_seen.clear()  # else sent on the first backend only

@@ -92,6 +92,17 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("PATCH", f"{ORG}/transfers/{{transfer_id}}"): Permission.TRANSFERS_WRITE,
     ("DELETE", f"{ORG}/transfers/{{transfer_id}}"): Permission.TRANSFERS_DELETE,
     ("POST", f"{ORG}/transfers/{{transfer_id}}/restore"): Permission.TRANSFERS_DELETE,
+    ("GET", f"{ORG}/import-profiles"): Permission.IMPORT_SETTINGS_MANAGE,
+    ("POST", f"{ORG}/import-profiles"): Permission.IMPORT_SETTINGS_MANAGE,
+    ("POST", f"{ORG}/import-profiles/suggest"): Permission.IMPORT_SETTINGS_MANAGE,
+    ("GET", f"{ORG}/import-profiles/{{profile_id}}"): Permission.IMPORT_SETTINGS_MANAGE,
+    ("PATCH", f"{ORG}/import-profiles/{{profile_id}}"): Permission.IMPORT_SETTINGS_MANAGE,
+    ("DELETE", f"{ORG}/import-profiles/{{profile_id}}"): Permission.IMPORT_SETTINGS_MANAGE,
+    ("GET", f"{ORG}/category-rules"): Permission.IMPORT_SETTINGS_MANAGE,
+    ("POST", f"{ORG}/category-rules"): Permission.IMPORT_SETTINGS_MANAGE,
+    ("GET", f"{ORG}/category-rules/{{rule_id}}"): Permission.IMPORT_SETTINGS_MANAGE,
+    ("PATCH", f"{ORG}/category-rules/{{rule_id}}"): Permission.IMPORT_SETTINGS_MANAGE,
+    ("DELETE", f"{ORG}/category-rules/{{rule_id}}"): Permission.IMPORT_SETTINGS_MANAGE,
 }
 
 _EVERYONE = frozenset(Role)
@@ -118,6 +129,7 @@ ALLOWED_ROLES: dict[Permission, frozenset[Role]] = {
     Permission.TRANSFERS_DELETE: _ADMINS,
     Permission.ACCOUNTS_RECONCILE: _ANALYSTS,
     Permission.STATEMENTS_IMPORT: _ANALYSTS,
+    Permission.IMPORT_SETTINGS_MANAGE: _ANALYSTS,
 }
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -139,6 +139,10 @@ class TestHelp:
             ["aggregates", "check"],
             ["accounts"],
             ["accounts", "list"],
+            ["profiles"],
+            ["profiles", "suggest"],
+            ["rules"],
+            ["rules", "add"],
         ],
         ids=" ".join,
     )

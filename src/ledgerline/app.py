@@ -28,7 +28,9 @@ from ledgerline.core.openapi import check_unique_operation_ids, error_responses,
 from ledgerline.core.protocol import HeadAsGet, ProtectiveHeaders
 from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.dashboard.router import router as dashboard_router
+from ledgerline.imports_exports.category_rules.router import router as category_rules_router
 from ledgerline.imports_exports.jobs import JobRunner
+from ledgerline.imports_exports.profiles.router import router as import_profiles_router
 from ledgerline.imports_exports.router import jobs_router as import_jobs_router
 from ledgerline.imports_exports.router import router as imports_exports_router
 from ledgerline.imports_exports.router import statements_router
@@ -48,6 +50,8 @@ def api_router() -> APIRouter:
         orgs_router,
         imports_exports_router,
         import_jobs_router,
+        import_profiles_router,
+        category_rules_router,
         records_router,
         accounts_router,
         statements_router,

@@ -35,6 +35,14 @@ class LedgerlineCommands(LazyGroup):
         "export": LazyCommand(
             "ledgerline.imports_exports.cli:export_command", "Export records as CSV."
         ),
+        "profiles": LazyCommand(
+            "ledgerline.imports_exports.profiles.cli:app",
+            "Import profiles: saved CSV mappings of bank statements.",
+        ),
+        "rules": LazyCommand(
+            "ledgerline.imports_exports.category_rules.cli:app",
+            "Category rules of statement imports, in order.",
+        ),
         "demo": LazyCommand(
             "ledgerline.imports_exports.cli:demo_command",
             'Load the "Demo Company" org: three users, two years of records.',

@@ -60,6 +60,8 @@ async def path_values(client: httpx.AsyncClient, world: World) -> dict[str, str]
         "job_id": str(uuid.uuid4()),
         "account_id": str(record["account_id"]),
         "transfer_id": str(uuid.uuid4()),
+        "profile_id": str(uuid.uuid4()),
+        "rule_id": str(uuid.uuid4()),
     }
 
 

@@ -7,12 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 
-from ledgerline.core.db import Database
-from ledgerline.imports_exports.category_rules.models import CategoryRule
-from ledgerline.imports_exports.profiles.models import ImportProfile
-from ledgerline.imports_exports.statements import CsvMapping
 from tests.accounts.helpers import create_account
 from tests.factories import Actor, World
 
@@ -133,35 +128,31 @@ async def account_records(client: httpx.AsyncClient, world: World, account_id: s
 
 
 async def add_rule(
-    app: FastAPI, org_id: uuid.UUID, position: int, match: str, pattern: str, category: str
+    client: httpx.AsyncClient,
+    world: World,
+    match: str,
+    pattern: str,
+    category: str,
+    org_id: uuid.UUID | None = None,
 ) -> None:
-    """A category rule of the org, stored as its endpoints store one."""
-    database: Database = app.state.database
-    async with database.sessions() as session:
-        session.add(
-            CategoryRule(
-                org_id=org_id,
-                position=position,
-                field="description",
-                match=match,
-                pattern=pattern.casefold(),
-                case_sensitive=False,
-                category=category,
-            )
-        )
-        await session.commit()
+    """Append a category rule to the org's list, through the API."""
+    response = await client.post(
+        f"/orgs/{org_id or world.org_id}/category-rules",
+        json={"match": match, "pattern": pattern, "category": category},
+        headers=world.analyst.headers,
+    )
+    assert response.status_code == 201, response.text
 
 
-async def add_profile(app: FastAPI, org_id: uuid.UUID, name: str, mapping: Json) -> str:
-    """An import profile of the org holding ``mapping``; its id."""
-    database: Database = app.state.database
-    async with database.sessions() as session:
-        profile = ImportProfile(
-            org_id=org_id,
-            name=name,
-            name_key=name.casefold(),
-            mapping=CsvMapping.model_validate(mapping).model_dump(mode="json"),
-        )
-        session.add(profile)
-        await session.commit()
-        return str(profile.id)
+async def add_profile(
+    client: httpx.AsyncClient, org_id: uuid.UUID, actor: Actor, name: str, mapping: Json
+) -> str:
+    """An import profile of the org holding ``mapping``, through the API; its id."""
+    response = await client.post(
+        f"/orgs/{org_id}/import-profiles",
+        json={"name": name, "mapping": mapping},
+        headers=actor.headers,
+    )
+    assert response.status_code == 201, response.text
+    profile_id: str = response.json()["id"]
+    return profile_id

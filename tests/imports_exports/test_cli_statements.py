@@ -51,7 +51,7 @@ async def test_a_bank_csv_with_a_saved_profile_or_a_mapping_file(
 ) -> None:
     euros = await account(client, world, "EUR")
     dollars = await account(client, world, "USD")
-    await add_profile(app, world.org_id, "Sparkasse", GERMAN)
+    await add_profile(client, world.org_id, world.analyst, "Sparkasse", GERMAN)
     german = written(tmp_path, example("bank-de-cp1252.csv"), "umsaetze.csv")
     mapping = tmp_path / "us.json"
     mapping.write_text(json.dumps(US))

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
-from tests.factories import World, problem
+from ledgerline.app import create_app
+from tests.conftest import api_client, make_settings
+from tests.factories import World, make_world, problem
 from tests.imports_exports.statement_helpers import (
     US,
     account,
@@ -98,3 +103,40 @@ async def test_an_ofx_in_another_currency_writes_nothing(
         )
         assert problem(response, 422)["errors"][0]["field"] == "currency"
     assert await account_records(client, world, account_id) == []
+
+
+@pytest.fixture(scope="module")
+async def limited_app(app: FastAPI, database_url: str) -> AsyncIterator[FastAPI]:
+    """An app with small import limits, on the module's database."""
+    settings = make_settings(database_url, import_max_bytes=4_096, import_max_rows=2)
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.mark.parametrize(
+    ("name", "mapping"),
+    [("bank-us.csv", US), ("ofx-1.02-sgml.ofx", None), ("mt940.sta", None)],
+)
+async def test_more_rows_than_the_limit_is_too_large(
+    limited_app: FastAPI, name: str, mapping: dict[str, object] | None
+) -> None:
+    world = await make_world(limited_app)
+    async with api_client(limited_app) as client:
+        currency = "EUR" if name == "mt940.sta" else "USD"
+        account_id = await account(client, world, currency)
+        response = await post_statement(
+            client, world.org_id, account_id, world.analyst, example(name), mapping=mapping
+        )
+        assert "more than 2 rows" in problem(response, 413)["detail"]
+        assert await account_records(client, world, account_id) == []
+
+
+async def test_a_file_over_the_byte_limit_is_too_large(limited_app: FastAPI) -> None:
+    world = await make_world(limited_app)
+    async with api_client(limited_app) as client:
+        account_id = await account(client, world, "USD")
+        padded = example("ofx-1.02-sgml.ofx").replace(b"<OFX>", b"<OFX>" + b" " * 4_096, 1)
+        response = await post_statement(client, world.org_id, account_id, world.analyst, padded)
+        problem(response, 413)
+        assert await account_records(client, world, account_id) == []

@@ -28,7 +28,7 @@ from tests.imports_exports.statement_helpers import (
     statement_imported,
 )
 from tests.imports_exports.statements.helpers import example
-from tests.records.helpers import audit_log, record_total
+from tests.records.helpers import audit_log, create_record, record_total
 
 EXAMPLES: list[tuple[str, str, Json | None, str]] = [
     ("ofx-1.02-sgml.ofx", "USD", None, "ofx"),
@@ -235,7 +235,9 @@ class TestDuplicates:
                 for _ in range(4)
             )
         )
-        assert sorted(r.status_code for r in responses) in ([200] * 4, [200, 200, 200, 409])
+        assert [r.status_code for r in responses] == [200] * 4, [r.text for r in responses]
+        reports = sorted((r.json()["created"], r.json()["duplicates"]) for r in responses)
+        assert reports == [(0, 4), (0, 4), (0, 4), (4, 0)]
         assert len(await account_records(client, world, account_id)) == 4
 
 
@@ -296,12 +298,18 @@ class TestCategories:
         self, app: FastAPI, client: httpx.AsyncClient, world: World
     ) -> None:
         account_id = await account(client, world, "USD")
-        await statement_imported(
-            client, world, account_id, us_csv("01/02/2026,ACME Corp,10.00"), mapping=US
-        )
-        await add_rule(app, world.org_id, 1, "contains", "coffee", "Coffee")
-        await add_rule(app, world.org_id, 2, "starts_with", "blue", "Blue things")
-        await add_rule(app, world.org_id, 3, "equals", "acme corp", "Salary")
+        for notes, category in (("ACME Corp", "Refunds"), ("Something else", "Misc")):
+            await create_record(
+                client,
+                org_id=world.org_id,
+                actor=world.analyst,
+                notes=notes,
+                category=category,
+                date="2026-01-02",
+            )
+        await add_rule(client, world, "contains", "coffee", "Coffee")
+        await add_rule(client, world, "starts_with", "blue", "Blue things")
+        await add_rule(client, world, "equals", "acme corp", "Salary")
         data = us_csv(
             "03/12/2026,Blue Bottle Coffee,-3.50",
             "03/12/2026,Blue Jeans,-40.00",
@@ -318,12 +326,12 @@ class TestCategories:
         assert by_notes[("Blue Bottle Coffee", "2026-03-12")] == "Coffee"
         assert by_notes[("Blue Jeans", "2026-03-12")] == "Blue things"
         assert by_notes[("ACME Corp", "2026-03-13")] == "Salary"
-        assert by_notes[("Something else", "2026-03-13")] == "Uncategorized"
+        assert by_notes[("Something else", "2026-03-13")] == "Misc"
 
     async def test_a_file_category_wins_over_the_rules(
         self, app: FastAPI, client: httpx.AsyncClient, world: World
     ) -> None:
-        await add_rule(app, world.org_id, 1, "contains", "e", "Ruled")
+        await add_rule(client, world, "contains", "e", "Ruled")
         account_id = await account(client, world, "USD")
         await statement_imported(client, world, account_id, example("quicken.qif"))
         qif = read_statements(example("quicken.qif"), ReadOptions(default_currency="USD"))
@@ -338,7 +346,7 @@ class TestProfiles:
         self, app: FastAPI, client: httpx.AsyncClient, world: World
     ) -> None:
         account_id = await account(client, world, "EUR")
-        profile_id = await add_profile(app, world.org_id, "Sparkasse", GERMAN)
+        profile_id = await add_profile(client, world.org_id, world.analyst, "Sparkasse", GERMAN)
         report = await statement_imported(
             client, world, account_id, example("bank-de-cp1252.csv"), profile_id=profile_id
         )
@@ -348,7 +356,7 @@ class TestProfiles:
         self, app: FastAPI, client: httpx.AsyncClient, world: World
     ) -> None:
         account_id = await account(client, world, "EUR")
-        theirs = await add_profile(app, world.outsider_org_id, "Theirs", GERMAN)
+        theirs = await add_profile(client, world.outsider_org_id, world.outsider, "Theirs", GERMAN)
         response = await post_statement(
             client,
             world.org_id,
@@ -363,7 +371,7 @@ class TestProfiles:
         self, app: FastAPI, client: httpx.AsyncClient, world: World
     ) -> None:
         account_id = await account(client, world, "EUR")
-        profile_id = await add_profile(app, world.org_id, "Both", GERMAN)
+        profile_id = await add_profile(client, world.org_id, world.analyst, "Both", GERMAN)
         response = await post_statement(
             client,
             world.org_id,
@@ -561,3 +569,20 @@ class TestAccess:
             client, world.org_id, theirs, world.admin, example("ofx-1.02-sgml.ofx")
         )
         problem(answer, 404)
+
+
+async def test_an_amount_out_of_range_deep_in_a_large_file_names_its_line(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    account_id = await account(client, world, "USD")
+    rows = [f"03/{1 + n % 28:02d}/2026,Shop {n},-{n + 1}.00" for n in range(6_000)]
+    rows[5_500] = "03/01/2026,Too much,-1000000000000.00"
+    response = await post_statement(
+        client, world.org_id, account_id, world.analyst, us_csv(*rows), mapping=US
+    )
+    body = problem(response, 422)
+    assert body["errors"] == [
+        {"row": 5_502, "field": "file", "message": body["errors"][0]["message"]}
+    ]
+    assert "999999999999.99" in body["errors"][0]["message"]
+    assert await account_records(client, world, account_id) == []

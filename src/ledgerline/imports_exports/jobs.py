@@ -170,12 +170,12 @@ async def _visible_job(session: AsyncSession, ctx: OrgContext, job_id: uuid.UUID
     return job
 
 
-def _read(job: ImportJob, rows_done: int | None) -> ImportJobRead:
+def _read(job: ImportJob, rows_done: int | None, rows_total: int | None = None) -> ImportJobRead:
     return ImportJobRead(
         id=job.id,
         status=cast(JobStatusName, job.status),
         rows_done=max(job.rows_done, rows_done or 0),
-        rows_total=job.rows_total,
+        rows_total=job.rows_total if job.rows_total is not None else rows_total,
         report=_report(job.report),
         detail=job.detail,
         created_at=job.created_at,
@@ -187,8 +187,9 @@ async def get_job(
     session: AsyncSession, ctx: OrgContext, runner: JobRunner, *, job_id: uuid.UUID
 ) -> ImportJobRead:
     job = await _visible_job(session, ctx, job_id)
-    running_here = runner.rows_done(job.id) if job.status in UNFINISHED else None
-    return _read(job, running_here)
+    if job.status not in UNFINISHED:
+        return _read(job, None)
+    return _read(job, runner.rows_done(job.id), runner.rows_total(job.id))
 
 
 async def cancel_job(
@@ -218,6 +219,8 @@ class JobRunner:
         self._settings = settings
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._rows_done: dict[uuid.UUID, int] = {}
+        self._rows_total: dict[uuid.UUID, int] = {}
+        """Rows of statement jobs, known once the job has read its file."""
         self._cancelled: set[uuid.UUID] = set()
         self._progress_writes: dict[uuid.UUID, asyncio.Task[None]] = {}
         # SQLite takes one writer at a time: jobs queue here rather than on its busy timeout.
@@ -242,6 +245,16 @@ class JobRunner:
 
     def rows_done(self, job_id: uuid.UUID) -> int | None:
         return self._rows_done.get(job_id)
+
+    def rows_total(self, job_id: uuid.UUID) -> int | None:
+        return self._rows_total.get(job_id)
+
+    def _counts(self, job_id: uuid.UUID) -> dict[str, int]:
+        """The job row's progress columns as this process knows them."""
+        counts = {"rows_done": self._rows_done.get(job_id, 0)}
+        if job_id in self._rows_total:
+            counts["rows_total"] = self._rows_total[job_id]
+        return counts
 
     def cancel(self, job_id: uuid.UUID) -> None:
         """Ask a job of this process to stop at its next batch (its row says so already)."""
@@ -290,6 +303,7 @@ class JobRunner:
                 await asyncio.wait([writer])
             self._tasks.pop(job.id, None)
             self._rows_done.pop(job.id, None)
+            self._rows_total.pop(job.id, None)
             self._cancelled.discard(job.id)
 
     async def _claim(self, job_id: uuid.UUID) -> bool:
@@ -314,8 +328,8 @@ class JobRunner:
                 .values(
                     status=JobStatus.SUCCEEDED.value,
                     report=report.model_dump(mode="json"),
-                    rows_done=self._rows_done.get(job.id, 0),
                     finished_at=utcnow(),
+                    **self._counts(job.id),
                 )
             )
             if succeeded.rowcount == 1:  # type: ignore[attr-defined]
@@ -329,6 +343,10 @@ class JobRunner:
         def progress(rows: int) -> None:
             self._progress(job.id, rows)
 
+        def total(rows: int) -> None:
+            self._rows_total[job.id] = rows
+            self._progress(job.id, 0)
+
         if job.statement is not None and job.account_id is not None:
             ctx = await OrgGuard(Permission.STATEMENTS_IMPORT)(session, user, job.org_id)
             return await statement_import.import_statement(
@@ -341,6 +359,7 @@ class JobRunner:
                 max_rows=self._settings.import_max_rows,
                 max_bytes=self._settings.import_max_bytes,
                 progress=progress,
+                on_total=total,
             )
         ctx = await OrgGuard(Permission.RECORDS_IMPORT)(session, user, job.org_id)
         return await imports_exports_service.import_csv(
@@ -372,7 +391,7 @@ class JobRunner:
                 stored = await session.execute(
                     update(ImportJob)
                     .where(ImportJob.id == job_id, ImportJob.status == JobStatus.RUNNING.value)
-                    .values(rows_done=rows)
+                    .values(**{**self._counts(job_id), "rows_done": rows})
                 )
                 await session.commit()
         except Exception:
@@ -398,8 +417,8 @@ class JobRunner:
                         status=JobStatus.FAILED.value,
                         detail=detail[:1000],
                         report=report.model_dump(mode="json") if report is not None else None,
-                        rows_done=self._rows_done.get(job_id, 0),
                         finished_at=utcnow(),
+                        **self._counts(job_id),
                     )
                 )
                 await session.commit()

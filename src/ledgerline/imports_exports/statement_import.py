@@ -7,8 +7,9 @@ limits, duplicates, closed periods, aggregates and the audit entry behave the sa
 - A row without bank id gets a fingerprint of (account, date, amount, type, description,
   occurrence): re-importing the statement, or one overlapping it, finds its rows again, while
   the same content in another account is another transaction.
-- Categories: the file's own (QIF ``L``, a mapping's ``category_column``), else the
-  description's last category in the org (``categorise``), else ``Uncategorized``.
+- Categories: the file's own (QIF ``L``, a mapping's ``category_column``), else the org's
+  category rules, else the description's last category in the org (``categorise``), else
+  ``Uncategorized``.
 - The whole file or nothing: any problem answers before anything is written (or rolls back).
 """
 
@@ -51,6 +52,7 @@ from ledgerline.imports_exports.statements import (
     DateFormat,
     MappingRequired,
     ReadOptions,
+    RowIdentity,
     Statement,
     StatementError,
     StatementFile,
@@ -90,19 +92,59 @@ class StatementRejected(imports.ImportRejected):
 
 
 class StatementRows:
-    """The statement's rows as the CSV import's ``RowSource``: already validated, so errors
-    come only from the import's own checks (an account's currency)."""
+    """The statement's rows as the CSV import's ``RowSource``: each made an ``ImportRow`` as
+    the import reads it (in its worker thread, while the previous batch is written). A row
+    out of a record's range is a row error; the import then writes nothing more, and the
+    caller's rollback undoes what it wrote."""
 
-    def __init__(self, rows: Sequence[ImportRow]) -> None:
+    def __init__(
+        self,
+        rows: Sequence[StatementRow],
+        identities: Sequence[RowIdentity],
+        categories: Sequence[str | None],
+        currency: str,
+    ) -> None:
         self._rows = rows
+        self._identities = identities
+        self._categories = categories
+        self._currency = currency
         self.errors: list[RowError] = []
         self.error_count = 0
         self.rows_read = 0
 
     def __iter__(self) -> Iterator[ImportRow]:
-        for row in self._rows:
+        currency = self._currency
+        largest = max_minor(currency)
+        keys: dict[str, str] = {}
+        for row, identity, category in zip(
+            self._rows, self._identities, self._categories, strict=True
+        ):
             self.rows_read += 1
-            yield row
+            if not MIN_DATE <= row.date <= MAX_DATE:
+                message = "the date must be between 1900-01-01 and 2199-12-31"
+                self.add_error(RowError(row=row.line or 1, field="date", message=message))
+                continue
+            amount = row.amount
+            if amount > largest:
+                message = f"the amount is larger than {format_amount(largest, currency)}"
+                self.add_error(RowError(row=row.line or 1, field="amount", message=message))
+                continue
+            name = _clean(category) if category else UNCATEGORIZED
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = fold_key(name)
+            yield ImportRow(
+                row=row.line,
+                date=row.date,
+                type=row.type,
+                category=name,
+                category_key=key,
+                amount_minor=amount,
+                currency=currency,
+                notes=_clean(row.description) or None,
+                external_id=identity.bank_id,
+                fingerprint=identity.fingerprint,
+            )
 
     def add_error(self, error: RowError) -> None:
         self.error_count += 1
@@ -130,9 +172,10 @@ class _Facts:
             skipped=self.skipped,
         )
 
-    def reject(self, errors: list[RowError]) -> StatementRejected:
-        report = self.report(0, 0, errors, len(errors))
-        rejected = StatementRejected(report, len(errors))
+    def reject(self, errors: list[RowError], error_count: int | None = None) -> StatementRejected:
+        count = len(errors) if error_count is None else error_count
+        report = self.report(0, 0, errors, count)
+        rejected = StatementRejected(report, count)
         rejected.detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:3])
         return rejected
 
@@ -170,9 +213,13 @@ async def import_statement(
     if on_total is not None:
         on_total(len(rows))
     await lift_statement_timeout(session)
-    categories = await categorise(session, ctx.org_id, rows)
-    import_rows = await asyncio.to_thread(_import_rows, rows, categories, account, facts)
-    source = StatementRows(import_rows)
+    # The rows' identities (a hash each) are computed in a worker thread while the categories
+    # are looked up in the database.
+    identities, categories = await asyncio.gather(
+        asyncio.to_thread(row_identities, rows, scope=str(account.id)),
+        categorise(session, ctx.org_id, rows),
+    )
+    source = StatementRows(rows, identities, categories, account.currency)
     tally = imports.Tally(accounts=RowAccounts(session, ctx.org_id, account))
     category_cache = imports.Categories(session, ctx.org_id)
     closing = _closing(statements, account)
@@ -192,7 +239,7 @@ async def import_statement(
             on_fresh=pending.add if dry_run else None,
         )
     if source.error_count:
-        raise facts.reject(source.errors)
+        raise facts.reject(source.errors, source.error_count)
     if import_id is not None and tally.created:
         await imports.record_import(
             session,
@@ -324,49 +371,6 @@ def _currency_error(line: int, currency: str, account: Account) -> RowError:
         f"the statement is in {currency}; the account '{account.name}' holds {account.currency}"
     )
     return RowError(row=line or 1, field="currency", message=message)
-
-
-def _import_rows(
-    rows: list[StatementRow], categories: list[str | None], account: Account, facts: _Facts
-) -> list[ImportRow]:
-    """The CSV import's rows for the statement's rows; a row out of a record's range is
-    refused (the whole file)."""
-    identities = row_identities(rows, scope=str(account.id))
-    largest = max_minor(account.currency)
-    keys: dict[str, str] = {}
-    made: list[ImportRow] = []
-    errors: list[RowError] = []
-    for row, identity, category in zip(rows, identities, categories, strict=True):
-        if not MIN_DATE <= row.date <= MAX_DATE:
-            message = "the date must be between 1900-01-01 and 2199-12-31"
-            errors.append(RowError(row=row.line or 1, field="date", message=message))
-            continue
-        amount = row.amount
-        if amount > largest:
-            message = f"the amount is larger than {format_amount(largest, account.currency)}"
-            errors.append(RowError(row=row.line or 1, field="amount", message=message))
-            continue
-        name = _clean(category) if category else UNCATEGORIZED
-        key = keys.get(name)
-        if key is None:
-            key = keys[name] = fold_key(name)
-        made.append(
-            ImportRow(
-                row=row.line,
-                date=row.date,
-                type=row.type,
-                category=name,
-                category_key=key,
-                amount_minor=amount,
-                currency=account.currency,
-                notes=_clean(row.description) or None,
-                external_id=identity.bank_id,
-                fingerprint=identity.fingerprint,
-            )
-        )
-    if errors:
-        raise facts.reject(errors[:MAX_REPORTED_ERRORS])
-    return made
 
 
 def _clean(text: str) -> str:

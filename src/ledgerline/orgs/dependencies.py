@@ -97,3 +97,4 @@ TransfersWriter = Annotated[OrgContext, Depends(OrgGuard(Permission.TRANSFERS_WR
 TransfersDeleter = Annotated[OrgContext, Depends(OrgGuard(Permission.TRANSFERS_DELETE))]
 AccountsReconciler = Annotated[OrgContext, Depends(OrgGuard(Permission.ACCOUNTS_RECONCILE))]
 StatementsImporter = Annotated[OrgContext, Depends(OrgGuard(Permission.STATEMENTS_IMPORT))]
+ImportSettingsManager = Annotated[OrgContext, Depends(OrgGuard(Permission.IMPORT_SETTINGS_MANAGE))]

@@ -32,6 +32,8 @@ class Permission(StrEnum):
     ACCOUNTS_RECONCILE = "accounts:reconcile"
     STATEMENTS_IMPORT = "statements:import"
     """Import a bank's statement file into an account."""
+    IMPORT_SETTINGS_MANAGE = "import-settings:manage"
+    """See and change the org's import profiles and category rules."""
 
 
 _VIEWER = frozenset(
@@ -50,6 +52,7 @@ _ANALYST = _VIEWER | {
     Permission.TRANSFERS_WRITE,
     Permission.ACCOUNTS_RECONCILE,
     Permission.STATEMENTS_IMPORT,
+    Permission.IMPORT_SETTINGS_MANAGE,
 }
 _ADMIN = _ANALYST | {
     Permission.RECORDS_DELETE,

@@ -4,7 +4,14 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 from ledgerline.core.schemas import RequestModel, ResponseModel, not_nullable
 from ledgerline.core.text import PublishedNonBlankText, RejectControlCharacters
@@ -12,14 +19,32 @@ from ledgerline.imports_exports.category_rules.models import RuleField, RuleMatc
 from ledgerline.records.schemas import CategoryName
 
 MAX_POSITION = 1_000_000
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 Pattern = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200),
     RejectControlCharacters,
+    AfterValidator(_not_blank),
     PublishedNonBlankText,
 ]
 """Kept as sent (a leading or trailing space can be meant), but never blank."""
-Position = Annotated[int, Field(ge=1, le=MAX_POSITION)]
+
+
+def _json_number(value: object) -> object:
+    """A JSON integer (``2`` or ``2.0``), never text or a boolean."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a whole number")
+    return value
+
+
+Position = Annotated[int, Field(ge=1, le=MAX_POSITION), BeforeValidator(_json_number)]
 
 
 class RuleCreate(RequestModel):
@@ -31,8 +56,15 @@ class RuleCreate(RequestModel):
     field: RuleField = RuleField.DESCRIPTION
     match: RuleMatch
     pattern: Pattern
-    case_sensitive: bool = False
+    case_sensitive: StrictBool = False
     category: CategoryName
+
+    @field_validator("position", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
 
 
 class RuleUpdate(RequestModel):
@@ -44,8 +76,17 @@ class RuleUpdate(RequestModel):
     field: RuleField | None = Field(default=None, json_schema_extra=not_nullable)
     match: RuleMatch | None = Field(default=None, json_schema_extra=not_nullable)
     pattern: Pattern | None = Field(default=None, json_schema_extra=not_nullable)
-    case_sensitive: bool | None = Field(default=None, json_schema_extra=not_nullable)
+    case_sensitive: StrictBool | None = Field(default=None, json_schema_extra=not_nullable)
     category: CategoryName | None = Field(default=None, json_schema_extra=not_nullable)
+
+    @field_validator(
+        "position", "field", "match", "pattern", "case_sensitive", "category", mode="before"
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
 
 
 class RuleRead(ResponseModel):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit import service as audit_service
@@ -123,35 +123,38 @@ class Categoriser:
         return [known[d] for d in descriptions]
 
     async def _last_categories(self, descriptions: list[str]) -> dict[str, str]:
-        """One query: per description, the category of the most recent live record whose notes
-        equal it (``ix_records_live_notes`` finds the candidates by their notes' start)."""
-        keys = sorted({d[:NOTES_KEY_LENGTH] for d in descriptions})
-        ranked = (
-            select(
-                Record.notes.label("notes"),
-                Category.name.label("category"),
-                func.row_number()
-                .over(
-                    partition_by=Record.notes,
-                    order_by=(Record.date.desc(), Record.created_at.desc(), Record.id.desc()),
-                )
-                .label("rank"),
-            )
-            .join(Category, Category.id == Record.category_id)
-            .where(
-                Record.org_id == self.org_id,
-                Record.deleted_at.is_(None),
-                Record.transfer_id.is_(None),
-                Record.notes.is_not(None),
-                notes_key(Record.notes).in_(keys),
-                Record.notes.in_(descriptions),
-            )
-            .subquery()
-        )
-        rows = await self.session.execute(
-            select(ranked.c.notes, ranked.c.category).where(ranked.c.rank == 1)
-        )
+        rows = await self.session.execute(last_categories_query(self.org_id, descriptions))
         return dict(rows.all())
+
+
+def last_categories_query(org_id: uuid.UUID, descriptions: Sequence[str]) -> Select[str, str]:
+    """One query: per description, the category of the org's most recent live record (latest
+    date, then latest created) whose notes equal it. ``ix_records_live_notes`` finds the
+    candidates by the start of their notes; the full notes are compared after."""
+    keys = sorted({d[:NOTES_KEY_LENGTH] for d in descriptions})
+    ranked = (
+        select(
+            Record.notes.label("notes"),
+            Category.name.label("category"),
+            func.row_number()
+            .over(
+                partition_by=Record.notes,
+                order_by=(Record.date.desc(), Record.created_at.desc(), Record.id.desc()),
+            )
+            .label("rank"),
+        )
+        .join(Category, Category.id == Record.category_id)
+        .where(
+            Record.org_id == org_id,
+            Record.deleted_at.is_(None),
+            Record.transfer_id.is_(None),
+            Record.notes.is_not(None),
+            notes_key(Record.notes).in_(keys),
+            Record.notes.in_(list(descriptions)),
+        )
+        .subquery()
+    )
+    return select(ranked.c.notes, ranked.c.category).where(ranked.c.rank == 1)
 
 
 def _may_be_notes(description: str) -> bool:

@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from ledgerline.core.schemas import RequestModel, ResponseModel, not_nullable
 from ledgerline.core.text import PublishedNonBlankText, RejectControlCharacters
@@ -26,6 +26,13 @@ class ProfileCreate(RequestModel):
 class ProfileUpdate(RequestModel):
     name: ProfileName | None = Field(default=None, json_schema_extra=not_nullable)
     mapping: CsvMapping | None = Field(default=None, json_schema_extra=not_nullable)
+
+    @field_validator("name", "mapping", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
 
 
 class ProfileRead(ResponseModel):

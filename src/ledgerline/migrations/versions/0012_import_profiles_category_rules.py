@@ -1,5 +1,7 @@
-"""import_profiles_category_rules: saved CSV mappings and the ordered category rules of an org,
-and an index finding an org's last record with a given description
+"""import_profiles_category_rules: saved CSV mappings, ordered category rules, notes index
+
+The index (org_id, substr(notes, 1, 200)) on live non-transfer records finds an org's last
+record with a given description (the category rules' "same as last time").
 
 Revision ID: 0012
 Revises: 0011
