@@ -96,7 +96,7 @@ async def test_an_ofx_statement_previews_then_imports_with_its_closing_balance(
 async def test_a_bank_csv_reads_through_a_saved_mapping(app: FastAPI, world: World) -> None:
     async with api_client(app) as api:
         checking = await account(api, world, "USD", name="Checking")
-    profile = await add_profile(app, world.org_id, "US bank", US)
+        profile = await add_profile(api, world.org_id, world.admin, "US bank", US)
     content = example("bank-us.csv")
     async with signed_in(app, world.admin.email) as client:
         page = await client.get(f"/orgs/{world.org_id}/import")
