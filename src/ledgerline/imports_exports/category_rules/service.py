@@ -85,7 +85,11 @@ class Categoriser:
         rules = [
             _Rule(
                 match=RuleMatch(row.match),
-                pattern=row.pattern if row.case_sensitive else _folded(row.pattern),
+                pattern=(
+                    unicodedata.normalize("NFC", row.pattern)
+                    if row.case_sensitive
+                    else _folded(row.pattern)
+                ),
                 case_sensitive=row.case_sensitive,
                 category=row.category,
             )
