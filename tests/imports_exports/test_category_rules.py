@@ -226,9 +226,19 @@ class TestCategoriser:
             client, world, match="contains", pattern="ATM", case_sensitive=True, category="Cash"
         )
         await add(client, world, match="equals", pattern="straße", category="Street")
+        await add(
+            client, world, match="starts_with", pattern="Café", case_sensitive=True, category="Cafe"
+        )
         assert await categories(
-            database, world, "ATM withdrawal", "Batman comics", "STRASSE", "Strasse 1"
-        ) == ["Cash", None, "Street", None]
+            database,
+            world,
+            "ATM withdrawal",
+            "Batman comics",
+            "STRASSE",
+            "Strasse 1",
+            "Cafe\u0301 Central",  # the same letters, the accent as a combining mark
+            "CAFÉ Central",
+        ) == ["Cash", None, "Street", None, "Cafe", None]
 
     async def test_the_most_recent_record_with_the_same_description(
         self, client: httpx.AsyncClient, world: World, database: Database

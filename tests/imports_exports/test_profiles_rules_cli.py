@@ -43,7 +43,9 @@ class TestProfilesCommand:
         deleted = await run("profiles", "delete", "Chase", "--org", org)
         assert deleted.exit_code == 0, deleted.output
         missing = await run("profiles", "show", "Chase", "--org", org)
-        assert_one_line_error(missing, says="no import profile named 'Chase'")
+        assert_one_line_error(
+            missing, says="profile 'Chase' is not an import profile of this organization"
+        )
 
     async def test_an_ambiguous_file_lists_the_choice_and_is_not_saved(
         self, world: World, tmp_path: Path

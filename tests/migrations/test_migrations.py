@@ -116,7 +116,7 @@ class TestUpAndDown:
 
 
 class TestModelsMatchMigrations:
-    # SQLite's reflection skips expression indexes (records.ix_records_live_notes), and Alembic
+    # SQLite's reflection skips expression indexes (records.ix_records_notes), and Alembic
     # then skips comparing them, each with a warning; PostgreSQL's compares them.
     @pytest.mark.filterwarnings(
         "ignore:Skipped unsupported reflection of expression-based index:sqlalchemy.exc.SAWarning"

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, Text, any_, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
@@ -83,7 +85,11 @@ class Categoriser:
         rules = [
             _Rule(
                 match=RuleMatch(row.match),
-                pattern=row.pattern if row.case_sensitive else _folded(row.pattern),
+                pattern=(
+                    unicodedata.normalize("NFC", row.pattern)
+                    if row.case_sensitive
+                    else _folded(row.pattern)
+                ),
                 case_sensitive=row.case_sensitive,
                 category=row.category,
             )
@@ -123,13 +129,30 @@ class Categoriser:
         return [known[d] for d in descriptions]
 
     async def _last_categories(self, descriptions: list[str]) -> dict[str, str]:
-        rows = await self.session.execute(last_categories_query(self.org_id, descriptions))
+        arrays = self.session.get_bind().dialect.name == "postgresql"
+        statement = last_categories_query(self.org_id, descriptions, arrays=arrays)
+        rows = await self.session.execute(statement)
         return dict(rows.all())
 
 
-def last_categories_query(org_id: uuid.UUID, descriptions: Sequence[str]) -> Select[str, str]:
+def _one_of(
+    expression: ColumnElement[str] | InstrumentedAttribute[str | None],
+    values: list[str],
+    *,
+    arrays: bool,
+) -> ColumnElement[bool]:
+    """``expression IN (values)``; on PostgreSQL ``= ANY(array)``, one bound parameter instead
+    of a thousand (rendering those took a third of the lookup's time)."""
+    if arrays:
+        return expression == any_(bindparam(None, values, type_=postgresql.ARRAY(Text)))
+    return expression.in_(values)
+
+
+def last_categories_query(
+    org_id: uuid.UUID, descriptions: Sequence[str], *, arrays: bool = False
+) -> Select[str, str]:
     """One query: per description, the category of the org's most recent live record (latest
-    date, then latest created) whose notes equal it. ``ix_records_live_notes`` finds the
+    date, then latest created) whose notes equal it. ``ix_records_notes`` finds the
     candidates by the start of their notes; the full notes are compared after."""
     keys = sorted({d[:NOTES_KEY_LENGTH] for d in descriptions})
     ranked = (
@@ -149,8 +172,8 @@ def last_categories_query(org_id: uuid.UUID, descriptions: Sequence[str]) -> Sel
             Record.deleted_at.is_(None),
             Record.transfer_id.is_(None),
             Record.notes.is_not(None),
-            notes_key(Record.notes).in_(keys),
-            Record.notes.in_(list(descriptions)),
+            _one_of(notes_key(Record.notes), keys, arrays=arrays),
+            _one_of(Record.notes, list(descriptions), arrays=arrays),
         )
         .subquery()
     )

@@ -85,7 +85,7 @@ async def profile_by_name(session: AsyncSession, org_id: uuid.UUID, name: str) -
     )
     if profile is None:
         raise ValidationFailed(
-            [FieldError("profile", f"no import profile named '{name}' in this organization")]
+            [FieldError("profile", f"'{name}' is not an import profile of this organization")]
         )
     return profile
 

@@ -1,7 +1,7 @@
 """import_profiles_category_rules: saved CSV mappings, ordered category rules, notes index
 
-The index (org_id, substr(notes, 1, 200)) on live non-transfer records finds an org's last
-record with a given description (the category rules' "same as last time").
+The index (org_id, substr(notes, 1, 200)) on records finds an org's last record with a given
+description (the category rules' "same as last time").
 
 Revision ID: 0012
 Revises: 0011
@@ -19,8 +19,6 @@ revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-LIVE_CATEGORISED = "deleted_at IS NULL AND transfer_id IS NULL AND notes IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -69,17 +67,12 @@ def upgrade() -> None:
             batch_op.f("ix_category_rules_org_id_position"), ["org_id", "position"], unique=False
         )
     op.create_index(
-        "ix_records_live_notes",
-        "records",
-        ["org_id", sa.text("substr(notes, 1, 200)")],
-        unique=False,
-        postgresql_where=sa.text(LIVE_CATEGORISED),
-        sqlite_where=sa.text(LIVE_CATEGORISED),
+        "ix_records_notes", "records", ["org_id", sa.text("substr(notes, 1, 200)")], unique=False
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_records_live_notes", table_name="records")
+    op.drop_index("ix_records_notes", table_name="records")
     with op.batch_alter_table("category_rules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_category_rules_org_id_position"))
     op.drop_table("category_rules")
