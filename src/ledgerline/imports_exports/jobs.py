@@ -38,7 +38,7 @@ from ledgerline.core.errors import AppError, Conflict, NotFound
 from ledgerline.imports_exports import service as imports_exports_service
 from ledgerline.imports_exports.models import UNFINISHED, ImportJob, JobStatus
 from ledgerline.imports_exports.schemas import ImportJobRead, ImportReport, JobStatusName
-from ledgerline.orgs.dependencies import OrgContext, OrgGuard
+from ledgerline.orgs.dependencies import OrgContext, org_context
 from ledgerline.orgs.permissions import Permission, role_allows
 from ledgerline.users.models import User
 
@@ -258,7 +258,7 @@ class JobRunner:
             user = await session.get(User, job.user_id)
             if user is None:
                 raise NotFound("the user who sent the file no longer exists")
-            ctx = await OrgGuard(Permission.RECORDS_IMPORT)(session, user, job.org_id)
+            ctx = await org_context(session, user, job.org_id, Permission.RECORDS_IMPORT)
             report = await imports_exports_service.import_csv(
                 session,
                 ctx,
