@@ -222,8 +222,9 @@ def _restore_command_timeout(
 
 
 DEFER_WRITE_LOCK = "ledgerline_defer_write_lock"
-"""Execution option: this SQLite transaction only reads, so it begins with a plain ``BEGIN``
-even on the writers' engine (``read_before_writing``)."""
+"""Execution option: this SQLite "transaction" only reads, one statement, so it issues no
+``BEGIN`` at all, even on the writers' engine: the statement runs in SQLite's autocommit mode,
+its own implicit read transaction (``read_before_writing``)."""
 _HELD_WRITE_LOCK = "ledgerline_held_write_lock"
 WRITE_LOCK_WAIT = 30.0
 """Seconds a writer waits for the process's write lock (SQLite's busy timeout, too): past it,
@@ -240,8 +241,8 @@ def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
     moment the lock is free, where SQLite's busy handler has each of them poll with sleeps of
     up to 100 ms, which is what made a 16-writer p95 forty times its p50. Writers of other
     processes still queue on the busy timeout. Readers use a plain ``BEGIN``: under WAL they
-    never block and are never blocked, and so do a writer's reads done before it writes
-    (``DEFER_WRITE_LOCK``).
+    never block and are never blocked; a writer's one read done before it writes (who is
+    calling, ``DEFER_WRITE_LOCK``) runs with no ``BEGIN`` at all, in autocommit.
     """
     write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
         weakref.WeakKeyDictionary()
@@ -253,7 +254,9 @@ def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        if begin == "BEGIN" or conn.get_execution_options().get(DEFER_WRITE_LOCK, False):
+        if conn.get_execution_options().get(DEFER_WRITE_LOCK, False):
+            return
+        if begin == "BEGIN":
             conn.exec_driver_sql("BEGIN")
             return
         loop = asyncio.get_running_loop()
@@ -282,8 +285,8 @@ async def _acquire(lock: asyncio.Lock) -> bool:
 
 @asynccontextmanager
 async def read_before_writing(session: AsyncSession) -> AsyncIterator[None]:
-    """Run the block's reads (the caller's authentication and role, say) in a transaction of
-    their own that takes no write lock, when ``session`` writes to SQLite and has not begun.
+    """Run the block's read (the caller's authentication and role: one statement) on its own,
+    taking no write lock, when ``session`` writes to SQLite and has not begun.
 
     So a writer holds SQLite's write lock only for its own work, not while its credentials are
     checked; the role still comes from the database on every request, as it would under

@@ -28,6 +28,7 @@ from typing import Any
 from typing import cast as cast_type
 
 from sqlalchemy import (
+    ColumnElement,
     Insert,
     Select,
     Table,
@@ -203,9 +204,37 @@ def _lock_key(org_id: uuid.UUID) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+_SHARED_REBUILD_LOCKS = "ledgerline_shared_rebuild_locks"
+
+
+def _shared_rebuild_locks(session: AsyncSession) -> set[uuid.UUID]:
+    """The orgs whose rebuild lock the session's current transaction holds shared."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_SHARED_REBUILD_LOCKS)
+    if held is None or held[0] is not transaction:
+        held = session.info[_SHARED_REBUILD_LOCKS] = (transaction, set())
+    locks: set[uuid.UUID] = held[1]
+    return locks
+
+
+def shared_rebuild_lock(session: AsyncSession, org_id: uuid.UUID) -> ColumnElement[Any] | None:
+    """The expression that takes the org's rebuild lock shared (PostgreSQL), for a writer that
+    selects it along with other locks it takes before its reads: one round trip for all (see
+    ``closing.require_open``). ``apply`` then does not take it again. None elsewhere, or when
+    the transaction holds it already. The caller must execute it in this transaction."""
+    if not is_postgresql(session):
+        return None
+    held = _shared_rebuild_locks(session)
+    if org_id in held:
+        return None
+    held.add(org_id)
+    return func.pg_advisory_xact_lock_shared(_lock_key(org_id))
+
+
 async def _share_rebuild_lock(session: AsyncSession, org_id: uuid.UUID) -> None:
-    if is_postgresql(session):
-        await session.execute(select(func.pg_advisory_xact_lock_shared(_lock_key(org_id))))
+    lock = shared_rebuild_lock(session, org_id)
+    if lock is not None:
+        await session.execute(select(lock))
 
 
 async def lock_out_writers(session: AsyncSession, org_id: uuid.UUID) -> None:
