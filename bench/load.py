@@ -214,7 +214,12 @@ def scenarios(ledgerline_port: int) -> tuple[str, list[Scenario]]:
 
 
 def run_backend(
-    backend: str, records: int, rounds: int, seconds: float, workdir: Path
+    backend: str,
+    records: int,
+    rounds: int,
+    seconds: float,
+    workdir: Path,
+    only: set[str] | None = None,
 ) -> dict[tuple[str, int, str], Figures]:
     results: dict[tuple[str, int, str], Figures] = {}
     with fresh_database(backend, workdir) as url:
@@ -232,6 +237,7 @@ def run_backend(
             serving(floor_command(), env, workdir / f"{backend}-floor.log") as fport,
         ):
             token, cases = scenarios(lport)
+            cases = [case for case in cases if only is None or case.name in only]
 
             def floor(s: Scenario) -> tuple[int, bytes]:
                 return fport, request_bytes(s.method, s.floor, None, s.body)
@@ -291,10 +297,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0, help="per scenario and round")
+    parser.add_argument(
+        "--scenarios", default=None, help="comma-separated subset, e.g. create,get (default: all)"
+    )
     args = parser.parse_args()
+    only = set(args.scenarios.split(",")) if args.scenarios else None
     with tempfile.TemporaryDirectory(prefix="ledgerline-load-") as tmp:
         for backend in args.backends.split(","):
-            results = run_backend(backend, args.records, args.rounds, args.seconds, Path(tmp))
+            results = run_backend(backend, args.records, args.rounds, args.seconds, Path(tmp), only)
             print(
                 f"{table(backend, results)}\n\n{args.records:,} records; medians over "
                 f"{args.rounds} rounds of {args.seconds:g} s per scenario\n",
