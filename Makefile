@@ -59,8 +59,9 @@ format: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^pip==' > requirements.lock
 
+## Writes and small requests under load, next to a bare FastAPI floor (both databases, ~5 min).
 bench: $(STAMP)
-	$(BIN)/python -m bench.dashboard --help
+	$(BIN)/python -m bench.load
 
 ## Build the container image and smoke-test compose.yaml's stack (needs a Docker daemon; not part of `make test`).
 docker-test: $(SERVE_STAMP)

@@ -22,7 +22,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from ledgerline.app import create_app
-from ledgerline.auth.dependencies import get_authenticated
+from ledgerline.auth.dependencies import bearer_scheme, get_authenticated
 from ledgerline.orgs.dependencies import OrgGuard
 from ledgerline.orgs.permissions import ROLE_PERMISSIONS, Permission, Role
 from ledgerline.web.errors import WebRoute
@@ -179,7 +179,12 @@ def guarded_permissions(endpoint: Endpoint) -> set[Permission]:
 
 
 def requires_sign_in(endpoint: Endpoint) -> bool:
-    return any(call is get_authenticated for call in _dependency_calls(endpoint.route.dependant))
+    """The route reads the bearer token and authenticates it: through ``get_authenticated``,
+    or through an ``OrgGuard``, which reads the login together with the membership."""
+    calls = list(_dependency_calls(endpoint.route.dependant))
+    return bearer_scheme in calls and any(
+        call is get_authenticated or isinstance(call, OrgGuard) for call in calls
+    )
 
 
 # Routes are read from an app built at collection time, so each test is named for its route.

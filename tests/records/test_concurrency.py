@@ -140,6 +140,37 @@ class TestConcurrentDeletesAndCreates:
         assert len(deletions) == 1
         await assert_no_drift(database, world)
 
+    async def test_concurrent_creates_all_land_with_their_audit_and_exact_aggregates(
+        self, client: httpx.AsyncClient, world: World, database: Database
+    ) -> None:
+        """Many writers in one aggregate bucket at once (SQLite: queued on the write lock, each
+        reading who it is before it queues; PostgreSQL: on the bucket's rows)."""
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    records_url(world.org_id),
+                    json=record_body(amount=f"{n}.25"),
+                    headers=world.analyst.headers,
+                )
+                for n in range(1, WRITERS + 1)
+            )
+        )
+        assert [response.status_code for response in responses] == [201] * WRITERS
+        created = sorted(response.json()["id"] for response in responses)
+        assert len(set(created)) == WRITERS
+        entries = await audit_log(
+            client, org_id=world.org_id, admin=world.admin, action="record.created"
+        )
+        assert sorted(entry["entity_id"] for entry in entries) == created
+        await assert_no_drift(database, world)
+        summary = await client.get(
+            f"/orgs/{world.org_id}/dashboard/summary", headers=world.admin.headers
+        )
+        assert summary.status_code == 200, summary.text
+        expected = sum(Decimal(f"{n}.25") for n in range(1, WRITERS + 1))
+        assert Decimal(summary.json()["total_expense"]) == expected
+        assert summary.json()["record_count"] == WRITERS
+
     async def test_concurrent_retries_with_one_idempotency_key_create_one_record(
         self, client: httpx.AsyncClient, world: World, database: Database
     ) -> None:

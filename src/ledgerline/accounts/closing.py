@@ -35,6 +35,7 @@ from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core.db import is_postgresql
 from ledgerline.core.errors import Conflict
 from ledgerline.core.money import format_amount
+from ledgerline.dashboard import aggregates
 from ledgerline.orgs.dependencies import OrgContext
 
 
@@ -58,8 +59,14 @@ async def require_open(
     if not earliest:
         return
     if is_postgresql(session):
-        for account_id in sorted(earliest):
-            await session.execute(select(func.pg_advisory_xact_lock_shared(_lock_key(account_id))))
+        # The org's rebuild lock too, which the write's aggregates need (in the same order as
+        # when it was taken apart, after the accounts'): one round trip for every lock.
+        locks = [
+            func.pg_advisory_xact_lock_shared(_lock_key(account_id))
+            for account_id in sorted(earliest)
+        ]
+        rebuild = aggregates.shared_rebuild_lock(session, org_id)
+        await session.execute(select(*locks, *([rebuild] if rebuild is not None else [])))
     rows = await session.execute(
         select(Account.id, Account.name, Account.reconciled_through).where(
             Account.org_id == org_id, Account.id.in_(sorted(earliest))

@@ -11,8 +11,10 @@ from ledgerline.auth import service as auth_service
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.auth.service import Authenticated
 from ledgerline.auth.tokens import AccessTokens
+from ledgerline.core.db import read_before_writing
 from ledgerline.core.deps import RateLimiterDep, SessionDep
 from ledgerline.core.errors import Unauthorized
+from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.users.models import User
 
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -32,19 +34,26 @@ AccessTokensDep = Annotated[AccessTokens, Depends(get_access_tokens)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 
 
+BearerToken = Annotated[str | None, Depends(bearer_scheme)]
+
+
 async def get_authenticated(
-    session: SessionDep,
-    tokens: AccessTokensDep,
-    limiter: RateLimiterDep,
-    token: Annotated[str | None, Depends(bearer_scheme)],
+    session: SessionDep, tokens: AccessTokensDep, limiter: RateLimiterDep, token: BearerToken
 ) -> Authenticated:
     if not token:
         raise Unauthorized()
-    caller = await auth_service.authenticate(session, tokens, token)
+    async with read_before_writing(session):
+        caller = await auth_service.authenticate(session, tokens, token)
+    await count_request(limiter, caller)
+    return caller
+
+
+async def count_request(limiter: RateLimiter, caller: Authenticated) -> None:
+    """The per-user request limit (429 past it), counted once an authenticated request is
+    known to come from ``caller``."""
     await limiter.hit(
         limiter.requests_per_user, str(caller.user.id), "too many requests; slow down"
     )
-    return caller
 
 
 async def get_current_user(

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.config import Settings
-from ledgerline.core.db import Database
+from ledgerline.core.db import DEFER_WRITE_LOCK, Database
 from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.core.routing import SESSION_STATE_KEY
 
@@ -40,10 +40,14 @@ async def get_session(
 ) -> AsyncIterator[AsyncSession]:
     """The request's one session; ``LedgerlineRoute`` commits it before the response is sent.
 
-    Requests that cannot change anything (GET, HEAD) read through the read sessions.
+    Requests that cannot change anything (GET, HEAD) read through the read sessions. On SQLite
+    the others may read who is calling before they take the write lock (``read_before_writing``).
     """
-    factory = database.read_sessions if request.method in _READ_METHODS else database.sessions
+    reads_only = request.method in _READ_METHODS
+    factory = database.read_sessions if reads_only else database.sessions
     async with factory() as session:
+        if database.is_sqlite and not reads_only:
+            session.info[DEFER_WRITE_LOCK] = True
         setattr(request.state, SESSION_STATE_KEY, session)
         yield session
 

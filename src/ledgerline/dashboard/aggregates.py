@@ -18,6 +18,7 @@ rebuild replaces. (SQLite runs one writing transaction at a time anyway.)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import uuid
 from collections import defaultdict
@@ -27,6 +28,7 @@ from typing import Any
 from typing import cast as cast_type
 
 from sqlalchemy import (
+    ColumnElement,
     Insert,
     Select,
     Table,
@@ -202,9 +204,37 @@ def _lock_key(org_id: uuid.UUID) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+_SHARED_REBUILD_LOCKS = "ledgerline_shared_rebuild_locks"
+
+
+def _shared_rebuild_locks(session: AsyncSession) -> set[uuid.UUID]:
+    """The orgs whose rebuild lock the session's current transaction holds shared."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_SHARED_REBUILD_LOCKS)
+    if held is None or held[0] is not transaction:
+        held = session.info[_SHARED_REBUILD_LOCKS] = (transaction, set())
+    locks: set[uuid.UUID] = held[1]
+    return locks
+
+
+def shared_rebuild_lock(session: AsyncSession, org_id: uuid.UUID) -> ColumnElement[Any] | None:
+    """The expression that takes the org's rebuild lock shared (PostgreSQL), for a writer that
+    selects it along with other locks it takes before its reads: one round trip for all (see
+    ``closing.require_open``). ``apply`` then does not take it again. None elsewhere, or when
+    the transaction holds it already. The caller must execute it in this transaction."""
+    if not is_postgresql(session):
+        return None
+    held = _shared_rebuild_locks(session)
+    if org_id in held:
+        return None
+    held.add(org_id)
+    return func.pg_advisory_xact_lock_shared(_lock_key(org_id))
+
+
 async def _share_rebuild_lock(session: AsyncSession, org_id: uuid.UUID) -> None:
-    if is_postgresql(session):
-        await session.execute(select(func.pg_advisory_xact_lock_shared(_lock_key(org_id))))
+    lock = shared_rebuild_lock(session, org_id)
+    if lock is not None:
+        await session.execute(select(lock))
 
 
 async def lock_out_writers(session: AsyncSession, org_id: uuid.UUID) -> None:
@@ -224,14 +254,18 @@ def _accumulate(statement: Any, grain: Grain) -> Insert:
 
 
 async def apply(session: AsyncSession, deltas: Deltas) -> None:
-    """Add the deltas to every grain, one statement per grain whatever the number of rows.
+    """Add the deltas to every grain, in one statement on PostgreSQL and one per grain on SQLite,
+    whatever the number of rows.
 
-    On PostgreSQL the rows travel as one array per column and the statement reads them back
-    with ``unnest``: a single set-based upsert, where executing it row by row cost tens of
-    microseconds a row of round trips (an import brings tens of thousands of buckets). SQLite
-    runs in process, so one cached statement executed for each row (executemany) costs no
-    round trip; it goes through Core, as the ORM's bulk insert would handle every row in
-    Python first.
+    On PostgreSQL the rows travel as one array per column and each grain's upsert reads them
+    back with ``unnest``; the five upserts are the data-modifying CTEs of one statement, so a
+    write pays one round trip for all its aggregates (it paid one per grain, and before that
+    one per row). Each touches its own table, in the statement's one fixed order, and each
+    grain's rows go in key order, so concurrent writers still lock rows in the same order.
+    SQLite runs in process and has no data-modifying CTEs: one cached statement a grain,
+    executed for each row (executemany), through Core, as the ORM's bulk insert would handle
+    every row in Python first. The statements are built once: building an upsert (its
+    ``excluded`` columns, its cache key) cost more than executing it.
     """
     orgs = deltas.orgs()
     if not orgs:
@@ -239,27 +273,50 @@ async def apply(session: AsyncSession, deltas: Deltas) -> None:
     for org_id in orgs:
         await _share_rebuild_lock(session, org_id)
     connection = await session.connection()
-    for grain in GRAINS:
+    if is_postgresql(session):
+        parameters: dict[str, list[Any]] = {}
+        for index, grain in enumerate(GRAINS):
+            rows = deltas.rows(grain)
+            for name in (*grain.key, *SUMMED):
+                parameters[_array_name(index, name)] = [row[name] for row in rows]
+        await connection.execute(_postgresql_upserts(), parameters)
+        return
+    for grain, statement in zip(GRAINS, _sqlite_upserts(), strict=True):
         rows = deltas.rows(grain)
-        if not rows:
-            continue
-        if is_postgresql(session):
-            await connection.execute(_accumulate(_insert_from_arrays(grain, rows), grain))
-        else:
-            await connection.execute(_accumulate(sqlite.insert(grain.table), grain), rows)
+        if rows:
+            await connection.execute(statement, rows)
 
 
-def _insert_from_arrays(grain: Grain, rows: list[dict[str, Any]]) -> Any:
-    table = grain.table
-    columns = [*grain.key, *SUMMED]
-    arrays = [
-        cast(bindparam(None, [row[name] for row in rows]), postgresql.ARRAY(table.c[name].type))
-        for name in columns
-    ]
-    values = func.unnest(*arrays).table_valued(*columns).render_derived()
-    return postgresql.insert(table).from_select(
-        columns, select(*(values.c[name] for name in columns))
-    )
+def _array_name(index: int, column: str) -> str:
+    return f"g{index}_{column}"
+
+
+@functools.cache
+def _sqlite_upserts() -> tuple[Insert, ...]:
+    return tuple(_accumulate(sqlite.insert(grain.table), grain) for grain in GRAINS)
+
+
+@functools.cache
+def _postgresql_upserts() -> Any:
+    """``WITH upsert_<table> AS (INSERT ... SELECT FROM unnest(arrays) ON CONFLICT ...), ...
+    SELECT 1``: every grain's upsert in one statement, its arrays bound by name."""
+    upserts = []
+    for index, grain in enumerate(GRAINS):
+        table = grain.table
+        columns = [*grain.key, *SUMMED]
+        arrays = [
+            cast(
+                bindparam(_array_name(index, name), type_=postgresql.ARRAY(table.c[name].type)),
+                postgresql.ARRAY(table.c[name].type),
+            )
+            for name in columns
+        ]
+        values = func.unnest(*arrays).table_valued(*columns).render_derived()
+        insert = postgresql.insert(table).from_select(
+            columns, select(*(values.c[name] for name in columns))
+        )
+        upserts.append(_accumulate(insert, grain).cte(f"upsert_{table.name}"))
+    return select(literal(1)).add_cte(*upserts)
 
 
 def live_records(org_id: uuid.UUID) -> Select[Any]:

@@ -52,7 +52,7 @@ from ledgerline.imports_exports.schemas import (
 )
 from ledgerline.imports_exports.statements import StatementError, detect
 from ledgerline.imports_exports.statements.registry import SNIFF_BYTES
-from ledgerline.orgs.dependencies import OrgContext, OrgGuard
+from ledgerline.orgs.dependencies import OrgContext, org_context
 from ledgerline.orgs.permissions import Permission, role_allows
 from ledgerline.users.models import User
 
@@ -348,7 +348,7 @@ class JobRunner:
             self._progress(job.id, 0)
 
         if job.statement is not None and job.account_id is not None:
-            ctx = await OrgGuard(Permission.STATEMENTS_IMPORT)(session, user, job.org_id)
+            ctx = await org_context(session, user, job.org_id, Permission.STATEMENTS_IMPORT)
             return await statement_import.import_statement(
                 session,
                 ctx,
@@ -361,7 +361,7 @@ class JobRunner:
                 progress=progress,
                 on_total=total,
             )
-        ctx = await OrgGuard(Permission.RECORDS_IMPORT)(session, user, job.org_id)
+        ctx = await org_context(session, user, job.org_id, Permission.RECORDS_IMPORT)
         return await imports_exports_service.import_csv(
             session,
             ctx,

@@ -25,6 +25,7 @@ from ledgerline.core.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from ledgerline.core.ids import new_id
 from ledgerline.core.money import MoneyError, format_amount, minor_digits, to_minor
 from ledgerline.core.text import fold_key
 from ledgerline.dashboard import aggregates
@@ -137,6 +138,7 @@ async def create_record(
     await require_open(session, ctx.org_id, [(account.id, data.date)])
     category = await category_for(session, ctx.org_id, data.category)
     record = Record(
+        id=new_id(),
         account_id=account.id,
         org_id=ctx.org_id,
         amount_minor=amount_minor,
@@ -151,14 +153,16 @@ async def create_record(
         updated_by=ctx.user.id,
     )
     session.add(record)
+    created = {k: [None, v] for k, v in _audit_values(record, category.name).items()}
+    _audit(session, ctx, record, AuditAction.RECORD_CREATED, created)
     await session.flush()
+    result = queries.to_read(record, category.name)
+    await idempotent.remember(session, result)
+    # The aggregates last: their upserts lock rows every create of the same day, category and
+    # account shares (on PostgreSQL until the commit), so nothing else should run under them.
     deltas = aggregates.Deltas()
     deltas.add(aggregates.bucket_of(record), amount_minor)
     await aggregates.apply(session, deltas)
-    created = {k: [None, v] for k, v in _audit_values(record, category.name).items()}
-    _audit(session, ctx, record, AuditAction.RECORD_CREATED, created)
-    result = queries.to_read(record, category.name)
-    await idempotent.remember(session, result)
     return result
 
 
