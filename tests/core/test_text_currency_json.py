@@ -168,3 +168,27 @@ class TestRepeatedJsonKeys:
             headers={"Content-Type": "application/json"},
         )
         problem(response, 422)
+
+
+class TestBodyIsAnObject:
+    """FastAPI takes a falsy JSON body for an absent one: a PATCH whose fields are all
+    optional once answered 200 to ``0.0`` and changed nothing."""
+
+    @pytest.mark.parametrize("body", ["0.0", "1e-300", "0", "false", '""', "[]", "null", '"x"'])
+    async def test_a_json_value_that_is_no_object_is_refused(
+        self, client: httpx.AsyncClient, world: World, body: str
+    ) -> None:
+        url = f"/orgs/{world.org_id}/members/{world.analyst.user_id}"
+        response = await client.patch(
+            url, content=body, headers={**world.admin.headers, "Content-Type": "application/json"}
+        )
+        problem(response, 422)
+        assert error_fields(response) == {"body"}
+        members = await client.get(f"/orgs/{world.org_id}/members", headers=world.admin.headers)
+        roles = {m["user_id"]: m["role"] for m in members.json()}
+        assert roles[str(world.analyst.user_id)] == "analyst"
+
+    async def test_an_object_still_works(self, client: httpx.AsyncClient, world: World) -> None:
+        url = f"/orgs/{world.org_id}/members/{world.analyst.user_id}"
+        response = await client.patch(url, json={"role": "viewer"}, headers=world.admin.headers)
+        assert response.status_code == 200

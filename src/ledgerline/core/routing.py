@@ -24,6 +24,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from fastapi import Request, Response, params
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
@@ -145,6 +146,27 @@ async def _refuse_repeated_fields(request: Request, single: frozenset[str]) -> N
         raise ValidationFailed(
             [FieldError(name, "must be sent once, not repeated") for name in repeated]
         )
+
+
+def _takes_json_object(route: APIRoute) -> bool:
+    """Whether the route's body is one JSON object (a pydantic model), not a form or a list."""
+    if route.body_field is None or isinstance(route.body_field.field_info, params.Form):
+        return False
+    annotation = route.body_field.field_info.annotation
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+async def _refuse_non_object(request: Request) -> None:
+    """422 for a JSON body that is no object: FastAPI takes a falsy one (``0``, ``""``,
+    ``false``) for an absent body, so a model whose fields are all optional would accept it."""
+    if not _has_body(request):
+        return
+    try:
+        body = await request.json()
+    except ValueError:
+        return  # FastAPI answers malformed JSON itself (400)
+    if not isinstance(body, dict):
+        raise ValidationFailed([FieldError("body", "must be a JSON object")])
 
 
 def _declared_length(request: Request) -> int | None:
@@ -284,6 +306,7 @@ class LedgerlineRoute(APIRoute):
         takes_body = self.body_field is not None
         accepted_media_types = _accepted_media_types(self)
         single_form_fields = _single_form_fields(self)
+        takes_json_object = _takes_json_object(self)
 
         async def route_handler(request: Request) -> Response:
             receive = request.receive
@@ -297,6 +320,8 @@ class LedgerlineRoute(APIRoute):
                 _check_media_type(request, accepted_media_types)
                 if single_form_fields:
                     await _refuse_repeated_fields(request, single_form_fields)
+                if takes_json_object:
+                    await _refuse_non_object(request)
             try:
                 return await _handle_and_commit(handler, request)
             except AppError:
