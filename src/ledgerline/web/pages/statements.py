@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse
 
 from ledgerline.core.deps import SessionDep, SettingsDep
 from ledgerline.core.errors import ContentTooLarge, UnsupportedMediaType, ValidationFailed
 from ledgerline.core.routing import body_limit
+from ledgerline.imports_exports import jobs as import_jobs
 from ledgerline.imports_exports import statement_import
+from ledgerline.imports_exports.dependencies import JobRunnerDep
 from ledgerline.imports_exports.router import MULTIPART_OVERHEAD
 from ledgerline.imports_exports.schemas import StatementReport
 from ledgerline.orgs.dependencies import OrgContext
@@ -87,8 +90,12 @@ async def preview_statement(
     settings: SettingsDep,
     ctx: StatementsImporter,
     caller: WebCaller,
+    runner: JobRunnerDep,
+    background: BackgroundTasks,
     profile_id: Annotated[uuid.UUID | None, Form()] = None,
 ) -> Response:
+    """A dry run to confirm; a file over ``web_import_job_bytes`` is imported at once as an
+    import job instead, with the progress bar of the CSV import's large files."""
     page = await import_frame(request, session, caller, ctx)
     file_name = file.filename or "statement"
     chosen = {
@@ -98,6 +105,27 @@ async def preview_statement(
     if file.size is not None and file.size > settings.import_max_bytes:
         too_large = f"the file is larger than {settings.import_max_bytes} bytes"
         return _page(request, page, {**chosen, "statement_problem": too_large}, status=413)
+    if file.size is not None and file.size > settings.web_import_job_bytes:
+        options = statement_import.StatementOptions(profile_id=profile_id, file_name=file_name)
+        try:
+            job, _queued = await import_jobs.accept(
+                session,
+                ctx,
+                file.file,
+                dry_run=False,
+                max_rows=settings.import_max_rows,
+                max_bytes=settings.import_max_bytes,
+                size=file.size,
+                file_name=file_name,
+                account_id=account_id,
+                statement=options,
+            )
+        except (ContentTooLarge, UnsupportedMediaType, ValidationFailed) as exc:
+            await session.rollback()
+            refused = {**chosen, "statement_problem": exc.detail}
+            return _page(request, page, refused, status=exc.status)
+        background.add_task(runner.start, job)
+        return RedirectResponse(f"/orgs/{ctx.org_id}/import/jobs/{job.id}", status_code=303)
     token = staging.stage(file.file, org_id=ctx.org_id, user_id=caller.user.id)
     path = staging.staged(token, org_id=ctx.org_id, user_id=caller.user.id)
     assert path is not None
