@@ -94,7 +94,7 @@ async def test_mistakes_are_one_line_errors_and_write_nothing(
     )
     assert_one_line_error(
         await run("import", str(csv), "--org", org, "--account", account_id, "--profile", "Nope"),
-        says="no import profile named 'Nope'",
+        says="profile 'Nope' is not an import profile",
     )
     assert_one_line_error(
         await run("import", str(pdf), "--org", org, "--account", account_id), says="PDF"
