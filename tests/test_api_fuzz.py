@@ -332,7 +332,7 @@ def _fits_currency(amount: object, currency: object) -> bool:
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
 @settings(
-    max_examples=30,
+    max_examples=20,
     deadline=None,
     database=None,
     derandomize=True,
