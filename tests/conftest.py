@@ -9,6 +9,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -16,7 +17,6 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from ledgerline.app import create_app
@@ -155,14 +155,12 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 
 
 async def _empty_tables(database: Database) -> None:
-    tables = list(reversed(metadata.sorted_tables))
+    """Every table emptied, children first. ``DELETE`` rather than PostgreSQL's ``TRUNCATE``,
+    which gives each of the tables a new file: about 110 ms for tables holding a test's few
+    rows, where deleting them takes 8 ms, paid after each of a thousand and more tests."""
     async with database.engine.begin() as connection:
-        if database.is_sqlite:
-            for table in tables:
-                await connection.execute(table.delete())
-        else:
-            names = ", ".join(f'"{table.name}"' for table in tables)
-            await connection.execute(text(f"TRUNCATE {names} CASCADE"))
+        for table in reversed(metadata.sorted_tables):
+            await connection.execute(table.delete())
 
 
 @pytest.fixture
@@ -174,6 +172,20 @@ async def _empty_database(database_url: str) -> None:
     cleanup = Database(database_url)
     try:
         await _empty_tables(cleanup)
+    finally:
+        await cleanup.dispose()
+
+
+EmptyTables = Callable[[], Awaitable[None]]
+
+
+@pytest.fixture(scope="session")
+async def empty_tables(database_url: str) -> AsyncIterator[EmptyTables]:
+    """Empties the backend's tables through one engine kept for the run: a new engine for each
+    test cost it a connection (and on SQLite, as much again as the deletes)."""
+    cleanup = Database(database_url)
+    try:
+        yield partial(_empty_tables, cleanup)
     finally:
         await cleanup.dispose()
 
@@ -214,7 +226,9 @@ async def started_apps(database_url: str) -> AsyncIterator[StartedApps]:
 
 
 @pytest.fixture
-async def app(settings: Settings, started_apps: StartedApps) -> AsyncIterator[FastAPI]:
+async def app(
+    settings: Settings, started_apps: StartedApps, empty_tables: EmptyTables
+) -> AsyncIterator[FastAPI]:
     """A started app on empty tables, with fresh rate limits and no dependency overrides."""
     application = await started_apps.get(settings)
     yield application
@@ -222,11 +236,11 @@ async def app(settings: Settings, started_apps: StartedApps) -> AsyncIterator[Fa
     if settings.redis_url is None:  # a shared Redis is never flushed
         rate_limiter: RateLimiter = application.state.rate_limiter
         await rate_limiter.reset()
-    await _empty_database(settings.database_url)
+    await empty_tables()
 
 
 @pytest.fixture
-async def app_factory(database_url: str) -> AsyncIterator[AppFactory]:
+async def app_factory(database_url: str, empty_tables: EmptyTables) -> AsyncIterator[AppFactory]:
     """Apps of their own on the test database, started and stopped within the test, with other
     settings (``await app_factory(**overrides)``); free to change, e.g. to add a route."""
     async with AsyncExitStack() as stack:
@@ -237,7 +251,7 @@ async def app_factory(database_url: str) -> AsyncIterator[AppFactory]:
             return application
 
         yield build
-    await _empty_database(database_url)
+    await empty_tables()
 
 
 @pytest.fixture
