@@ -1,0 +1,102 @@
+"""The SQLite engines' driver cursor (``core/sqlite_driver.py``): a statement takes one trip to
+aiosqlite's thread, and everything SQLAlchemy reads of a cursor is still right."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import Integer, String, bindparam, column, insert, select, table, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ledgerline.core.db import create_engine
+
+NAMES = table("names", column("id", Integer), column("name", String))
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'driver.db'}")
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+        )
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each hand-off to aiosqlite's thread, by the name of what it ran there."""
+    seen: list[str] = []
+    handed_off = aiosqlite.Connection._execute
+
+    async def counted(
+        self: aiosqlite.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await handed_off(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return seen
+
+
+async def test_a_statement_takes_one_trip_to_the_drivers_thread(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.begin() as connection:
+        trips.clear()
+        await connection.execute(insert(NAMES).values(name="ada"))
+        assert len(trips) == 1
+        rows = (await connection.execute(select(NAMES.c.id, NAMES.c.name))).all()
+        assert len(trips) == 2
+    assert [tuple(row) for row in rows] == [(1, "ada")]
+
+
+async def test_rowcount_lastrowid_and_executemany_read_as_before(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        added = await connection.execute(insert(NAMES), [{"name": n} for n in ("a", "b", "c")])
+        assert added.rowcount == 3
+        one = await connection.execute(insert(NAMES).values(name="d"))
+        assert one.lastrowid == 4
+        changed = await connection.execute(
+            update(NAMES).where(NAMES.c.id <= bindparam("top")).values(name=NAMES.c.name + "!"),
+            {"top": 2},
+        )
+        assert changed.rowcount == 2
+        untouched = await connection.execute(update(NAMES).where(NAMES.c.id > 99).values(name="x"))
+        assert untouched.rowcount == 0
+        names = (await connection.execute(select(NAMES.c.name).order_by(NAMES.c.id))).scalars()
+        assert list(names) == ["a!", "b!", "c", "d"]
+
+
+async def test_an_error_is_the_same_sqlalchemy_error_and_the_connection_goes_on(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(insert(NAMES).values(name="ada"))
+        await connection.commit()
+        with pytest.raises(IntegrityError, match="UNIQUE"):
+            await connection.execute(insert(NAMES).values(name="ada"))
+        await connection.rollback()
+        count = await connection.scalar(select(text("count(*)")).select_from(NAMES))
+    assert count == 1
+
+
+async def test_a_streamed_result_is_still_fetched_in_batches(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    """Server-side cursors (the CSV export) keep aiosqlite's cursor: one batch in memory."""
+    async with engine.begin() as connection:
+        await connection.execute(insert(NAMES), [{"name": f"n{i}"} for i in range(5)])
+        trips.clear()
+        result = await connection.stream(
+            select(NAMES.c.name).order_by(NAMES.c.id).execution_options(yield_per=2)
+        )
+        batches = [[name for (name,) in partition] async for partition in result.partitions()]
+    assert batches == [["n0", "n1"], ["n2", "n3"], ["n4"]]
+    assert trips.count("fetchmany") >= 3
