@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from ledgerline.auth.models import Login, RefreshToken
 from ledgerline.auth.tokens import AccessTokens
 from ledgerline.core.db import Database
+from ledgerline.core.errors import Unauthorized
 from tests.conftest import TEST_SECRET, AppFactory, api_client
 from tests.factories import PASSWORD, Actor, bearer, error_fields, make_user, problem, sign_in
 
@@ -318,3 +319,35 @@ class TestSigningSecret:
         configured = await app_factory()
         async with api_client(configured) as client:
             assert_unauthenticated(await client.get("/users/me", headers=me.headers))
+
+
+class TestVerifiedTokensAreRemembered:
+    """``AccessTokens.decode`` checks a token's signature once; the rest still holds."""
+
+    def test_a_remembered_token_still_expires(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        tokens = AccessTokens(TEST_SECRET, lifetime=dt.timedelta(minutes=15))
+        user_id, login_id = uuid.uuid4(), uuid.uuid4()
+        token = tokens.issue(user_id=user_id, login_id=login_id)
+        assert tokens.decode(token).user_id == user_id
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=16)
+        monkeypatch.setattr("ledgerline.auth.tokens.time.time", later.timestamp)
+        with pytest.raises(Unauthorized, match="expired"):
+            tokens.decode(token)
+
+    def test_a_refused_token_is_refused_again(self) -> None:
+        tokens = AccessTokens(TEST_SECRET, lifetime=dt.timedelta(minutes=15))
+        other = AccessTokens("y" * 40, lifetime=dt.timedelta(minutes=15))
+        forged = other.issue(user_id=uuid.uuid4(), login_id=uuid.uuid4())
+        for _ in range(2):
+            with pytest.raises(Unauthorized, match="invalid access token"):
+                tokens.decode(forged)
+
+    async def test_a_signed_out_login_is_refused_with_its_remembered_token(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        me = await make_user(app)
+        pair = await sign_in(client, me.email)
+        headers = bearer(pair["access_token"])
+        assert (await client.get("/users/me", headers=headers)).is_success
+        await client.post("/auth/logout", json={"refresh_token": pair["refresh_token"]})
+        assert_unauthenticated(await client.get("/users/me", headers=headers))
