@@ -22,7 +22,7 @@ from ledgerline.accounts.schemas import (
     TransferUpdate,
 )
 from ledgerline.core.deps import SessionDep
-from ledgerline.core.headers import IdempotencyKeyHeader, IfMatch, etag
+from ledgerline.core.headers import IdempotencyKeyHeader, IfMatch, created_location, etag
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.routing import LedgerlineRoute
 from ledgerline.orgs.dependencies import (
@@ -64,9 +64,7 @@ async def create_account(
 ) -> AccountRead:
     """Create an account (admins). An ``Idempotency-Key`` makes retries safe."""
     account = await accounts_service.create_account(session, ctx, body, idempotency_key=key)
-    response.headers["Location"] = str(
-        request.url_for("get_account", org_id=ctx.org_id, account_id=account.id).path
-    )
+    response.headers["Location"] = created_location(request, account.id)
     response.headers["ETag"] = etag(account.version)
     return account
 
@@ -150,9 +148,7 @@ async def create_transfer(
 ) -> TransferRead:
     """Move money between two accounts: two records of type ``transfer``."""
     transfer = await transfers.create_transfer(session, ctx, body, idempotency_key=key)
-    response.headers["Location"] = str(
-        request.url_for("get_transfer", org_id=ctx.org_id, transfer_id=transfer.id).path
-    )
+    response.headers["Location"] = created_location(request, transfer.id)
     response.headers["ETag"] = etag(transfer.version)
     return transfer
 

@@ -1,13 +1,14 @@
 """Request headers with rules of their own: ``If-Match`` versions, ``If-None-Match`` entity
-tags and ``Idempotency-Key``."""
+tags and ``Idempotency-Key``; and the ``Location`` of a created resource."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from pydantic.json_schema import SkipJsonSchema
 
 from ledgerline.core.errors import BadRequest
@@ -26,6 +27,12 @@ IDEMPOTENCY_KEY_PATTERN = rf"^{_IDEMPOTENCY_KEY_TEXT}$"
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def created_location(request: Request, created_id: uuid.UUID) -> str:
+    """The ``Location`` of what a ``POST`` to a collection created: the collection's path and
+    the new id. (``request.url_for`` would find the same path by walking every route.)"""
+    return f"{request.url.path.rstrip('/')}/{created_id}"
 
 
 async def if_match_version(

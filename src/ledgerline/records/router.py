@@ -6,7 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from ledgerline.core.deps import SessionDep
-from ledgerline.core.headers import IdempotencyKeyHeader, IfMatch, IfNoneMatch, etag
+from ledgerline.core.headers import (
+    IdempotencyKeyHeader,
+    IfMatch,
+    IfNoneMatch,
+    created_location,
+    etag,
+)
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.protocol import PRIVATE_REVALIDATE
 from ledgerline.core.routing import LedgerlineRoute
@@ -42,9 +48,7 @@ async def create_record(
 ) -> RecordRead:
     """Create a record. An ``Idempotency-Key`` makes retries safe."""
     record = await records_service.create_record(session, ctx, body, idempotency_key=key)
-    response.headers["Location"] = str(
-        request.url_for("get_record", org_id=ctx.org_id, record_id=record.id).path
-    )
+    response.headers["Location"] = created_location(request, record.id)
     response.headers["ETag"] = etag(record.version)
     return record
 

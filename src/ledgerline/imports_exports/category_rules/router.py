@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from ledgerline.core.deps import SessionDep
+from ledgerline.core.headers import created_location
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.routing import LedgerlineRoute
 from ledgerline.imports_exports.category_rules import service as rules_service
@@ -40,9 +41,7 @@ async def create_category_rule(
     """Add a rule at ``position`` (the rules from there move down one), or last without one.
     409 once the org has 500 rules."""
     rule = await rules_service.create_rule(session, ctx, body)
-    response.headers["Location"] = str(
-        request.url_for("get_category_rule", org_id=ctx.org_id, rule_id=rule.id).path
-    )
+    response.headers["Location"] = created_location(request, rule.id)
     return rule
 
 

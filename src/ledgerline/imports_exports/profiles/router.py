@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, Response, UploadFile, status
 
 from ledgerline.core.deps import SessionDep, SettingsDep
+from ledgerline.core.headers import created_location
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.routing import LedgerlineRoute, body_limit
 from ledgerline.imports_exports.profiles import service as profiles_service
@@ -48,9 +49,7 @@ async def create_import_profile(
 ) -> ProfileRead:
     """Save a CSV mapping under a name, unique in the org case-insensitively (409 otherwise)."""
     profile = await profiles_service.create_profile(session, ctx, body)
-    response.headers["Location"] = str(
-        request.url_for("get_import_profile", org_id=ctx.org_id, profile_id=profile.id).path
-    )
+    response.headers["Location"] = created_location(request, profile.id)
     return profile
 
 
