@@ -23,7 +23,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts import balances
@@ -48,6 +48,11 @@ class PeriodClosed(Conflict):
     """A write touching an account's records on or before its ``reconciled_through``."""
 
 
+_CLOSED_PERIODS = select(Account.id, Account.name, Account.reconciled_through).where(
+    Account.org_id == bindparam("org_id"), Account.id.in_(bindparam("ids", expanding=True))
+)
+
+
 async def require_open(
     session: AsyncSession, org_id: uuid.UUID, touched: Iterable[tuple[uuid.UUID, dt.date]]
 ) -> None:
@@ -67,11 +72,7 @@ async def require_open(
         ]
         rebuild = aggregates.shared_rebuild_lock(session, org_id)
         await session.execute(select(*locks, *([rebuild] if rebuild is not None else [])))
-    rows = await session.execute(
-        select(Account.id, Account.name, Account.reconciled_through).where(
-            Account.org_id == org_id, Account.id.in_(sorted(earliest))
-        )
-    )
+    rows = await session.execute(_CLOSED_PERIODS, {"org_id": org_id, "ids": sorted(earliest)})
     for account_id, name, closed in rows:
         if closed is not None and earliest[account_id] <= closed:
             raise PeriodClosed(

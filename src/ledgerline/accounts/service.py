@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,16 +72,24 @@ def to_read(account: Account, balance: int) -> AccountRead:
     )
 
 
+_DEFAULT_ACCOUNT = select(Account).where(
+    Account.org_id == bindparam("org_id"),
+    Account.currency == bindparam("currency"),
+    Account.is_default.is_(True),
+)
+_ACCOUNT_BY_ID = select(Account).where(
+    Account.org_id == bindparam("org_id"), Account.id == bindparam("account_id")
+)
+"""Built once: every record write reads one of them."""
+
+
 async def default_account(session: AsyncSession, org_id: uuid.UUID, currency: str) -> Account:
     """The org's default account of ``currency``, created (``Main USD``) on first use.
 
     Two requests creating it at once insert one row: the loser's insert does nothing once the
     winner commits, and it reads the winner's row. Should a user's own account hold the name
     already, the default takes the first free ``Main USD 2``, ``Main USD 3``..."""
-    statement = select(Account).where(
-        Account.org_id == org_id, Account.currency == currency, Account.is_default.is_(True)
-    )
-    found = await session.scalar(statement)
+    found = await session.scalar(_DEFAULT_ACCOUNT, {"org_id": org_id, "currency": currency})
     if found is not None:
         return found
     now = utcnow()
@@ -105,7 +113,10 @@ async def default_account(session: AsyncSession, org_id: uuid.UUID, currency: st
             )
             .on_conflict_do_nothing()
         )
-        found = await session.scalar(statement.execution_options(populate_existing=True))
+        found = await session.scalar(
+            _DEFAULT_ACCOUNT.execution_options(populate_existing=True),
+            {"org_id": org_id, "currency": currency},
+        )
         if found is not None:
             return found
     raise Conflict(f"no free name for the default {currency} account; rename 'Main {currency}'")
@@ -123,10 +134,10 @@ async def default_accounts(
 async def account_in_org(
     session: AsyncSession, org_id: uuid.UUID, account_id: uuid.UUID, *, lock: bool = False
 ) -> Account:
-    statement = select(Account).where(Account.org_id == org_id, Account.id == account_id)
+    statement = _ACCOUNT_BY_ID
     if lock:
         statement = statement.with_for_update().execution_options(populate_existing=True)
-    account = await session.scalar(statement)
+    account = await session.scalar(statement, {"org_id": org_id, "account_id": account_id})
     if account is None:
         raise NotFound(ACCOUNT_NOT_FOUND)
     return account
@@ -137,9 +148,7 @@ async def account_for_record(
 ) -> Account:
     """The account a record names, which must exist in the org and hold the record's currency
     (422 naming both otherwise; ``currency`` None means the record takes the account's)."""
-    account = await session.scalar(
-        select(Account).where(Account.org_id == org_id, Account.id == account_id)
-    )
+    account = await session.scalar(_ACCOUNT_BY_ID, {"org_id": org_id, "account_id": account_id})
     if account is None:
         raise ValidationFailed([FieldError("account_id", "no such account in this organization")])
     if currency is not None and currency != account.currency:

@@ -403,7 +403,7 @@ def check_period_count(start: dt.date, end: dt.date, granularity: Granularity) -
         )
 
 
-def _dated_records(ctx: OrgContext, dates: DashboardRange) -> Select[Record, str | None]:
+def _dated_records(ctx: OrgContext, dates: DashboardRange) -> Select[Any]:
     """The org's income and expense records in the range: transfers are neither."""
     statement = record_queries.records_of(ctx.org_id).where(Record.transfer_id.is_(None))
     if dates.account_id:
@@ -422,7 +422,7 @@ async def recent(session: AsyncSession, ctx: OrgContext, query: RecentQuery) -> 
     rows = await session.execute(
         _dated_records(ctx, query).order_by(Record.date.desc(), Record.id.desc()).limit(query.limit)
     )
-    return [record_queries.to_read(record, category) for record, category in rows]
+    return [record_queries.to_read(row, row.category) for row in rows]
 
 
 async def _largest_records(
@@ -448,11 +448,15 @@ async def _largest_records(
             .order_by(Record.amount_scaled.desc(), Record.id.desc())
             .limit(LARGEST_RECORDS)
         )
-        return [record_queries.to_read(record, category) for record, category in rows]
+        return [record_queries.to_read(row, row.category) for row in rows]
     rows = await session.execute(record_queries.records_of(ctx.org_id).where(Record.id.in_(ids)))
-    found = {record.id: (record, category) for record, category in rows}
+    found = {row.id: row for row in rows}
     # A record deleted since the walk (another transaction, on PostgreSQL) is left out.
-    return [record_queries.to_read(*found[record_id]) for record_id in ids if record_id in found]
+    return [
+        record_queries.to_read(found[record_id], found[record_id].category)
+        for record_id in ids
+        if record_id in found
+    ]
 
 
 async def _walk_amounts(

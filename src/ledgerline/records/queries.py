@@ -6,9 +6,9 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, case, func, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -64,7 +64,9 @@ SORTS: dict[RecordSort, SortSpec] = {
 }
 
 
-def _in_org(org_id: uuid.UUID, *, deleted: bool | None) -> tuple[ColumnElement[bool], ...]:
+def _in_org(
+    org_id: uuid.UUID | BindParameter[uuid.UUID], *, deleted: bool | None
+) -> tuple[ColumnElement[bool], ...]:
     """``deleted``: only soft-deleted records, only live ones, or (None) either."""
     if deleted is None:
         return (Record.org_id == org_id,)
@@ -72,14 +74,48 @@ def _in_org(org_id: uuid.UUID, *, deleted: bool | None) -> tuple[ColumnElement[b
     return Record.org_id == org_id, state
 
 
-def records_of(org_id: uuid.UUID, *, deleted: bool = False) -> Select[Record, str | None]:
+class RecordFields(Protocol):
+    """What ``to_read`` needs of a record: a loaded ``Record`` or a row of ``records_of``."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    amount_minor: int
+    currency: str
+    type: str
+    date: dt.date
+    notes: str | None
+    account_id: uuid.UUID
+    transfer_id: uuid.UUID | None
+    external_id: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+    version: int
+
+
+_READ_COLUMNS = tuple(
+    Record.__table__.c[name] for name in (*RecordFields.__annotations__, "amount_scaled")
+)
+"""A record's columns as ``RecordRead`` shows them, and every sort key: read as plain rows,
+not ``Record`` objects, since the ORM's identity map and attribute state cost more than the
+query for a page of 50."""
+
+
+def records_of(
+    org_id: uuid.UUID | BindParameter[uuid.UUID], *, deleted: bool = False
+) -> Select[Any]:
     """The base of every record read: one org's records, live or soft-deleted, with category
-    (none on a transfer's legs)."""
+    (none on a transfer's legs), as rows ``to_read`` takes."""
     return (
-        select(Record, Category.name)
+        select(*_READ_COLUMNS, Category.name.label("category"))
         .outerjoin(Category, Category.id == Record.category_id)
         .where(*_in_org(org_id, deleted=deleted))
     )
+
+
+RECORD_BY_ID = records_of(bindparam("org_id")).where(Record.id == bindparam("record_id"))
+"""A live record by ``org_id`` and ``record_id``, built once for the most frequent read."""
 
 
 def record_rows(org_id: uuid.UUID, *, deleted: bool | None = False) -> Select[Record]:
@@ -148,13 +184,13 @@ def filtered_records(
     *,
     deleted: bool = False,
     category_ids: Sequence[uuid.UUID] | None = None,
-) -> Select[Record, str | None]:
+) -> Select[Any]:
     return records_of(org_id, deleted=deleted).where(
         *filter_conditions(org_id, filters, category_ids=category_ids)
     )
 
 
-def to_read(record: Record, category: str | None) -> RecordRead:
+def to_read(record: RecordFields, category: str | None) -> RecordRead:
     return RecordRead(
         id=record.id,
         org_id=record.org_id,
@@ -219,7 +255,7 @@ async def list_page(session: AsyncSession, org_id: uuid.UUID, query: RecordListQ
     page, more = rows[: query.limit], len(rows) > query.limit
     next_cursor = None
     if more and page:
-        last = page[-1][0]
+        last = page[-1]
         next_cursor = encode_cursor(
             [spec.dump(getattr(last, spec.column.key)), str(last.id)], fingerprint
         )
@@ -230,7 +266,7 @@ async def list_page(session: AsyncSession, org_id: uuid.UUID, query: RecordListQ
         )
         total = int(await session.scalar(count) or 0)
     return RecordPage(
-        items=[to_read(record, category) for record, category in page],
+        items=[to_read(row, row.category) for row in page],
         next_cursor=next_cursor,
         total=total,
     )

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,12 +67,15 @@ def search_key(category: str, notes: str | None) -> str:
     return fold_key(f"{category}\n{notes or ''}")
 
 
+_CATEGORY_BY_KEY = select(Category).where(
+    Category.org_id == bindparam("org_id"), Category.name_key == bindparam("key")
+)
+
+
 async def category_for(session: AsyncSession, org_id: uuid.UUID, name: str) -> Category:
     """The org's category named ``name`` case-insensitively, created with this spelling if new."""
     key = fold_key(name)
-    existing = await session.scalar(
-        select(Category).where(Category.org_id == org_id, Category.name_key == key)
-    )
+    existing = await session.scalar(_CATEGORY_BY_KEY, {"org_id": org_id, "key": key})
     if existing is not None:
         return existing
     category = Category(org_id=org_id, name=name, name_key=key)
@@ -80,9 +83,7 @@ async def category_for(session: AsyncSession, org_id: uuid.UUID, name: str) -> C
         async with session.begin_nested():
             session.add(category)
     except IntegrityError:
-        found = await session.scalar(
-            select(Category).where(Category.org_id == org_id, Category.name_key == key)
-        )
+        found = await session.scalar(_CATEGORY_BY_KEY, {"org_id": org_id, "key": key})
         if found is None:
             raise
         return found
@@ -168,11 +169,11 @@ async def create_record(
 
 async def get_record(session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID) -> RecordRead:
     row = (
-        await session.execute(queries.records_of(ctx.org_id).where(Record.id == record_id))
+        await session.execute(queries.RECORD_BY_ID, {"org_id": ctx.org_id, "record_id": record_id})
     ).one_or_none()
     if row is None:
         raise NotFound(RECORD_NOT_FOUND)
-    return queries.to_read(*row)
+    return queries.to_read(row, row.category)
 
 
 async def list_records(
