@@ -8,6 +8,7 @@ cProfile over ``--requests`` requests.
 
     .venv/bin/python -m bench.profile_requests --backend sqlite
     .venv/bin/python -m bench.profile_requests --backend postgresql --top 30
+    .venv/bin/python -m bench.profile_requests --kinds get --requests 2000 --top 0
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pstats
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def report(title: str, log: StatementLog, requests: int, wall: float, stats: str
     yield stats
 
 
-async def profile(url: str, requests: int, top: int, args_sort: str) -> None:
+async def profile(url: str, requests: int, top: int, args_sort: str, chosen: Sequence[str]) -> None:
     os.environ.update(
         LEDGERLINE_DATABASE_URL=url,
         LEDGERLINE_SECRET_KEY=SECRET,
@@ -107,7 +108,10 @@ async def profile(url: str, requests: int, top: int, args_sort: str) -> None:
                 "create": ("POST", f"/orgs/{org}/records", CREATE_BODY),
                 "list": ("GET", f"/orgs/{org}/records", None),
             }
-            for title, (method, path, body) in kinds.items():
+            first = (await client.get(f"/orgs/{org}/records", params={"limit": 1})).json()
+            kinds["get"] = ("GET", f"/orgs/{org}/records/{first['items'][0]['id']}", None)
+            for title in chosen:
+                method, path, body = kinds[title]
                 for _ in range(20):
                     (await client.request(method, path, json=body)).raise_for_status()
                 began = time.perf_counter()
@@ -136,13 +140,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
+    parser.add_argument("--kinds", default="create,list,get", help="of create, list, get")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="ledgerline-profile-") as tmp,
         fresh_database(args.backend, Path(tmp)) as url,
     ):
         prepare(url, args.records)
-        asyncio.run(profile(url, args.requests, args.top, args.sort))
+        asyncio.run(profile(url, args.requests, args.top, args.sort, args.kinds.split(",")))
 
 
 if __name__ == "__main__":
