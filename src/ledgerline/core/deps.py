@@ -20,11 +20,6 @@ from ledgerline.core.routing import SESSION_STATE_KEY
 _READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
 async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -35,14 +30,13 @@ async def get_rate_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-async def get_session(
-    request: Request, database: Annotated[Database, Depends(get_database)]
-) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's one session; ``LedgerlineRoute`` commits it before the response is sent.
 
     Requests that cannot change anything (GET, HEAD) read through the read sessions. On SQLite
     the others may read who is calling before they take the write lock (``read_before_writing``).
     """
+    database: Database = request.app.state.database
     reads_only = request.method in _READ_METHODS
     factory = database.read_sessions if reads_only else database.sessions
     async with factory() as session:
