@@ -52,6 +52,11 @@ def _moment(value: dt.datetime | None) -> str:
     return "" if value is None else formatting.moment(value, _locale.get())
 
 
+def _is_zero_amount(amount: str | Decimal | int) -> bool:
+    """A template test (``difference is zero_amount``), exact: money is never a float."""
+    return Decimal(amount) == 0
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -60,6 +65,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(money=_money, number=_number, day=_day, moment=_moment)
+    environment.tests["zero_amount"] = _is_zero_amount
     return environment
 
 
