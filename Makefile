@@ -48,8 +48,9 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# One worker per core, four at most (pytest-xdist): each worker has its own databases.
 suite: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
