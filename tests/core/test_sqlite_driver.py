@@ -1,5 +1,6 @@
 """The SQLite engines' driver cursor (``core/sqlite_driver.py``): a statement takes one trip to
-aiosqlite's thread, and everything SQLAlchemy reads of a cursor is still right."""
+aiosqlite's thread, and everything SQLAlchemy reads of a cursor is still right; a ``BEGIN`` and
+the statements of ``deferred_writes`` travel with the next statement."""
 
 from __future__ import annotations
 
@@ -9,11 +10,22 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import Integer, String, bindparam, column, insert, select, table, text, update
+from sqlalchemy import (
+    Integer,
+    String,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from ledgerline.core.db import create_engine
+from ledgerline.core.db import create_engine, deferred_writes
 
 NAMES = table("names", column("id", Integer), column("name", String))
 
@@ -100,3 +112,67 @@ async def test_a_streamed_result_is_still_fetched_in_batches(
         batches = [[name for (name,) in partition] async for partition in result.partitions()]
     assert batches == [["n0", "n1"], ["n2", "n3"], ["n4"]]
     assert trips.count("fetchmany") >= 3
+
+
+async def test_a_transaction_begins_with_its_first_statement_in_the_same_trip(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(NAMES).values(name="ada"))
+    assert trips == ["_run", "_commit"]
+    trips.clear()
+    async with engine.begin():
+        pass
+    assert trips == [], "a BEGIN and COMMIT with nothing between need no trip"
+
+
+async def test_deferred_writes_go_with_the_next_statement_or_the_commit(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        async with deferred_writes(session) as connection:
+            trips.clear()
+            await connection.execute(insert(NAMES), [{"name": "a"}, {"name": "b"}])
+            await connection.execute(insert(NAMES).values(name="c"))
+            assert trips == []
+        names = (await session.execute(select(NAMES.c.name).order_by(NAMES.c.id))).scalars()
+        assert list(names) == ["a", "b", "c"]
+        assert trips == ["_run"]
+        async with deferred_writes(session) as connection:
+            await connection.execute(insert(NAMES).values(name="d"))
+        trips.clear()
+    assert trips == ["_commit"]
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(NAMES)) == 4
+
+
+async def test_a_deferred_writes_error_is_raised_by_the_commit_and_nothing_is_kept(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(NAMES).values(name="taken"))
+    session = AsyncSession(engine)
+    async with session:
+        await session.begin()
+        async with deferred_writes(session) as connection:
+            await connection.execute(insert(NAMES).values(name="fresh"))
+            await connection.execute(insert(NAMES).values(name="taken"))
+        with pytest.raises(IntegrityError, match="UNIQUE"):
+            await session.commit()
+    async with engine.connect() as connection:
+        names = (await connection.execute(select(NAMES.c.name))).scalars()
+        assert list(names) == ["taken"]
+
+
+async def test_a_rollback_drops_what_was_deferred_without_a_trip(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with AsyncSession(engine) as session:
+        await session.begin()
+        async with deferred_writes(session) as connection:
+            await connection.execute(insert(NAMES).values(name="never"))
+        trips.clear()
+        await session.rollback()
+        assert trips == []
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(NAMES)) == 0

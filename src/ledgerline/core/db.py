@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -25,7 +26,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
-from ledgerline.core.sqlite_driver import OneTripDBAPI
+from ledgerline.core.sqlite_driver import OneTripConnection, OneTripDBAPI
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -309,6 +310,26 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 def is_postgresql(session: AsyncSession) -> bool:
     return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+@asynccontextmanager
+async def deferred_writes(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
+    """The session's connection, on which SQLite gets the block's statements with the next
+    statement or the commit, in the same trip to its thread: a write's audit entry and
+    aggregates take no trip of their own. Only for statements whose results nobody reads
+    (Core inserts and upserts): an error in one is raised by the statement or commit that
+    carried it, which rolls everything back as it would have. What the ORM holds is flushed
+    first. PostgreSQL runs the statements as they come.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver_connection = raw.dbapi_connection
+    if not isinstance(driver_connection, OneTripConnection):
+        yield connection
+        return
+    await session.flush()
+    with driver_connection.deferring_writes():
+        yield connection
 
 
 def upsert_insert(session: AsyncSession) -> Any:

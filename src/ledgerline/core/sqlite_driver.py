@@ -11,6 +11,11 @@ thread, then answers SQLAlchemy's fetches from those rows.
 Server-side cursors (``yield_per``, ``stream``: the CSV export) keep aiosqlite's own cursor,
 which fetches in batches, so a large export still holds one batch at a time.
 
+Statements with nothing to answer travel with the next one that has, in the same trip: a
+transaction's ``BEGIN`` always (a ``BEGIN`` and ``COMMIT`` with nothing between take no trip at
+all), and the writes of a ``deferred_writes`` block, whose results nobody reads, which go with
+the next statement or the ``COMMIT``; an error in one of them is raised there.
+
 It reaches into aiosqlite's connection for its thread (``_execute``) and its sqlite3
 connection (``_conn``), as aiosqlite's own cursor does; aiosqlite is pinned, and
 tests/core/test_sqlite_driver.py fails should either change.
@@ -19,8 +24,9 @@ tests/core/test_sqlite_driver.py fails should either change.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NamedTuple, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -28,13 +34,39 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.util import await_
 
 Outcome = tuple[Any, int, int | None, list[Any]]
 """What one statement left: description, rowcount, lastrowid and every row."""
 
 
-def _run(connection: sqlite3.Connection, sql: str, parameters: Any, *, many: bool) -> Outcome:
-    """A whole statement, on the driver's thread."""
+class Deferred(NamedTuple):
+    """A statement held back to travel with the next one."""
+
+    sql: str
+    parameters: Any
+    many: bool
+
+
+BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
+
+
+def _run_deferred(connection: sqlite3.Connection, deferred: Sequence[Deferred]) -> None:
+    for statement in deferred:
+        run = connection.executemany if statement.many else connection.execute
+        run(statement.sql, statement.parameters).close()
+
+
+def _run(
+    connection: sqlite3.Connection,
+    deferred: Sequence[Deferred],
+    sql: str,
+    parameters: Any,
+    *,
+    many: bool,
+) -> Outcome:
+    """A whole statement, after the ones held back for it, on the driver's thread."""
+    _run_deferred(connection, deferred)
     cursor = connection.cursor()
     try:
         if many:
@@ -47,13 +79,24 @@ def _run(connection: sqlite3.Connection, sql: str, parameters: Any, *, many: boo
         cursor.close()
 
 
+def _commit(connection: sqlite3.Connection, deferred: Sequence[Deferred]) -> None:
+    """The statements held back, then the commit; should either fail, the transaction is rolled
+    back here, as SQLAlchemy takes a failed commit for an ended transaction."""
+    try:
+        _run_deferred(connection, deferred)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+
+
 class OneTripCursor:
     """The driver cursor SQLAlchemy's adapter drives: ``execute`` and ``executemany`` take one
     trip to the thread; fetching and closing take none."""
 
     arraysize = 1
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: OneTripConnection) -> None:
         self._connection = connection
         self.description: Any = None
         self.rowcount = -1
@@ -68,8 +111,12 @@ class OneTripCursor:
 
     async def _trip(self, sql: str, parameters: Any, *, many: bool) -> OneTripCursor:
         connection = self._connection
-        outcome = await connection._execute(  # type: ignore[no-untyped-call]
-            _run, connection._conn, sql, parameters, many=many
+        if connection.holds_back(Deferred(sql, parameters, many)):
+            self.description, self.rowcount, self.lastrowid, self._rows = None, -1, None, []
+            return self
+        driver = connection.driver
+        outcome = await driver._execute(  # type: ignore[no-untyped-call]
+            _run, driver._conn, connection.take_deferred(), sql, parameters, many=many
         )
         self.description, self.rowcount, self.lastrowid, self._rows = outcome
         return self
@@ -95,15 +142,76 @@ class _OneTripAdaptedCursor(AsyncAdapt_aiosqlite_cursor):
     _awaitable_cursor_close = False
 
     def _make_new_cursor(self, connection: Any) -> Any:
-        return OneTripCursor(connection)
+        assert isinstance(self._adapt_connection, OneTripConnection)
+        return OneTripCursor(self._adapt_connection)
 
     def _aenter_cursor(self, cursor: Any) -> Any:
         return cursor
 
 
-class _OneTripAdaptedConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's adapted aiosqlite connection, holding back what has nothing to answer."""
+
+    __slots__ = ("_deferred", "_deferring_writes")
     _cursor_cls = _OneTripAdaptedCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._deferred: list[Deferred] = []
+        self._deferring_writes = False
+
+    @property
+    def driver(self) -> aiosqlite.Connection:
+        return cast(aiosqlite.Connection, self._connection)
+
+    def holds_back(self, statement: Deferred) -> bool:
+        """Whether ``statement`` waits for the next one: a ``BEGIN``, or any statement while
+        writes are deferred."""
+        if self._deferring_writes or (statement.sql in BEGINS and not self._deferred):
+            self._deferred.append(statement)
+            return True
+        return False
+
+    def take_deferred(self) -> list[Deferred]:
+        deferred, self._deferred = self._deferred, []
+        return deferred
+
+    @contextmanager
+    def deferring_writes(self) -> Iterator[None]:
+        """Hold back the block's statements, whose results are never read, for the next trip."""
+        self._deferring_writes = True
+        try:
+            yield
+        finally:
+            self._deferring_writes = False
+
+    def _holds_its_begin(self) -> bool:
+        """Whether the transaction's ``BEGIN`` is still held back: nothing of it has run."""
+        return bool(self._deferred) and self._deferred[0].sql in BEGINS
+
+    def _in_transaction(self) -> bool:
+        """sqlite3's flag, read without a trip: no statement of this connection is running."""
+        return bool(self.driver._conn.in_transaction)
+
+    def commit(self) -> None:
+        if self._holds_its_begin() and len(self._deferred) == 1:
+            self._deferred.clear()
+            return
+        if not self._deferred and not self._in_transaction():
+            return
+        driver = self.driver
+        try:
+            await_(driver._execute(_commit, driver._conn, self.take_deferred()))  # type: ignore[no-untyped-call]
+        except Exception as error:
+            self._handle_exception(error)
+
+    def rollback(self) -> None:
+        """What was held back never ran: with the ``BEGIN`` among it, or out of a transaction
+        (the pool's rollback of a connection it takes back), there is nothing to undo."""
+        began = not self._holds_its_begin()
+        self._deferred.clear()
+        if began and self._in_transaction():
+            super().rollback()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -113,6 +221,6 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def __init__(self) -> None:
         super().__init__(aiosqlite, sqlite3)
 
-    def connect(self, *arg: Any, **kw: Any) -> _OneTripAdaptedConnection:
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         adapted = super().connect(*arg, **kw)
-        return _OneTripAdaptedConnection(self, adapted._connection)
+        return OneTripConnection(self, adapted._connection)
