@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Table, insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ledgerline.audit.models import AuditEntry
 from ledgerline.audit.schemas import (
@@ -18,7 +18,9 @@ from ledgerline.audit.schemas import (
     EntityType,
 )
 from ledgerline.core.context import current_request_id
+from ledgerline.core.db import utcnow
 from ledgerline.core.errors import BadRequest
+from ledgerline.core.ids import new_id
 from ledgerline.core.pagination import (
     aware_datetime,
     decode_cursor,
@@ -38,17 +40,50 @@ def record_change(
     changes: dict[str, Any],
 ) -> AuditEntry:
     """Stage an entry; it commits or rolls back with the change itself."""
-    entry = AuditEntry(
-        org_id=org_id,
-        actor_id=actor_id,
-        action=action.value,
-        entity_type=entity_type.value,
-        entity_id=str(entity_id),
-        changes=changes,
-        request_id=current_request_id(),
-    )
+    entry = AuditEntry(**_entry(org_id, actor_id, action, entity_type, entity_id, changes))
     session.add(entry)
     return entry
+
+
+_INSERT_ENTRY = insert(cast(Table, AuditEntry.__table__))
+
+
+async def insert_change(
+    connection: AsyncConnection,
+    *,
+    org_id: uuid.UUID,
+    actor_id: uuid.UUID | None,
+    action: AuditAction,
+    entity_type: EntityType,
+    entity_id: uuid.UUID | str,
+    changes: dict[str, Any],
+) -> None:
+    """``record_change`` as one Core insert on ``connection`` (the session's), for a write that
+    inserts its own rows through Core too (see ``deferred_writes``)."""
+    await connection.execute(
+        _INSERT_ENTRY, _entry(org_id, actor_id, action, entity_type, entity_id, changes)
+    )
+
+
+def _entry(
+    org_id: uuid.UUID,
+    actor_id: uuid.UUID | None,
+    action: AuditAction,
+    entity_type: EntityType,
+    entity_id: uuid.UUID | str,
+    changes: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "at": utcnow(),
+        "org_id": org_id,
+        "actor_id": actor_id,
+        "action": action.value,
+        "entity_type": entity_type.value,
+        "entity_id": str(entity_id),
+        "changes": changes,
+        "request_id": current_request_id(),
+    }
 
 
 async def list_entries(session: AsyncSession, org_id: uuid.UUID, query: AuditQuery) -> AuditPage:

@@ -45,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts.models import AccountDailyBalance, AccountMonthlyBalance, Transfer
-from ledgerline.core.db import is_postgresql
+from ledgerline.core.db import deferred_writes, is_postgresql
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.records.models import Record
 
@@ -264,8 +264,9 @@ async def apply(session: AsyncSession, deltas: Deltas) -> None:
     grain's rows go in key order, so concurrent writers still lock rows in the same order.
     SQLite runs in process and has no data-modifying CTEs: one cached statement a grain,
     executed for each row (executemany), through Core, as the ORM's bulk insert would handle
-    every row in Python first. The statements are built once: building an upsert (its
-    ``excluded`` columns, its cache key) cost more than executing it.
+    every row in Python first; the five go to SQLite's thread with the next statement or the
+    commit, in one trip (``deferred_writes``). The statements are built once: building an
+    upsert (its ``excluded`` columns, its cache key) cost more than executing it.
     """
     orgs = deltas.orgs()
     if not orgs:
@@ -281,10 +282,11 @@ async def apply(session: AsyncSession, deltas: Deltas) -> None:
                 parameters[_array_name(index, name)] = [row[name] for row in rows]
         await connection.execute(_postgresql_upserts(), parameters)
         return
-    for grain, statement in zip(GRAINS, _sqlite_upserts(), strict=True):
-        rows = deltas.rows(grain)
-        if rows:
-            await connection.execute(statement, rows)
+    async with deferred_writes(session) as deferring:
+        for grain, statement in zip(GRAINS, _sqlite_upserts(), strict=True):
+            rows = deltas.rows(grain)
+            if rows:
+                await deferring.execute(statement, rows)
 
 
 def _array_name(index: int, column: str) -> str:

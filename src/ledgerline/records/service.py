@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,7 @@ from ledgerline.accounts.closing import require_open
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
-from ledgerline.core.db import utcnow
+from ledgerline.core.db import deferred_writes, utcnow
 from ledgerline.core.errors import (
     Conflict,
     FieldError,
@@ -138,33 +138,53 @@ async def create_record(
     amount_minor = minor_amount(data.amount, currency)
     await require_open(session, ctx.org_id, [(account.id, data.date)])
     category = await category_for(session, ctx.org_id, data.category)
-    record = Record(
-        id=new_id(),
-        account_id=account.id,
-        org_id=ctx.org_id,
-        amount_minor=amount_minor,
-        amount_scaled=scaled_amount(amount_minor, currency),
-        currency=currency,
-        type=data.type.value,
-        category_id=category.id,
-        date=data.date,
-        notes=data.notes,
-        search_key=search_key(category.name, data.notes),
-        created_by=ctx.user.id,
-        updated_by=ctx.user.id,
-    )
-    session.add(record)
-    created = {k: [None, v] for k, v in _audit_values(record, category.name).items()}
-    _audit(session, ctx, record, AuditAction.RECORD_CREATED, created)
-    await session.flush()
+    now = utcnow()
+    values = {
+        "id": new_id(),
+        "account_id": account.id,
+        "org_id": ctx.org_id,
+        "amount_minor": amount_minor,
+        "amount_scaled": scaled_amount(amount_minor, currency),
+        "currency": currency,
+        "type": data.type.value,
+        "category_id": category.id,
+        "date": data.date,
+        "notes": data.notes,
+        "search_key": search_key(category.name, data.notes),
+        "transfer_id": None,
+        "external_id": None,
+        "created_by": ctx.user.id,
+        "updated_by": ctx.user.id,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+    record = Record(**values)
     result = queries.to_read(record, category.name)
     await idempotent.remember(session, result)
+    created = {k: [None, v] for k, v in _audit_values(record, category.name).items()}
+    # Through Core, not the session's unit of work, which costs more than the inserts; on SQLite
+    # they go to the database with the aggregates' upserts and the commit, in one trip.
+    async with deferred_writes(session) as connection:
+        await connection.execute(_INSERT_RECORD, values)
+        await audit_service.insert_change(
+            connection,
+            org_id=ctx.org_id,
+            actor_id=ctx.user.id,
+            action=AuditAction.RECORD_CREATED,
+            entity_type=EntityType.RECORD,
+            entity_id=record.id,
+            changes=created,
+        )
     # The aggregates last: their upserts lock rows every create of the same day, category and
     # account shares (on PostgreSQL until the commit), so nothing else should run under them.
     deltas = aggregates.Deltas()
     deltas.add(aggregates.bucket_of(record), amount_minor)
     await aggregates.apply(session, deltas)
     return result
+
+
+_INSERT_RECORD = insert(cast(Table, Record.__table__))
 
 
 async def get_record(session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID) -> RecordRead:
