@@ -6,8 +6,8 @@ import datetime as dt
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, insert, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import ColumnElement, Table, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.audit.models import AuditEntry
 from ledgerline.audit.schemas import (
@@ -18,7 +18,7 @@ from ledgerline.audit.schemas import (
     EntityType,
 )
 from ledgerline.core.context import current_request_id
-from ledgerline.core.db import utcnow
+from ledgerline.core.db import NewRow, utcnow
 from ledgerline.core.errors import BadRequest
 from ledgerline.core.ids import new_id
 from ledgerline.core.pagination import (
@@ -27,6 +27,8 @@ from ledgerline.core.pagination import (
     encode_cursor,
     query_fingerprint,
 )
+
+AUDIT_ENTRIES = cast(Table, AuditEntry.__table__)
 
 
 def record_change(
@@ -45,11 +47,7 @@ def record_change(
     return entry
 
 
-_INSERT_ENTRY = insert(cast(Table, AuditEntry.__table__))
-
-
-async def insert_change(
-    connection: AsyncConnection,
+def new_entry(
     *,
     org_id: uuid.UUID,
     actor_id: uuid.UUID | None,
@@ -57,12 +55,10 @@ async def insert_change(
     entity_type: EntityType,
     entity_id: uuid.UUID | str,
     changes: dict[str, Any],
-) -> None:
-    """``record_change`` as one Core insert on ``connection`` (the session's), for a write that
-    inserts its own rows through Core too (see ``deferred_writes``)."""
-    await connection.execute(
-        _INSERT_ENTRY, _entry(org_id, actor_id, action, entity_type, entity_id, changes)
-    )
+) -> NewRow:
+    """``record_change``'s entry as a row to insert along with a write's aggregates (see
+    ``aggregates.apply``), for a write that inserts its own rows through Core."""
+    return NewRow(AUDIT_ENTRIES, _entry(org_id, actor_id, action, entity_type, entity_id, changes))
 
 
 def _entry(

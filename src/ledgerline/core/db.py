@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
@@ -310,6 +310,21 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 def is_postgresql(session: AsyncSession) -> bool:
     return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    """A row to insert through Core with a write's other statements (a record and its audit
+    entry, with the aggregates' upserts: ``aggregates.apply``); ``values`` sets every column
+    the insert sets, the same ones each time for one kind of row, so its statement is built
+    once."""
+
+    table: Table
+    values: dict[str, Any]
+
+    @property
+    def shape(self) -> tuple[str, tuple[str, ...]]:
+        return self.table.name, tuple(self.values)
 
 
 @asynccontextmanager

@@ -22,7 +22,7 @@ import functools
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from typing import cast as cast_type
@@ -45,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts.models import AccountDailyBalance, AccountMonthlyBalance, Transfer
-from ledgerline.core.db import deferred_writes, is_postgresql
+from ledgerline.core.db import Base, NewRow, deferred_writes, is_postgresql
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.records.models import Record
 
@@ -253,36 +253,43 @@ def _accumulate(statement: Any, grain: Grain) -> Insert:
     )
 
 
-async def apply(session: AsyncSession, deltas: Deltas) -> None:
-    """Add the deltas to every grain, in one statement on PostgreSQL and one per grain on SQLite,
-    whatever the number of rows.
+async def apply(session: AsyncSession, deltas: Deltas, *, along: Sequence[NewRow] = ()) -> None:
+    """Add the deltas to every grain, and insert the rows ``along`` with them: in one
+    statement on PostgreSQL, in one trip on SQLite, whatever the number of rows.
 
     On PostgreSQL the rows travel as one array per column and each grain's upsert reads them
-    back with ``unnest``; the five upserts are the data-modifying CTEs of one statement, so a
-    write pays one round trip for all its aggregates (it paid one per grain, and before that
-    one per row). Each touches its own table, in the statement's one fixed order, and each
-    grain's rows go in key order, so concurrent writers still lock rows in the same order.
+    back with ``unnest``; the five upserts, and the inserts of ``along``, are the
+    data-modifying CTEs of one statement, so a write pays one round trip for all its
+    aggregates (it paid one per grain, and before that one per row). Each touches its own
+    table, in the statement's one fixed order, and each grain's rows go in key order, so
+    concurrent writers still lock rows in the same order.
     SQLite runs in process and has no data-modifying CTEs: one cached statement a grain,
     executed for each row (executemany), through Core, as the ORM's bulk insert would handle
-    every row in Python first; the five go to SQLite's thread with the next statement or the
+    every row in Python first; they go to SQLite's thread with the next statement or the
     commit, in one trip (``deferred_writes``). The statements are built once: building an
     upsert (its ``excluded`` columns, its cache key) cost more than executing it.
     """
     orgs = deltas.orgs()
-    if not orgs:
+    if not orgs and not along:
         return
     for org_id in orgs:
         await _share_rebuild_lock(session, org_id)
-    connection = await session.connection()
     if is_postgresql(session):
-        parameters: dict[str, list[Any]] = {}
+        parameters: dict[str, Any] = {}
         for index, grain in enumerate(GRAINS):
             rows = deltas.rows(grain)
             for name in (*grain.key, *SUMMED):
                 parameters[_array_name(index, name)] = [row[name] for row in rows]
-        await connection.execute(_postgresql_upserts(), parameters)
+        for position, row in enumerate(along):
+            for name, value in row.values.items():
+                parameters[_insert_name(position, name)] = value
+        statement = _postgresql_upserts(tuple(row.shape for row in along))
+        connection = await session.connection()
+        await connection.execute(statement, parameters)
         return
     async with deferred_writes(session) as deferring:
+        for row in along:
+            await deferring.execute(_insert(row.shape), row.values)
         for grain, statement in zip(GRAINS, _sqlite_upserts(), strict=True):
             rows = deltas.rows(grain)
             if rows:
@@ -293,15 +300,34 @@ def _array_name(index: int, column: str) -> str:
     return f"g{index}_{column}"
 
 
+def _insert_name(position: int, column: str) -> str:
+    return f"r{position}_{column}"
+
+
+@functools.cache
+def _insert(shape: tuple[str, tuple[str, ...]]) -> Insert:
+    table_name, _ = shape
+    return Base.metadata.tables[table_name].insert()
+
+
 @functools.cache
 def _sqlite_upserts() -> tuple[Insert, ...]:
     return tuple(_accumulate(sqlite.insert(grain.table), grain) for grain in GRAINS)
 
 
 @functools.cache
-def _postgresql_upserts() -> Any:
-    """``WITH upsert_<table> AS (INSERT ... SELECT FROM unnest(arrays) ON CONFLICT ...), ...
-    SELECT 1``: every grain's upsert in one statement, its arrays bound by name."""
+def _postgresql_upserts(shapes: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Any:
+    """``WITH insert_r0 AS (INSERT ...), upsert_<table> AS (INSERT ... SELECT FROM
+    unnest(arrays) ON CONFLICT ...), ... SELECT 1``: the rows of ``shapes`` (table, columns)
+    inserted and every grain's upsert, in one statement, its values bound by name."""
+    inserts = []
+    for position, (table_name, inserted) in enumerate(shapes):
+        into = Base.metadata.tables[table_name]
+        values = {
+            name: bindparam(_insert_name(position, name), type_=into.c[name].type)
+            for name in inserted
+        }
+        inserts.append(into.insert().values(values).cte(f"insert_r{position}"))
     upserts = []
     for index, grain in enumerate(GRAINS):
         table = grain.table
@@ -313,12 +339,12 @@ def _postgresql_upserts() -> Any:
             )
             for name in columns
         ]
-        values = func.unnest(*arrays).table_valued(*columns).render_derived()
+        rows = func.unnest(*arrays).table_valued(*columns).render_derived()
         insert = postgresql.insert(table).from_select(
-            columns, select(*(values.c[name] for name in columns))
+            columns, select(*(rows.c[name] for name in columns))
         )
         upserts.append(_accumulate(insert, grain).cte(f"upsert_{table.name}"))
-    return select(literal(1)).add_cte(*upserts)
+    return select(literal(1)).add_cte(*inserts, *upserts)
 
 
 def live_records(org_id: uuid.UUID) -> Select[Any]:

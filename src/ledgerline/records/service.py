@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,7 @@ from ledgerline.accounts.closing import require_open
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
-from ledgerline.core.db import deferred_writes, utcnow
+from ledgerline.core.db import NewRow, utcnow
 from ledgerline.core.errors import (
     Conflict,
     FieldError,
@@ -136,7 +136,7 @@ async def create_record(
         currency = data.currency or ctx.org.currency
         account = await accounts_service.default_account(session, ctx.org_id, currency)
     amount_minor = minor_amount(data.amount, currency)
-    await require_open(session, ctx.org_id, [(account.id, data.date)])
+    await require_open(session, ctx.org_id, [(account.id, data.date)], read=[account])
     category = await category_for(session, ctx.org_id, data.category)
     now = utcnow()
     values = {
@@ -163,28 +163,25 @@ async def create_record(
     result = queries.to_read(record, category.name)
     await idempotent.remember(session, result)
     created = {k: [None, v] for k, v in _audit_values(record, category.name).items()}
-    # Through Core, not the session's unit of work, which costs more than the inserts; on SQLite
-    # they go to the database with the aggregates' upserts and the commit, in one trip.
-    async with deferred_writes(session) as connection:
-        await connection.execute(_INSERT_RECORD, values)
-        await audit_service.insert_change(
-            connection,
-            org_id=ctx.org_id,
-            actor_id=ctx.user.id,
-            action=AuditAction.RECORD_CREATED,
-            entity_type=EntityType.RECORD,
-            entity_id=record.id,
-            changes=created,
-        )
-    # The aggregates last: their upserts lock rows every create of the same day, category and
-    # account shares (on PostgreSQL until the commit), so nothing else should run under them.
+    # The record and its audit entry inserted through Core, not the session's unit of work
+    # (which costs more than the inserts), in the aggregates' statement (PostgreSQL) or trip
+    # (SQLite). The aggregates last: their upserts lock rows every create of the same day,
+    # category and account shares (on PostgreSQL until the commit).
     deltas = aggregates.Deltas()
     deltas.add(aggregates.bucket_of(record), amount_minor)
-    await aggregates.apply(session, deltas)
+    entry = audit_service.new_entry(
+        org_id=ctx.org_id,
+        actor_id=ctx.user.id,
+        action=AuditAction.RECORD_CREATED,
+        entity_type=EntityType.RECORD,
+        entity_id=record.id,
+        changes=created,
+    )
+    await aggregates.apply(session, deltas, along=[NewRow(RECORDS, values), entry])
     return result
 
 
-_INSERT_RECORD = insert(cast(Table, Record.__table__))
+RECORDS = cast(Table, Record.__table__)
 
 
 async def get_record(session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID) -> RecordRead:
