@@ -54,15 +54,25 @@ _CLOSED_PERIODS = select(Account.id, Account.name, Account.reconciled_through).w
 
 
 async def require_open(
-    session: AsyncSession, org_id: uuid.UUID, touched: Iterable[tuple[uuid.UUID, dt.date]]
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    touched: Iterable[tuple[uuid.UUID, dt.date]],
+    *,
+    read: Iterable[Account] = (),
 ) -> None:
     """Refuse (409) unless every (account, date) a write touches is after the account's
-    closed period; the accounts' closing locks stay shared to the commit (module doc)."""
+    closed period; the accounts' closing locks stay shared to the commit (module doc).
+
+    ``read``: accounts the write's transaction has read already. On SQLite, whose one writer
+    has held the database since its ``BEGIN IMMEDIATE``, their closed periods are current and
+    are not read again; PostgreSQL reads them after taking the locks.
+    """
     earliest: dict[uuid.UUID, dt.date] = {}
     for account_id, day in touched:
         earliest[account_id] = min(day, earliest.get(account_id, day))
     if not earliest:
         return
+    known = {account.id: account for account in read}
     if is_postgresql(session):
         # The org's rebuild lock too, which the write's aggregates need (in the same order as
         # when it was taken apart, after the accounts'): one round trip for every lock.
@@ -72,9 +82,18 @@ async def require_open(
         ]
         rebuild = aggregates.shared_rebuild_lock(session, org_id)
         await session.execute(select(*locks, *([rebuild] if rebuild is not None else [])))
+    elif known.keys() >= earliest.keys():
+        _refuse_closed(earliest, [(a.id, a.name, a.reconciled_through) for a in known.values()])
+        return
     rows = await session.execute(_CLOSED_PERIODS, {"org_id": org_id, "ids": sorted(earliest)})
-    for account_id, name, closed in rows:
-        if closed is not None and earliest[account_id] <= closed:
+    _refuse_closed(earliest, rows)
+
+
+def _refuse_closed(
+    earliest: dict[uuid.UUID, dt.date], periods: Iterable[tuple[uuid.UUID, str, dt.date | None]]
+) -> None:
+    for account_id, name, closed in periods:
+        if account_id in earliest and closed is not None and earliest[account_id] <= closed:
             raise PeriodClosed(
                 f"the account '{name}' is reconciled through {closed.isoformat()}: its records "
                 f"dated on or before then are closed (an admin can reopen the period)"

@@ -197,7 +197,9 @@ async def create_transfer(
     if to_amount_minor is None:
         message = f"required between accounts of different currencies ({currency} to {to_currency})"
         raise ValidationFailed([FieldError("to_amount", message)])
-    await require_open(session, ctx.org_id, [(source.id, data.date), (target.id, data.date)])
+    await require_open(
+        session, ctx.org_id, [(source.id, data.date), (target.id, data.date)], read=[source, target]
+    )
     transfer = Transfer(
         org_id=ctx.org_id,
         from_account_id=source.id,
