@@ -39,6 +39,8 @@ async def test_a_large_statement_is_imported_as_a_job(app: FastAPI, world: World
     created = await records_of(app, checking)
     assert created > 0
     assert f"<strong>{created}</strong>" in page.text
+    assert "closing balance on" in page.text
+    assert "$4,261.44" in page.text, "the statement's closing balance, in the account's currency"
 
 
 async def test_a_large_file_in_no_bank_format_is_refused_before_any_job(

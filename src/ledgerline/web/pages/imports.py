@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse
 from ledgerline.accounts import service as accounts_service
 from ledgerline.accounts.schemas import AccountListQuery
 from ledgerline.core.deps import SessionDep, SettingsDep
-from ledgerline.core.errors import Conflict, ContentTooLarge, ValidationFailed
+from ledgerline.core.errors import Conflict, ContentTooLarge, NotFound, ValidationFailed
 from ledgerline.core.routing import body_limit
 from ledgerline.imports_exports import jobs as import_jobs
 from ledgerline.imports_exports import service as imports_exports_service
@@ -29,7 +29,7 @@ from ledgerline.imports_exports.models import UNFINISHED
 from ledgerline.imports_exports.preview import preview_rows
 from ledgerline.imports_exports.profiles import service as profiles_service
 from ledgerline.imports_exports.router import MULTIPART_OVERHEAD
-from ledgerline.imports_exports.schemas import ImportJobRead, ImportReport
+from ledgerline.imports_exports.schemas import ImportJobRead, ImportReport, StatementReport
 from ledgerline.imports_exports.service import ImportRejected
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.permissions import Permission, role_allows
@@ -168,15 +168,36 @@ async def confirm_import(
     return _page(request, page, values, status=422 if problem else 200)
 
 
+async def _statement_currency(
+    session: SessionDep, ctx: OrgContext, job: ImportJobRead
+) -> str | None:
+    """The currency of a statement job's account, to show its closing balance in; None for a
+    CSV import's job, or an account deleted since (one the job added no records to)."""
+    if not isinstance(job.report, StatementReport):
+        return None
+    try:
+        account = await accounts_service.account_in_org(session, ctx.org_id, job.report.account_id)
+    except NotFound:
+        return None
+    return account.currency
+
+
 def _job_page(
     request: Request,
     page: Mapping[str, object],
     job: ImportJobRead,
     *,
+    currency: str | None = None,
     problem: str | None = None,
     status: int = 200,
 ) -> Response:
-    values = {**page, "job": job, "unfinished": job.status in UNFINISHED, "problem": problem}
+    values = {
+        **page,
+        "job": job,
+        "unfinished": job.status in UNFINISHED,
+        "problem": problem,
+        "statement_currency": currency,
+    }
     if is_htmx(request):
         return render(request, "_import_job.html", values, status=status)
     return render(request, "import_job.html", values, status=status)
@@ -193,7 +214,8 @@ async def import_job_page(
 ) -> Response:
     """The job's progress; as an htmx request only the part that polls (until the job ends)."""
     job = await import_jobs.get_job(session, ctx, runner, job_id=job_id)
-    return _job_page(request, await frame(request, session, caller, ctx), job)
+    currency = await _statement_currency(session, ctx, job)
+    return _job_page(request, await frame(request, session, caller, ctx), job, currency=currency)
 
 
 @router.post("/orgs/{org_id}/import/jobs/{job_id}/cancel", dependencies=[CsrfChecked])
@@ -212,5 +234,6 @@ async def cancel_import_job(
         await import_jobs.cancel_job(session, ctx, runner, job_id=job_id)
     except Conflict as exc:
         job = await import_jobs.get_job(session, ctx, runner, job_id=job_id)
-        return _job_page(request, page, job, problem=exc.detail, status=409)
+        currency = await _statement_currency(session, ctx, job)
+        return _job_page(request, page, job, currency=currency, problem=exc.detail, status=409)
     return RedirectResponse(f"/orgs/{ctx.org_id}/import/jobs/{job_id}", status_code=303)
