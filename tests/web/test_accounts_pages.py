@@ -270,7 +270,7 @@ async def test_the_dashboard_shows_balances_and_net_worth_as_the_api_does(
     for point in worth.json():
         row = re.search(rf"<tr><th scope=\"row\">{point['period']}</th>(.*?)</tr>", table)
         assert row is not None, point["period"]
-        cells = re.findall(r"<td class=\"num\">([^<]*)</td>", row.group(1))
+        cells = re.findall(r"<td class=\"num\"[^>]*>([^<]*)</td>", row.group(1))
         assert cells[-1] == f"${float(point['balance']):,.2f}".replace("$-", "-$")
         for each in by_account.json():
             if each["period"] == point["period"]:

@@ -426,6 +426,13 @@ async def test_axe_finds_no_serious_violation_on_any_page(
     assert not found, found
 
 
+SIDEWAYS_TABLES = """[...document.querySelectorAll('.table-wrap')]
+    .filter(box => box.scrollWidth > box.clientWidth + 1)
+    .map(box => (box.querySelector('caption') || box).textContent.trim().slice(0, 40)
+        + ': ' + box.scrollWidth + ' px in ' + box.clientWidth)"""
+"""Tables wider than their box (caption and widths): a phone would scroll them sideways."""
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 async def test_a_phone_sees_every_page_without_sideways_scrolling(
     browser: Browser, web_server: WebServer, people: People, scheme: str
@@ -443,6 +450,8 @@ async def test_a_phone_sees_every_page_without_sideways_scrolling(
             width = await page.evaluate("document.documentElement.scrollWidth")
             if width > 390:
                 found[path] = width
+            if tables := await page.evaluate(SIDEWAYS_TABLES):
+                found[f"{path} (tables scrolling sideways)"] = tables
             if serious := await serious_violations(page):
                 found[f"{path} (axe)"] = serious
         assert not found, found
