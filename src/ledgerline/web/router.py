@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
@@ -20,13 +20,13 @@ from ledgerline.web.pages import (
 )
 from ledgerline.web.templating import STATIC_DIR
 
-router = APIRouter(include_in_schema=False)
-for pages in (auth, orgs, dashboard, records, accounts, imports, statements, audit, profile):
-    router.include_router(pages.router)
+PAGES = (auth, orgs, dashboard, records, accounts, imports, statements, audit, profile)
 
 
 def install_web_app(app: FastAPI) -> None:
-    app.include_router(router)
+    """Each area's page routes included in the app itself (see ``app.include_api``)."""
+    for pages in PAGES:
+        app.include_router(pages.router, include_in_schema=False)
     static = GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024)
     app.mount("/static", static, name="static")
     install_web_error_pages(app)
