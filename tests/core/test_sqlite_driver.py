@@ -25,7 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from ledgerline.core.db import create_engine, deferred_writes
+from ledgerline.core.db import create_engine
+from ledgerline.core.deferred_writes import deferred_writes
 
 NAMES = table("names", column("id", Integer), column("name", String))
 
@@ -130,16 +131,16 @@ async def test_deferred_writes_go_with_the_next_statement_or_the_commit(
     engine: AsyncEngine, trips: list[str]
 ) -> None:
     async with AsyncSession(engine) as session, session.begin():
-        async with deferred_writes(session) as connection:
+        async with deferred_writes(session) as writes:
             trips.clear()
-            await connection.execute(insert(NAMES), [{"name": "a"}, {"name": "b"}])
-            await connection.execute(insert(NAMES).values(name="c"))
+            await writes.execute(insert(NAMES), [{"name": "a"}, {"name": "b"}])
+            await writes.execute(insert(NAMES), [{"name": "c"}])
             assert trips == []
         names = (await session.execute(select(NAMES.c.name).order_by(NAMES.c.id))).scalars()
         assert list(names) == ["a", "b", "c"]
         assert trips == ["_run"]
-        async with deferred_writes(session) as connection:
-            await connection.execute(insert(NAMES).values(name="d"))
+        async with deferred_writes(session) as writes:
+            await writes.execute(insert(NAMES), [{"name": "d"}])
         trips.clear()
     assert trips == ["_commit"]
     async with engine.connect() as connection:
@@ -154,9 +155,8 @@ async def test_a_deferred_writes_error_is_raised_by_the_commit_and_nothing_is_ke
     session = AsyncSession(engine)
     async with session:
         await session.begin()
-        async with deferred_writes(session) as connection:
-            await connection.execute(insert(NAMES).values(name="fresh"))
-            await connection.execute(insert(NAMES).values(name="taken"))
+        async with deferred_writes(session) as writes:
+            await writes.execute(insert(NAMES), [{"name": "fresh"}, {"name": "taken"}])
         with pytest.raises(IntegrityError, match="UNIQUE"):
             await session.commit()
     async with engine.connect() as connection:
@@ -169,8 +169,8 @@ async def test_a_rollback_drops_what_was_deferred_without_a_trip(
 ) -> None:
     async with AsyncSession(engine) as session:
         await session.begin()
-        async with deferred_writes(session) as connection:
-            await connection.execute(insert(NAMES).values(name="never"))
+        async with deferred_writes(session) as writes:
+            await writes.execute(insert(NAMES), [{"name": "never"}])
         trips.clear()
         await session.rollback()
         assert trips == []

@@ -18,7 +18,8 @@ from ledgerline.audit.schemas import (
     EntityType,
 )
 from ledgerline.core.context import current_request_id
-from ledgerline.core.db import NewRow, utcnow
+from ledgerline.core.db import utcnow
+from ledgerline.core.deferred_writes import NewRow
 from ledgerline.core.errors import BadRequest
 from ledgerline.core.ids import new_id
 from ledgerline.core.pagination import (

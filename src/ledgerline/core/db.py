@@ -10,12 +10,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -26,7 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
-from ledgerline.core.sqlite_driver import OneTripConnection, OneTripDBAPI
+from ledgerline.core.sqlite_driver import OneTripDBAPI
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -310,41 +309,6 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 def is_postgresql(session: AsyncSession) -> bool:
     return session.bind is not None and session.bind.dialect.name == "postgresql"
-
-
-@dataclass(frozen=True, slots=True)
-class NewRow:
-    """A row to insert through Core with a write's other statements (a record and its audit
-    entry, with the aggregates' upserts: ``aggregates.apply``); ``values`` sets every column
-    the insert sets, the same ones each time for one kind of row, so its statement is built
-    once."""
-
-    table: Table
-    values: dict[str, Any]
-
-    @property
-    def shape(self) -> tuple[str, tuple[str, ...]]:
-        return self.table.name, tuple(self.values)
-
-
-@asynccontextmanager
-async def deferred_writes(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
-    """The session's connection, on which SQLite gets the block's statements with the next
-    statement or the commit, in the same trip to its thread: a write's audit entry and
-    aggregates take no trip of their own. Only for statements whose results nobody reads
-    (Core inserts and upserts): an error in one is raised by the statement or commit that
-    carried it, which rolls everything back as it would have. What the ORM holds is flushed
-    first. PostgreSQL runs the statements as they come.
-    """
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver_connection = raw.dbapi_connection
-    if not isinstance(driver_connection, OneTripConnection):
-        yield connection
-        return
-    await session.flush()
-    with driver_connection.deferring_writes():
-        yield connection
 
 
 def upsert_insert(session: AsyncSession) -> Any:

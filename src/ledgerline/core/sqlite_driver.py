@@ -12,9 +12,9 @@ Server-side cursors (``yield_per``, ``stream``: the CSV export) keep aiosqlite's
 which fetches in batches, so a large export still holds one batch at a time.
 
 Statements with nothing to answer travel with the next one that has, in the same trip: a
-transaction's ``BEGIN`` always (a ``BEGIN`` and ``COMMIT`` with nothing between take no trip at
-all), and the writes of a ``deferred_writes`` block, whose results nobody reads, which go with
-the next statement or the ``COMMIT``; an error in one of them is raised there.
+transaction's ``BEGIN`` (a ``BEGIN`` and ``COMMIT`` with nothing between take no trip at all),
+and the writes handed to ``OneTripConnection.defer`` (``core/deferred_writes.py``), which go
+with the next statement or the ``COMMIT``; an error in one of them is raised there.
 
 It reaches into aiosqlite's connection for its thread (``_execute``) and its sqlite3
 connection (``_conn``), as aiosqlite's own cursor does; aiosqlite is pinned, and
@@ -24,8 +24,7 @@ tests/core/test_sqlite_driver.py fails should either change.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
 import aiosqlite
@@ -152,38 +151,32 @@ class _OneTripAdaptedCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's adapted aiosqlite connection, holding back what has nothing to answer."""
 
-    __slots__ = ("_deferred", "_deferring_writes")
+    __slots__ = ("_deferred",)
     _cursor_cls = _OneTripAdaptedCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._deferred: list[Deferred] = []
-        self._deferring_writes = False
 
     @property
     def driver(self) -> aiosqlite.Connection:
         return cast(aiosqlite.Connection, self._connection)
 
     def holds_back(self, statement: Deferred) -> bool:
-        """Whether ``statement`` waits for the next one: a ``BEGIN``, or any statement while
-        writes are deferred."""
-        if self._deferring_writes or (statement.sql in BEGINS and not self._deferred):
+        """Whether ``statement`` waits for the next one: a transaction's ``BEGIN``."""
+        if statement.sql in BEGINS and not self._deferred:
             self._deferred.append(statement)
             return True
         return False
 
+    def defer(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run ``sql`` for each of ``rows`` (in SQLite's form) before the next statement or
+        the commit, in its trip: for writes whose results nobody reads."""
+        self._deferred.append(Deferred(sql, rows, many=True))
+
     def take_deferred(self) -> list[Deferred]:
         deferred, self._deferred = self._deferred, []
         return deferred
-
-    @contextmanager
-    def deferring_writes(self) -> Iterator[None]:
-        """Hold back the block's statements, whose results are never read, for the next trip."""
-        self._deferring_writes = True
-        try:
-            yield
-        finally:
-            self._deferring_writes = False
 
     def _holds_its_begin(self) -> bool:
         """Whether the transaction's ``BEGIN`` is still held back: nothing of it has run."""

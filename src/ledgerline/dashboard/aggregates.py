@@ -45,7 +45,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts.models import AccountDailyBalance, AccountMonthlyBalance, Transfer
-from ledgerline.core.db import Base, NewRow, deferred_writes, is_postgresql
+from ledgerline.core.db import Base, is_postgresql
+from ledgerline.core.deferred_writes import NewRow, deferred_writes
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.records.models import Record
 
@@ -266,7 +267,7 @@ async def apply(session: AsyncSession, deltas: Deltas, *, along: Sequence[NewRow
     SQLite runs in process and has no data-modifying CTEs: one cached statement a grain,
     executed for each row (executemany), through Core, as the ORM's bulk insert would handle
     every row in Python first; they go to SQLite's thread with the next statement or the
-    commit, in one trip (``deferred_writes``). The statements are built once: building an
+    commit, in one trip (``core/deferred_writes.py``). The statements are built once: building an
     upsert (its ``excluded`` columns, its cache key) cost more than executing it.
     """
     orgs = deltas.orgs()
@@ -287,13 +288,11 @@ async def apply(session: AsyncSession, deltas: Deltas, *, along: Sequence[NewRow
         connection = await session.connection()
         await connection.execute(statement, parameters)
         return
-    async with deferred_writes(session) as deferring:
+    async with deferred_writes(session) as writes:
         for row in along:
-            await deferring.execute(_insert(row.shape), row.values)
+            await writes.execute(_insert(row.shape), [row.values])
         for grain, statement in zip(GRAINS, _sqlite_upserts(), strict=True):
-            rows = deltas.rows(grain)
-            if rows:
-                await deferring.execute(statement, rows)
+            await writes.execute(statement, deltas.rows(grain))
 
 
 def _array_name(index: int, column: str) -> str:

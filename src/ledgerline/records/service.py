@@ -17,7 +17,8 @@ from ledgerline.accounts.closing import require_open
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
-from ledgerline.core.db import NewRow, utcnow
+from ledgerline.core.db import utcnow
+from ledgerline.core.deferred_writes import NewRow
 from ledgerline.core.errors import (
     Conflict,
     FieldError,
