@@ -4,7 +4,9 @@ The app runs in this process under an ASGI client (no sockets, no server), on a 
 seeded as ``bench.load`` seeds it. For each request kind it prints the SQL statements one
 request executes (count, and time per statement from SQLAlchemy's cursor events, which is the
 driver's round trip plus the database's work) and the functions taking the most time under
-cProfile over ``--requests`` requests.
+cProfile over ``--requests`` requests. On SQLite, the writes a request defers to its commit
+(a record's insert, its audit entry, the aggregates: ``core/deferred_writes.py``) bypass those
+events and are not listed: they run in the commit's trip to the driver's thread.
 
     .venv/bin/python -m bench.profile_requests --backend sqlite
     .venv/bin/python -m bench.profile_requests --backend postgresql --top 30
