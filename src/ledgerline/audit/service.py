@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 from sqlalchemy import ColumnElement, Table, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,55 +32,41 @@ from ledgerline.core.pagination import (
 AUDIT_ENTRIES = cast(Table, AuditEntry.__table__)
 
 
-def record_change(
-    session: AsyncSession,
-    *,
-    org_id: uuid.UUID,
-    actor_id: uuid.UUID | None,
-    action: AuditAction,
-    entity_type: EntityType,
-    entity_id: uuid.UUID | str,
-    changes: dict[str, Any],
-) -> AuditEntry:
+class Change(TypedDict):
+    """What an audit entry says of one change."""
+
+    org_id: uuid.UUID
+    actor_id: uuid.UUID | None
+    action: AuditAction
+    entity_type: EntityType
+    entity_id: uuid.UUID | str
+    changes: dict[str, Any]
+
+
+def record_change(session: AsyncSession, **change: Unpack[Change]) -> AuditEntry:
     """Stage an entry; it commits or rolls back with the change itself."""
-    entry = AuditEntry(**_entry(org_id, actor_id, action, entity_type, entity_id, changes))
+    entry = AuditEntry(**new_entry(**change).values)
     session.add(entry)
     return entry
 
 
-def new_entry(
-    *,
-    org_id: uuid.UUID,
-    actor_id: uuid.UUID | None,
-    action: AuditAction,
-    entity_type: EntityType,
-    entity_id: uuid.UUID | str,
-    changes: dict[str, Any],
-) -> NewRow:
-    """``record_change``'s entry as a row to insert along with a write's aggregates (see
-    ``aggregates.apply``), for a write that inserts its own rows through Core."""
-    return NewRow(AUDIT_ENTRIES, _entry(org_id, actor_id, action, entity_type, entity_id, changes))
-
-
-def _entry(
-    org_id: uuid.UUID,
-    actor_id: uuid.UUID | None,
-    action: AuditAction,
-    entity_type: EntityType,
-    entity_id: uuid.UUID | str,
-    changes: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "at": utcnow(),
-        "org_id": org_id,
-        "actor_id": actor_id,
-        "action": action.value,
-        "entity_type": entity_type.value,
-        "entity_id": str(entity_id),
-        "changes": changes,
-        "request_id": current_request_id(),
-    }
+def new_entry(**change: Unpack[Change]) -> NewRow:
+    """An entry as a row to insert along with a write's aggregates (see ``aggregates.apply``),
+    for a write that inserts its own rows through Core; ``record_change`` stages it instead."""
+    return NewRow(
+        AUDIT_ENTRIES,
+        {
+            "id": new_id(),
+            "at": utcnow(),
+            "org_id": change["org_id"],
+            "actor_id": change["actor_id"],
+            "action": change["action"].value,
+            "entity_type": change["entity_type"].value,
+            "entity_id": str(change["entity_id"]),
+            "changes": change["changes"],
+            "request_id": current_request_id(),
+        },
+    )
 
 
 async def list_entries(session: AsyncSession, org_id: uuid.UUID, query: AuditQuery) -> AuditPage:
