@@ -176,3 +176,16 @@ async def test_a_rollback_drops_what_was_deferred_without_a_trip(
         assert trips == []
     async with engine.connect() as connection:
         assert await connection.scalar(select(func.count()).select_from(NAMES)) == 0
+
+
+async def test_a_closed_connection_is_rolled_back_without_a_trip_or_an_error(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver_connection = raw.dbapi_connection
+        assert driver_connection is not None
+        await raw.driver_connection.close()
+        driver_connection.rollback()
+        driver_connection.commit()
+        await connection.invalidate()

@@ -99,12 +99,9 @@ class DeferredWrites:
 @asynccontextmanager
 async def deferred_writes(session: AsyncSession) -> AsyncIterator[DeferredWrites]:
     """Writes on the session's connection, held back on SQLite until its next statement or
-    commit. What the ORM holds is flushed first, so the deferred rows come after it."""
+    commit. What the ORM holds is flushed first, so the rows written come after it."""
+    await session.flush()
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.dbapi_connection
-    if isinstance(driver, OneTripConnection):
-        await session.flush()
-        yield DeferredWrites(connection, driver)
-    else:
-        yield DeferredWrites(connection, None)
+    yield DeferredWrites(connection, driver if isinstance(driver, OneTripConnection) else None)

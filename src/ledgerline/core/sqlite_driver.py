@@ -183,8 +183,13 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return bool(self._deferred) and self._deferred[0].sql in BEGINS
 
     def _in_transaction(self) -> bool:
-        """sqlite3's flag, read without a trip: no statement of this connection is running."""
-        return bool(self.driver._conn.in_transaction)
+        """sqlite3's flag, read without a trip: no statement of this connection is running.
+        A connection closed already is in none."""
+        connection: sqlite3.Connection | None = self.driver._connection
+        try:
+            return connection is not None and connection.in_transaction
+        except sqlite3.ProgrammingError:
+            return False
 
     def commit(self) -> None:
         if self._holds_its_begin() and len(self._deferred) == 1:
