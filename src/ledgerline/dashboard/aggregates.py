@@ -267,8 +267,8 @@ async def apply(session: AsyncSession, deltas: Deltas, *, along: Sequence[NewRow
     SQLite runs in process and has no data-modifying CTEs: one cached statement a grain,
     executed for each row (executemany), through Core, as the ORM's bulk insert would handle
     every row in Python first; they go to SQLite's thread with the next statement or the
-    commit, in one trip (``core/deferred_writes.py``). The statements are built once: building an
-    upsert (its ``excluded`` columns, its cache key) cost more than executing it.
+    commit, in one trip (``core/deferred_writes.py``). The statements are built once:
+    building an upsert (its ``excluded`` columns, its cache key) cost more than executing it.
     """
     orgs = deltas.orgs()
     if not orgs and not along:
@@ -290,7 +290,7 @@ async def apply(session: AsyncSession, deltas: Deltas, *, along: Sequence[NewRow
         return
     async with deferred_writes(session) as writes:
         for row in along:
-            await writes.execute(_insert(row.shape), [row.values])
+            await writes.execute(_insert(row.table.name), [row.values])
         for grain, statement in zip(GRAINS, _sqlite_upserts(), strict=True):
             await writes.execute(statement, deltas.rows(grain))
 
@@ -304,8 +304,8 @@ def _insert_name(position: int, column: str) -> str:
 
 
 @functools.cache
-def _insert(shape: tuple[str, tuple[str, ...]]) -> Insert:
-    table_name, _ = shape
+def _insert(table_name: str) -> Insert:
+    """One statement per table, so ``deferred_writes`` compiles it once."""
     return Base.metadata.tables[table_name].insert()
 
 
