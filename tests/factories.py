@@ -83,7 +83,7 @@ async def add_member(app: FastAPI, *, org_id: uuid.UUID, actor: Actor, role: Rol
     database: Database = app.state.database
     async with database.sessions() as session:
         org = await session.get_one(Org, org_id)
-        await orgs_service.add_membership(session, org=org, user_id=actor.user_id, role=role)
+        await orgs_service.add_membership(session, org_id=org.id, user_id=actor.user_id, role=role)
         await session.commit()
 
 

@@ -18,7 +18,7 @@ from ledgerline.core.db import Database
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.models import Org
 from ledgerline.orgs.permissions import Role
-from ledgerline.users.models import User
+from ledgerline.orgs.schemas import OrgRead
 from tests.accounts.helpers import accounts_url, balance_of, create_account
 from tests.factories import Actor, World, error_fields, problem
 from tests.imports_exports.helpers import upload
@@ -275,8 +275,8 @@ async def test_a_writer_checking_during_an_uncommitted_reconciliation_waits_and_
     day = dt.date(2026, 2, 28)
     async with database.sessions() as reconciling, database.sessions() as writing:
         ctx = OrgContext(
-            org=await reconciling.get_one(Org, world.org_id),
-            user=await reconciling.get_one(User, world.admin.user_id),
+            org=OrgRead.model_validate(await reconciling.get_one(Org, world.org_id)),
+            user_id=world.admin.user_id,
             role=Role.ADMIN,
         )
         result = await closing.reconcile(

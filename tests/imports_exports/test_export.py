@@ -16,8 +16,8 @@ from ledgerline.imports_exports import service as imports_exports_service
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.models import Org
 from ledgerline.orgs.permissions import Role
+from ledgerline.orgs.schemas import OrgRead
 from ledgerline.records.schemas import RecordFilters
-from ledgerline.users.models import User
 from tests.factories import Actor, World, make_org, problem
 from tests.imports_exports.helpers import (
     content_multiset,
@@ -360,8 +360,9 @@ class TestStreaming:
 
         async with database.read_sessions() as session:
             org = await session.get_one(Org, world.org_id)
-            user = await session.get_one(User, world.admin.user_id)
-            ctx = OrgContext(org=org, user=user, role=Role.ADMIN)
+            ctx = OrgContext(
+                org=OrgRead.model_validate(org), user_id=world.admin.user_id, role=Role.ADMIN
+            )
             chunks = [
                 chunk
                 async for chunk in imports_exports_service.export_csv(session, ctx, RecordFilters())

@@ -128,7 +128,7 @@ async def _make_people(database_url: str, org_name: str) -> People:
                 ("viewer", Role.VIEWER),
             ):
                 await orgs_service.add_membership(
-                    session, org=org, user_id=users[label].id, role=role
+                    session, org_id=org.id, user_id=users[label].id, role=role
                 )
             people = People(
                 org_id=org.id,

@@ -12,10 +12,10 @@ from ledgerline.core.db import Database
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.models import Org
 from ledgerline.orgs.permissions import Role
+from ledgerline.orgs.schemas import OrgRead
 from ledgerline.records import queries
 from ledgerline.records import service as records_service
 from ledgerline.records.schemas import RecordFilters
-from ledgerline.users.models import User
 from tests.conftest import api_client
 from tests.factories import World
 
@@ -66,8 +66,9 @@ async def test_totals_equal_the_sum_of_the_records(
     database: Database = app.state.database
     async with database.sessions() as session:
         org = await session.get_one(Org, world.org_id)
-        user = await session.get_one(User, world.analyst.user_id)
-        ctx = OrgContext(org=org, user=user, role=Role.ANALYST)
+        ctx = OrgContext(
+            org=OrgRead.model_validate(org), user_id=world.analyst.user_id, role=Role.ANALYST
+        )
         parsed = RecordFilters.model_validate(filters)
         from_records = await queries.totals(session, world.org_id, parsed)
         shown = await records_service.view_totals(session, ctx, parsed)

@@ -121,7 +121,7 @@ async def reconcile(
         audit_service.record_change(
             session,
             org_id=ctx.org_id,
-            actor_id=ctx.user.id,
+            actor_id=ctx.user_id,
             action=AuditAction.ACCOUNT_RECONCILED,
             entity_type=EntityType.ACCOUNT,
             entity_id=account.id,

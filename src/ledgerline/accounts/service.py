@@ -213,7 +213,7 @@ def _audit(
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
-        actor_id=ctx.user.id,
+        actor_id=ctx.user_id,
         action=action,
         entity_type=EntityType.ACCOUNT,
         entity_id=account.id,
@@ -238,7 +238,7 @@ async def create_account(
     idempotency_key: str | None = None,
 ) -> AccountRead:
     idempotent = idempotency.IdempotentCreate(
-        ctx.user.id, f"accounts.create:{ctx.org_id}", idempotency_key
+        ctx.user_id, f"accounts.create:{ctx.org_id}", idempotency_key
     )
     if (replayed := await idempotent.replay(session, data, AccountRead)) is not None:
         return replayed

@@ -137,8 +137,8 @@ def _leg(transfer: Transfer, ctx: OrgContext, *, outgoing: bool) -> Record:
         date=transfer.date,
         notes=transfer.notes,
         search_key=fold_key(transfer.notes or ""),
-        created_by=ctx.user.id,
-        updated_by=ctx.user.id,
+        created_by=ctx.user_id,
+        updated_by=ctx.user_id,
     )
 
 
@@ -165,7 +165,7 @@ def _audit(
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
-        actor_id=ctx.user.id,
+        actor_id=ctx.user_id,
         action=action,
         entity_type=EntityType.TRANSFER,
         entity_id=transfer.id,
@@ -181,7 +181,7 @@ async def create_transfer(
     idempotency_key: str | None = None,
 ) -> TransferRead:
     idempotent = idempotency.IdempotentCreate(
-        ctx.user.id, f"transfers.create:{ctx.org_id}", idempotency_key
+        ctx.user_id, f"transfers.create:{ctx.org_id}", idempotency_key
     )
     if (replayed := await idempotent.replay(session, data, TransferRead)) is not None:
         return replayed
@@ -210,8 +210,8 @@ async def create_transfer(
         to_currency=to_currency,
         date=data.date,
         notes=data.notes,
-        created_by=ctx.user.id,
-        updated_by=ctx.user.id,
+        created_by=ctx.user_id,
+        updated_by=ctx.user_id,
         version=1,
     )
     session.add(transfer)
@@ -283,7 +283,7 @@ def _stamp(transfer: Transfer, legs: tuple[Record, Record], ctx: OrgContext) -> 
     now = utcnow()
     for row in (transfer, *legs):
         row.version += 1
-        row.updated_by = ctx.user.id
+        row.updated_by = ctx.user_id
         row.updated_at = now
 
 
@@ -356,7 +356,7 @@ async def delete_transfer(
     now = utcnow()
     transfer.deleted_at = now
     for leg in legs:
-        leg.deleted_at, leg.deleted_by = now, ctx.user.id
+        leg.deleted_at, leg.deleted_by = now, ctx.user_id
     _stamp(transfer, legs, ctx)
     await session.flush()
     await aggregates.apply(session, _deltas(transfer, sign=-1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -44,16 +45,14 @@ async def get_authenticated(
         raise Unauthorized()
     async with read_before_writing(session):
         caller = await auth_service.authenticate(session, tokens, token)
-    await count_request(limiter, caller)
+    await count_request(limiter, caller.user.id)
     return caller
 
 
-async def count_request(limiter: RateLimiter, caller: Authenticated) -> None:
+async def count_request(limiter: RateLimiter, user_id: uuid.UUID) -> None:
     """The per-user request limit (429 past it), counted once an authenticated request is
-    known to come from ``caller``."""
-    await limiter.hit(
-        limiter.requests_per_user, str(caller.user.id), "too many requests; slow down"
-    )
+    known to come from the user ``user_id``."""
+    await limiter.hit(limiter.requests_per_user, str(user_id), "too many requests; slow down")
 
 
 async def get_current_user(

@@ -45,6 +45,7 @@ from ledgerline.imports_exports.statements import CsvMapping, DateFormat
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.orgs.permissions import Permission, Role, role_allows
+from ledgerline.orgs.schemas import OrgRead
 from ledgerline.records.schemas import RecordFilters, RecordType
 from ledgerline.users.models import User
 
@@ -86,7 +87,7 @@ async def acting_member(
     role = Role(role_value)
     if not role_allows(role, permission):
         raise fail(f"{user.email} is a {role}, which does not allow {permission}")
-    return OrgContext(org=org, user=user, role=role)
+    return OrgContext(org=OrgRead.model_validate(org), user_id=user.id, role=role)
 
 
 async def _import(

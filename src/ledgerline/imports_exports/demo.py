@@ -30,6 +30,7 @@ from ledgerline.orgs import service as orgs_service
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.orgs.permissions import Role
+from ledgerline.orgs.schemas import OrgRead
 from ledgerline.users import service as users_service
 from ledgerline.users.models import User
 
@@ -342,8 +343,8 @@ async def load_demo(
         await session.flush()
     for role, (user, _account_info) in accounts.items():
         if await session.get(Membership, (org.id, user.id)) is None:
-            await orgs_service.add_membership(session, org=org, user_id=user.id, role=role)
-    ctx = OrgContext(org=org, user=admin, role=Role.ADMIN)
+            await orgs_service.add_membership(session, org_id=org.id, user_id=user.id, role=role)
+    ctx = OrgContext(org=OrgRead.model_validate(org), user_id=admin.id, role=Role.ADMIN)
     report = await imports_exports_service.import_csv(
         session,
         ctx,

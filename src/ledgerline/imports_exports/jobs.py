@@ -115,7 +115,7 @@ async def accept(
         copy.seek(0)
         job = ImportJob(
             org_id=ctx.org_id,
-            created_by=ctx.user.id,
+            created_by=ctx.user_id,
             status=JobStatus.QUEUED.value,
             file_name=file_name[:255] if file_name else None,
             rows_total=rows_total,
@@ -126,7 +126,7 @@ async def accept(
         copy.close()
         raise
     accepted = AcceptedJob(
-        job.id, ctx.org_id, ctx.user.id, copy, job.file_name, dry_run, account_id, statement
+        job.id, ctx.org_id, ctx.user_id, copy, job.file_name, dry_run, account_id, statement
     )
     return accepted, _read(job, None)
 
@@ -164,7 +164,7 @@ async def _visible_job(session: AsyncSession, ctx: OrgContext, job_id: uuid.UUID
         select(ImportJob).where(ImportJob.id == job_id, ImportJob.org_id == ctx.org_id)
     )
     if job is None or (
-        job.created_by != ctx.user.id and not role_allows(ctx.role, Permission.IMPORT_JOBS_MANAGE)
+        job.created_by != ctx.user_id and not role_allows(ctx.role, Permission.IMPORT_JOBS_MANAGE)
     ):
         raise NotFound(JOB_NOT_FOUND)
     return job

@@ -324,7 +324,7 @@ async def run_batches(
                     records = bulk.record_rows(
                         fresh,
                         org_id=ctx.org_id,
-                        user_id=ctx.user.id,
+                        user_id=ctx.user_id,
                         import_id=import_id,
                         category_ids=category_ids,
                         account_ids=account_ids,
@@ -379,7 +379,7 @@ async def record_import(
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
-        actor_id=ctx.user.id,
+        actor_id=ctx.user_id,
         action=AuditAction.RECORDS_IMPORTED,
         entity_type=EntityType.RECORD,
         entity_id=import_id,

@@ -17,6 +17,7 @@ from ledgerline.core.deps import SessionDep
 from ledgerline.core.errors import Forbidden, NotFound, Unauthorized
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.orgs.permissions import Permission, Role, role_allows
+from ledgerline.orgs.schemas import OrgRead
 from ledgerline.users.models import User
 
 ORG_NOT_FOUND = "organization not found"
@@ -24,8 +25,10 @@ ORG_NOT_FOUND = "organization not found"
 
 @dataclass(frozen=True, slots=True)
 class OrgContext:
-    org: Org
-    user: User
+    """Who acts on which org, in which role: what every service of an org's resources takes."""
+
+    org: OrgRead
+    user_id: uuid.UUID
     role: Role
 
     @property
@@ -69,10 +72,10 @@ class OrgGuard:
             found = await auth_service.authenticate_in_org(
                 session, state.access_tokens, token, org_id
             )
-        await count_request(state.rate_limiter, found.caller)
+        await count_request(state.rate_limiter, found.user_id)
         if found.org is None or found.role is None:
             raise NotFound(ORG_NOT_FOUND)
-        return _decide(found.org, found.caller.user, found.role, self.permission)
+        return _decide(found.org, found.user_id, found.role, self.permission)
 
 
 async def org_context(
@@ -93,14 +96,16 @@ async def org_context(
     if row is None:
         raise NotFound(ORG_NOT_FOUND)
     org, role_value = row
-    return _decide(org, user, role_value, permission)
+    return _decide(OrgRead.model_validate(org), user.id, role_value, permission)
 
 
-def _decide(org: Org, user: User, role_value: str, permission: Permission) -> OrgContext:
+def _decide(
+    org: OrgRead, user_id: uuid.UUID, role_value: str, permission: Permission
+) -> OrgContext:
     role = Role(role_value)
     if not role_allows(role, permission):
         raise Forbidden(f"the {role} role does not allow {permission}")
-    return OrgContext(org=org, user=user, role=role)
+    return OrgContext(org=org, user_id=user_id, role=role)
 
 
 OrgReader = Annotated[OrgContext, Depends(OrgGuard(Permission.ORG_READ))]

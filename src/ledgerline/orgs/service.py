@@ -81,7 +81,7 @@ async def create_org(
     org = Org(name=name, currency=currency)
     session.add(org)
     await session.flush()
-    await add_membership(session, org=org, user_id=owner_id, role=Role.ADMIN)
+    await add_membership(session, org_id=org.id, user_id=owner_id, role=Role.ADMIN)
     await accounts_service.default_account(session, org.id, org.currency)
     return OrgRead.model_validate(org)
 
@@ -100,21 +100,21 @@ async def get_or_create_default_org(session: AsyncSession, settings: Settings) -
 
 
 async def add_membership(
-    session: AsyncSession, *, org: Org, user_id: uuid.UUID, role: Role
+    session: AsyncSession, *, org_id: uuid.UUID, user_id: uuid.UUID, role: Role
 ) -> Membership:
-    membership = Membership(org_id=org.id, user_id=user_id, role=role.value, is_active=True)
+    membership = Membership(org_id=org_id, user_id=user_id, role=role.value, is_active=True)
     session.add(membership)
     await session.flush()
     return membership
 
 
 async def rename_org(session: AsyncSession, ctx: OrgContext, *, name: str) -> OrgRead:
-    org = ctx.org
+    org = await session.get_one(Org, ctx.org_id)
     if org.name != name:
         audit_service.record_change(
             session,
             org_id=org.id,
-            actor_id=ctx.user.id,
+            actor_id=ctx.user_id,
             action=AuditAction.ORG_UPDATED,
             entity_type=EntityType.ORG,
             entity_id=org.id,
@@ -161,13 +161,15 @@ async def add_member(
         # The check above cannot see another request's uncommitted insert of the same
         # membership; the primary key decides between them.
         async with session.begin_nested():
-            membership = await add_membership(session, org=ctx.org, user_id=user.id, role=role)
+            membership = await add_membership(
+                session, org_id=ctx.org_id, user_id=user.id, role=role
+            )
     except IntegrityError as exc:
         raise Conflict(ALREADY_MEMBER) from exc
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
-        actor_id=ctx.user.id,
+        actor_id=ctx.user_id,
         action=AuditAction.MEMBER_ADDED,
         entity_type=EntityType.MEMBERSHIP,
         entity_id=user.id,
@@ -243,7 +245,7 @@ async def update_member(
         audit_service.record_change(
             session,
             org_id=ctx.org_id,
-            actor_id=ctx.user.id,
+            actor_id=ctx.user_id,
             action=AuditAction.MEMBER_UPDATED,
             entity_type=EntityType.MEMBERSHIP,
             entity_id=user_id,
@@ -260,7 +262,7 @@ async def remove_member(session: AsyncSession, ctx: OrgContext, *, user_id: uuid
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
-        actor_id=ctx.user.id,
+        actor_id=ctx.user_id,
         action=AuditAction.MEMBER_REMOVED,
         entity_type=EntityType.MEMBERSHIP,
         entity_id=user_id,

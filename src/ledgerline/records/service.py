@@ -163,7 +163,7 @@ async def create_record(
 ) -> RecordRead:
     """Create a record; with an idempotency key, a repeat returns the first answer unchanged."""
     idempotent = idempotency.IdempotentCreate(
-        ctx.user.id, f"records.create:{ctx.org_id}", idempotency_key
+        ctx.user_id, f"records.create:{ctx.org_id}", idempotency_key
     )
     if (replayed := await idempotent.replay(session, data, RecordRead)) is not None:
         return replayed
@@ -188,8 +188,8 @@ async def create_record(
         "search_key": search_key(category.name, data.notes),
         "transfer_id": None,
         "external_id": None,
-        "created_by": ctx.user.id,
-        "updated_by": ctx.user.id,
+        "created_by": ctx.user_id,
+        "updated_by": ctx.user_id,
         "created_at": now,
         "updated_at": now,
         "version": 1,
@@ -206,7 +206,7 @@ async def create_record(
     deltas.add(aggregates.bucket_of(record), amount_minor)
     entry = audit_service.new_entry(
         org_id=ctx.org_id,
-        actor_id=ctx.user.id,
+        actor_id=ctx.user_id,
         action=AuditAction.RECORD_CREATED,
         entity_type=EntityType.RECORD,
         entity_id=record.id,
@@ -331,7 +331,7 @@ async def update_record(
     old_bucket, old_amount = aggregates.bucket_of(record), record.amount_minor
     sent = data.model_fields_set
     currency = data.currency if "currency" in sent and data.currency else record.currency
-    values: dict[str, Any] = {"updated_by": ctx.user.id}
+    values: dict[str, Any] = {"updated_by": ctx.user_id}
     if "amount" in sent or "currency" in sent:
         if data.amount is not None:
             values["amount_minor"] = minor_amount(data.amount, currency)
@@ -399,7 +399,7 @@ async def delete_record(
     await require_open(session, ctx.org_id, [(record.account_id, record.date)])
     now = utcnow()
     await _write_version(
-        session, record, record.version, {"deleted_at": now, "deleted_by": ctx.user.id}
+        session, record, record.version, {"deleted_at": now, "deleted_by": ctx.user_id}
     )
     await _count_in_aggregates(session, record, counted=False)
     _audit(session, ctx, record, AuditAction.RECORD_DELETED, {"deleted": [False, True]})
@@ -418,7 +418,7 @@ async def restore_record(
         session,
         record,
         record.version,
-        {"deleted_at": None, "deleted_by": None, "updated_by": ctx.user.id},
+        {"deleted_at": None, "deleted_by": None, "updated_by": ctx.user_id},
     )
     await _count_in_aggregates(session, record, counted=True)
     _audit(session, ctx, record, AuditAction.RECORD_RESTORED, {"deleted": [True, False]})
@@ -442,7 +442,7 @@ def _audit(
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
-        actor_id=ctx.user.id,
+        actor_id=ctx.user_id,
         action=action,
         entity_type=EntityType.RECORD,
         entity_id=record.id,

@@ -157,7 +157,7 @@ async def create_admin(
         session, hasher, email=email, password=password or str(generated), full_name=full_name
     )
     org = await orgs_service.get_or_create_default_org(session, settings)
-    await orgs_service.add_membership(session, org=org, user_id=user.id, role=Role.ADMIN)
+    await orgs_service.add_membership(session, org_id=org.id, user_id=user.id, role=Role.ADMIN)
     return CreatedAdmin(user=user, org_id=org.id, generated_password=generated)
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.auth.dependencies import count_request
 from ledgerline.auth.service import Authenticated
 from ledgerline.core.config import Settings
 from ledgerline.core.deps import RateLimiterDep, SessionDep
@@ -87,9 +88,7 @@ async def get_web_caller(
     if not token:
         raise Unauthorized(SIGN_IN_FIRST)
     caller = await web_service.resolve_session(session, token)
-    await limiter.hit(
-        limiter.requests_per_user, str(caller.user.id), "too many requests; slow down"
-    )
+    await count_request(limiter, caller.user.id)
     return caller
 
 

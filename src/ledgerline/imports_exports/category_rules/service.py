@@ -221,7 +221,7 @@ def _audit(
     audit_service.record_change(
         session,
         org_id=ctx.org_id,
-        actor_id=ctx.user.id,
+        actor_id=ctx.user_id,
         action=action,
         entity_type=EntityType.CATEGORY_RULE,
         entity_id=rule.id,
