@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts import balances
-from ledgerline.accounts.models import Account
+from ledgerline.accounts.models import Account, AccountFacts
 from ledgerline.accounts.schemas import ReconcileRequest, ReconcileResult
 from ledgerline.accounts.service import account_in_org, signed_minor
 from ledgerline.audit import service as audit_service
@@ -58,7 +58,7 @@ async def require_open(
     org_id: uuid.UUID,
     touched: Iterable[tuple[uuid.UUID, dt.date]],
     *,
-    read: Iterable[Account] = (),
+    read: Iterable[AccountFacts] = (),
 ) -> None:
     """Refuse (409) unless every (account, date) a write touches is after the account's
     closed period; the accounts' closing locks stay shared to the commit (module doc).

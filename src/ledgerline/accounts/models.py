@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -41,6 +42,23 @@ class AccountKind(StrEnum):
 
 
 KIND_VALUES = ", ".join(f"'{kind.value}'" for kind in AccountKind)
+
+
+class AccountFacts(Protocol):
+    """What a write checks of the account it goes to: a mapped ``Account``, or a row of
+    these columns (a record's create reads them as plain values, which costs less)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def currency(self) -> str: ...
+
+    @property
+    def reconciled_through(self) -> dt.date | None: ...
 
 
 class Account(TimestampMixin, Base):

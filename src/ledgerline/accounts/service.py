@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts import balances
-from ledgerline.accounts.models import Account, AccountKind
+from ledgerline.accounts.models import Account, AccountFacts, AccountKind
 from ledgerline.accounts.schemas import (
     AccountCreate,
     AccountListQuery,
@@ -72,15 +72,16 @@ def to_read(account: Account, balance: int) -> AccountRead:
     )
 
 
-DEFAULT_ACCOUNT = select(Account).where(
+_DEFAULT_ACCOUNT = select(Account).where(
     Account.org_id == bindparam("org_id"),
     Account.currency == bindparam("currency"),
     Account.is_default.is_(True),
 )
-ACCOUNT_BY_ID = select(Account).where(
+_ACCOUNT_BY_ID = select(Account).where(
     Account.org_id == bindparam("org_id"), Account.id == bindparam("account_id")
 )
-"""Built once: every record write reads one of them."""
+"""Built once: record writes read one of them (a create reads the same columns as plain values,
+with its category: ``records.service._account_and_category``)."""
 
 
 async def default_account(session: AsyncSession, org_id: uuid.UUID, currency: str) -> Account:
@@ -89,7 +90,7 @@ async def default_account(session: AsyncSession, org_id: uuid.UUID, currency: st
     Two requests creating it at once insert one row: the loser's insert does nothing once the
     winner commits, and it reads the winner's row. Should a user's own account hold the name
     already, the default takes the first free ``Main USD 2``, ``Main USD 3``..."""
-    found = await session.scalar(DEFAULT_ACCOUNT, {"org_id": org_id, "currency": currency})
+    found = await session.scalar(_DEFAULT_ACCOUNT, {"org_id": org_id, "currency": currency})
     if found is not None:
         return found
     now = utcnow()
@@ -114,7 +115,7 @@ async def default_account(session: AsyncSession, org_id: uuid.UUID, currency: st
             .on_conflict_do_nothing()
         )
         found = await session.scalar(
-            DEFAULT_ACCOUNT.execution_options(populate_existing=True),
+            _DEFAULT_ACCOUNT.execution_options(populate_existing=True),
             {"org_id": org_id, "currency": currency},
         )
         if found is not None:
@@ -134,7 +135,7 @@ async def default_accounts(
 async def account_in_org(
     session: AsyncSession, org_id: uuid.UUID, account_id: uuid.UUID, *, lock: bool = False
 ) -> Account:
-    statement = ACCOUNT_BY_ID
+    statement = _ACCOUNT_BY_ID
     if lock:
         statement = statement.with_for_update().execution_options(populate_existing=True)
     account = await session.scalar(statement, {"org_id": org_id, "account_id": account_id})
@@ -148,14 +149,14 @@ async def account_for_record(
 ) -> Account:
     """The account a record names, which must exist in the org and hold the record's currency
     (422 naming both otherwise; ``currency`` None means the record takes the account's)."""
-    account = await session.scalar(ACCOUNT_BY_ID, {"org_id": org_id, "account_id": account_id})
+    account = await session.scalar(_ACCOUNT_BY_ID, {"org_id": org_id, "account_id": account_id})
     if account is None:
         raise ValidationFailed([FieldError("account_id", "no such account in this organization")])
     require_currency(account, currency)
     return account
 
 
-def require_currency(account: Account, currency: str | None) -> None:
+def require_currency(account: AccountFacts, currency: str | None) -> None:
     """422 unless a record in ``currency`` (None: the account's) may sit in ``account``."""
     if currency is not None and currency != account.currency:
         message = (

@@ -6,15 +6,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts import service as accounts_service
 from ledgerline.accounts.closing import require_open
-from ledgerline.accounts.models import Account
+from ledgerline.accounts.models import Account, AccountFacts
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
@@ -116,21 +116,60 @@ def _audit_values(
     }
 
 
-def _with_category(accounts: Select[Any]) -> Select[Any]:
-    """``accounts`` with the org's category whose name key is ``category_key``, if any."""
-    return accounts.add_columns(Category).outerjoin(
-        Category,
-        and_(Category.org_id == Account.org_id, Category.name_key == bindparam("category_key")),
+ACCOUNTS = cast(Table, Account.__table__)
+CATEGORIES = cast(Table, Category.__table__)
+
+
+class CategoryFacts(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+class _Category(NamedTuple):
+    id: uuid.UUID
+    name: str
+
+
+def _account_with_category(*conditions: ColumnElement[bool]) -> Select[Any]:
+    """The org's account meeting ``conditions``, with the org's category whose name key is
+    ``category_key`` if any: plain columns, not mapped objects, whose loading cost more than
+    the statement."""
+    return (
+        select(
+            ACCOUNTS.c.id,
+            ACCOUNTS.c.name,
+            ACCOUNTS.c.currency,
+            ACCOUNTS.c.reconciled_through,
+            CATEGORIES.c.id.label("category_id"),
+            CATEGORIES.c.name.label("category_name"),
+        )
+        .outerjoin(
+            CATEGORIES,
+            and_(
+                CATEGORIES.c.org_id == ACCOUNTS.c.org_id,
+                CATEGORIES.c.name_key == bindparam("category_key"),
+            ),
+        )
+        .where(ACCOUNTS.c.org_id == bindparam("org_id"), *conditions)
     )
 
 
-_DEFAULT_ACCOUNT_AND_CATEGORY = _with_category(accounts_service.DEFAULT_ACCOUNT)
-_ACCOUNT_AND_CATEGORY = _with_category(accounts_service.ACCOUNT_BY_ID)
+_DEFAULT_ACCOUNT_AND_CATEGORY = _account_with_category(
+    ACCOUNTS.c.currency == bindparam("currency"), ACCOUNTS.c.is_default.is_(True)
+)
+_ACCOUNT_AND_CATEGORY = _account_with_category(ACCOUNTS.c.id == bindparam("account_id"))
+
+
+def _category_of(row: Any) -> CategoryFacts | None:
+    return None if row.category_id is None else _Category(row.category_id, row.category_name)
 
 
 async def _account_and_category(
     session: AsyncSession, ctx: OrgContext, data: RecordCreate
-) -> tuple[Account, Category | None]:
+) -> tuple[AccountFacts, CategoryFacts | None]:
     """A new record's account, and its category if the org has it, in one statement (one trip
     or round trip less than reading them apart). A missing default account is created; a
     missing named account is refused (422) as ``account_for_record`` refuses it."""
@@ -142,16 +181,15 @@ async def _account_and_category(
             return await accounts_service.account_for_record(
                 session, ctx.org_id, data.account_id, data.currency
             ), None
-        account: Account = row[0]
+        account: AccountFacts = row
         accounts_service.require_currency(account, data.currency)
-        return account, row[1]
+        return account, _category_of(row)
     currency = data.currency or ctx.org.currency
     parameters = {"org_id": ctx.org_id, "currency": currency, "category_key": key}
     row = (await session.execute(_DEFAULT_ACCOUNT_AND_CATEGORY, parameters)).one_or_none()
     if row is None:
         return await accounts_service.default_account(session, ctx.org_id, currency), None
-    default: Account = row[0]
-    return default, row[1]
+    return row, _category_of(row)
 
 
 async def create_record(
