@@ -346,6 +346,18 @@ class TestObservability:
         assert "ledgerline_db_pool_connections_in_use" in text
         assert "ledgerline_db_pool_size" in text
 
+    async def test_the_pool_figure_is_the_connections_in_use_when_scraped(
+        self, app: FastAPI
+    ) -> None:
+        database: Database = app.state.database
+        async with root_client(app) as client:
+            async with database.engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+                held = await client.get("/metrics")
+            free = await client.get("/metrics")
+        assert "ledgerline_db_pool_connections_in_use 1.0" in held.text
+        assert "ledgerline_db_pool_connections_in_use 0.0" in free.text
+
     @pytest.mark.usefixtures("restore_logging")
     async def test_each_request_is_one_structured_log_line(self, app_factory: AppFactory) -> None:
         application = await app_factory(log_level="INFO")

@@ -94,17 +94,24 @@ class Metrics:
         self._engines: list[Engine] = []
 
     def observe_pool(self, engine: AsyncEngine) -> None:
-        """Count the engine's checked-out connections as they come and go, so every process's
-        figure is current whichever process is scraped. The figure is read from the pools at
-        each event, so it cannot drift; a connection being checked in still counts then."""
+        """Count the engine's checked-out connections. One process reads the pools when it is
+        scraped, which costs the requests nothing. Several (multiprocess mode) count them as
+        they come and go, so every process's figure is current whichever process is scraped:
+        the figure is read from the pools at each event, so it cannot drift; a connection being
+        checked in still counts then."""
         self._engines.append(engine.sync_engine)
         self.pool_size.set(sum(_pool_figure(e.pool, "size") for e in self._engines))
+        if multiprocess_directory() is None:
+            self.pool_in_use.set_function(self._pool_use)
+            return
         event.listen(engine.sync_engine, "checkout", lambda *_: self._count_pool_use(0))
         event.listen(engine.sync_engine, "checkin", lambda *_: self._count_pool_use(-1))
 
+    def _pool_use(self) -> int:
+        return sum(_pool_figure(e.pool, "checkedout") for e in self._engines)
+
     def _count_pool_use(self, returning: int) -> None:
-        in_use = sum(_pool_figure(e.pool, "checkedout") for e in self._engines) + returning
-        self.pool_in_use.set(max(0, in_use))
+        self.pool_in_use.set(max(0, self._pool_use() + returning))
 
     def exposition(self) -> bytes:
         """The text format: of this process, or summed over all of them in multiprocess mode."""
