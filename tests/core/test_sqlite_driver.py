@@ -22,7 +22,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ledgerline.core.db import create_engine
@@ -189,28 +189,3 @@ async def test_a_closed_connection_is_rolled_back_without_a_trip_or_an_error(
         driver_connection.rollback()
         driver_connection.commit()
         await connection.invalidate()
-
-
-async def test_a_readers_transaction_ends_without_a_trip_and_it_cannot_write(
-    engine: AsyncEngine, tmp_path: Path, trips: list[str]
-) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(insert(NAMES).values(name="ada"))
-    reader = create_engine(f"sqlite:///{tmp_path / 'driver.db'}", read_only=True)
-    names = select(NAMES.c.name).order_by(NAMES.c.id)
-    try:
-        async with reader.connect() as connection:
-            assert list(await connection.scalars(names)) == ["ada"]
-            trips.clear()
-            await connection.commit()
-            assert trips == []
-            async with engine.begin() as writer:
-                await writer.execute(insert(NAMES).values(name="cy"))
-            assert list(await connection.scalars(names)) == ["ada", "cy"], "a new snapshot"
-            trips.clear()
-            await connection.rollback()
-            assert trips == []
-            with pytest.raises(OperationalError, match="readonly"):
-                await connection.execute(insert(NAMES).values(name="bob"))
-    finally:
-        await reader.dispose()

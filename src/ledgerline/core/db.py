@@ -138,7 +138,7 @@ def create_engine(
     """An engine for ``url``; ``timeouts`` (PostgreSQL) bound every connect and statement."""
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
-        engine = create_async_engine(target, echo=echo, module=OneTripDBAPI(reads_only=read_only))
+        engine = create_async_engine(target, echo=echo, module=OneTripDBAPI())
         pragmas = _sqlite_pragmas_for_migrations if for_migrations else _sqlite_pragmas
         event.listen(engine.sync_engine, "connect", pragmas)
         _begin_explicitly(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")

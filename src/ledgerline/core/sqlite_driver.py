@@ -16,11 +16,6 @@ transaction's ``BEGIN`` (a ``BEGIN`` and ``COMMIT`` with nothing between take no
 and the writes handed to ``OneTripConnection.defer`` (``core/deferred_writes.py``), which go
 with the next statement or the ``COMMIT``; an error in one of them is raised there.
 
-A connection that only reads (``OneTripDBAPI(reads_only=True)``, which also sets SQLite's
-``query_only``) ends its transactions on the caller's thread, with no trip: ending a read
-transaction writes nothing and waits on nothing (it releases the WAL snapshot), so it costs
-microseconds, where the hand-off costs a tenth of a millisecond.
-
 It reaches into aiosqlite's connection for its thread (``_execute``) and its sqlite3
 connection (``_conn``), as aiosqlite's own cursor does; aiosqlite is pinned, and
 tests/core/test_sqlite_driver.py fails should either change.
@@ -156,13 +151,12 @@ class _OneTripAdaptedCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's adapted aiosqlite connection, holding back what has nothing to answer."""
 
-    __slots__ = ("_deferred", "_reads_only")
+    __slots__ = ("_deferred",)
     _cursor_cls = _OneTripAdaptedCursor
 
-    def __init__(self, dbapi: Any, connection: Any, *, reads_only: bool = False) -> None:
+    def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._deferred: list[Deferred] = []
-        self._reads_only = reads_only
 
     @property
     def driver(self) -> aiosqlite.Connection:
@@ -205,50 +199,26 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             return
         driver = self.driver
         try:
-            if self._reads_only:
-                self._end_read_transaction(driver._conn.commit)
-                return
             await_(driver._execute(_commit, driver._conn, self.take_deferred()))  # type: ignore[no-untyped-call]
         except Exception as error:
             self._handle_exception(error)
-
-    def _end_read_transaction(self, end: Any) -> None:
-        """``end`` (the sqlite3 connection's commit or rollback) here, not on the driver's
-        thread, which is idle between statements; what a reader held back is its ``BEGIN``
-        alone."""
-        self._deferred.clear()
-        end()
 
     def rollback(self) -> None:
         """What was held back never ran: with the ``BEGIN`` among it, or out of a transaction
         (the pool's rollback of a connection it takes back), there is nothing to undo."""
         began = not self._holds_its_begin()
         self._deferred.clear()
-        if not (began and self._in_transaction()):
-            return
-        if not self._reads_only:
+        if began and self._in_transaction():
             super().rollback()
-            return
-        try:
-            self._end_read_transaction(self.driver._conn.rollback)
-        except Exception as error:
-            self._handle_exception(error)
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """SQLAlchemy's aiosqlite DB-API adapter with the one-trip cursor; pass it as
-    ``create_async_engine(..., module=OneTripDBAPI())``. With ``reads_only`` its connections
-    refuse to write (``PRAGMA query_only``) and end their transactions without a trip."""
+    ``create_async_engine(..., module=OneTripDBAPI())``."""
 
-    def __init__(self, *, reads_only: bool = False) -> None:
+    def __init__(self) -> None:
         super().__init__(aiosqlite, sqlite3)
-        self.reads_only = reads_only
 
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         adapted = super().connect(*arg, **kw)
-        connection = OneTripConnection(self, adapted._connection, reads_only=self.reads_only)
-        if self.reads_only:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA query_only=ON")
-            cursor.close()
-        return connection
+        return OneTripConnection(self, adapted._connection)
