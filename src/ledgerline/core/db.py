@@ -303,6 +303,45 @@ async def read_before_writing(session: AsyncSession) -> AsyncIterator[None]:
     await session.commit()
 
 
+AUTOCOMMIT = "AUTOCOMMIT"
+
+
+def _statement_by_statement(engine: AsyncEngine) -> AsyncEngine:
+    """The readers' engine for the read sessions: on PostgreSQL each statement in its own
+    transaction (autocommit), on the engine's own pool.
+
+    Under READ COMMITTED, PostgreSQL's default, a statement sees what was committed when it
+    began whether or not a transaction holds it, so a request that only reads loses nothing
+    and saves two round trips, its ``BEGIN`` and its ``COMMIT``. What needs one snapshot for
+    several statements, or a server-side cursor, asks for a transaction (``read_in_snapshot``).
+    SQLite's readers keep theirs: their ``BEGIN`` and ``COMMIT`` take no trip
+    (``sqlite_driver``).
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level=AUTOCOMMIT)
+
+
+async def read_in_snapshot(session: AsyncSession) -> None:
+    """Make the session's next reads one transaction of their own, one snapshot (REPEATABLE
+    READ on PostgreSQL): for a read of many statements or batches, such as a streamed export,
+    whose server-side cursor PostgreSQL keeps only inside a transaction.
+
+    A session reading statement by statement (``_statement_by_statement``) ends what it holds
+    first; it holds no changes. SQLite's transactions are snapshots already.
+    """
+    if not is_postgresql(session):
+        return
+    if session.in_transaction():
+        bind = session.bind
+        if not isinstance(bind, AsyncEngine):
+            return
+        if bind.get_execution_options().get("isolation_level") != AUTOCOMMIT:
+            return
+        await session.commit()
+    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -351,7 +390,7 @@ class Database:
                 read_only=True,
                 timeouts=timeouts,
             )
-        self.read_sessions = create_session_factory(self.read_engine)
+        self.read_sessions = create_session_factory(_statement_by_statement(self.read_engine))
         self._check: asyncio.Future[None] | None = None
 
     @property

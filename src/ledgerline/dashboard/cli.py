@@ -40,11 +40,11 @@ async def check_org(database: Database, org_id: uuid.UUID) -> list[Drift]:
     The recount and the stored totals are read in one snapshot (REPEATABLE READ on PostgreSQL,
     a read transaction on SQLite), so writers committing meanwhile cause no false report.
     """
+    from ledgerline.core.db import read_in_snapshot
     from ledgerline.dashboard import aggregates
 
     async with database.read_sessions() as session:
-        if not database.is_sqlite:
-            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        await read_in_snapshot(session)
         await _org_exists(session, org_id)
         return await aggregates.find_drift(session, org_id)
 

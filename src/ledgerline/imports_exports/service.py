@@ -32,7 +32,13 @@ from ledgerline.accounts.closing import require_open
 from ledgerline.accounts.models import Account
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
-from ledgerline.core.db import is_postgresql, lift_statement_timeout, upsert_insert, utcnow
+from ledgerline.core.db import (
+    is_postgresql,
+    lift_statement_timeout,
+    read_in_snapshot,
+    upsert_insert,
+    utcnow,
+)
 from ledgerline.core.errors import AppError, ContentTooLarge
 from ledgerline.core.ids import new_id
 from ledgerline.core.money import format_amount
@@ -463,6 +469,7 @@ async def export_csv(
         .order_by(Record.date.desc(), Record.id.desc())
         .execution_options(yield_per=EXPORT_BATCH)
     )
+    await read_in_snapshot(session)
     result = await session.stream(statement)
     try:
         async for partition in result.partitions():
