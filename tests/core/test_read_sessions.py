@@ -1,44 +1,64 @@
-"""The read sessions, which serve the requests that only read: on PostgreSQL each statement is a
-transaction of its own (no ``BEGIN`` and ``COMMIT`` round trips), unless the reader asks for one
-snapshot (``read_in_snapshot``)."""
+"""The read sessions, which serve the requests that only read: each statement is a transaction
+of its own (no ``BEGIN``, no ``COMMIT``), unless the reader asks for one snapshot
+(``read_in_snapshot``)."""
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.db import Database, read_in_snapshot
+from ledgerline.orgs.models import Org
 
 
-async def _two_readings_of_now(session: AsyncSession) -> tuple[dt.datetime, dt.datetime]:
-    """PostgreSQL's ``now()``: when the statement's transaction began."""
-    first = await session.scalar(select(func.now()))
-    await asyncio.sleep(0.002)
-    second = await session.scalar(select(func.now()))
-    assert first is not None
-    assert second is not None
-    return first, second
+async def _orgs(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Org)) or 0)
 
 
-async def test_on_postgresql_reads_are_each_their_own_transaction_unless_asked(
-    database: Database, backend: str
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite's readers hold a transaction, whose BEGIN and COMMIT cost no trip")
-    async with database.read_sessions() as session:
-        first, second = await _two_readings_of_now(session)
-        assert second > first, "each statement in a transaction of its own"
-        await read_in_snapshot(session)
-        third, fourth = await _two_readings_of_now(session)
-        assert third == fourth, "one transaction for the reads after read_in_snapshot"
-        assert third > second
-    async with database.read_sessions() as session:
-        first, second = await _two_readings_of_now(session)
-        assert second > first, "the pooled connection came back reading statement by statement"
+async def _add_org(database: Database) -> None:
     async with database.sessions() as session:
-        first, second = await _two_readings_of_now(session)
-        assert second == first, "the writers' sessions are transactions"
+        session.add(Org(name="Another", currency="USD"))
+        await session.commit()
+
+
+async def test_reads_see_each_commit_until_they_ask_for_one_snapshot(database: Database) -> None:
+    async with database.read_sessions() as session:
+        first = await _orgs(session)
+        await _add_org(database)
+        assert await _orgs(session) == first + 1, "each statement reads what is committed"
+        await read_in_snapshot(session)
+        snapshot = await _orgs(session)
+        await _add_org(database)
+        assert await _orgs(session) == snapshot, "one snapshot after read_in_snapshot"
+    async with database.read_sessions() as session:
+        seen = await _orgs(session)
+        await _add_org(database)
+        assert await _orgs(session) == seen + 1, "the pooled connection reads as before"
+
+
+async def test_a_readers_request_takes_one_trip_a_statement_on_sqlite(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not database.is_sqlite:
+        pytest.skip("SQLite's driver thread")
+    trips: list[str] = []
+    handed_off = aiosqlite.Connection._execute
+
+    async def counted(
+        self: aiosqlite.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await handed_off(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    async with database.read_sessions() as session:
+        await _orgs(session)
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        await _orgs(session)
+        await _orgs(session)
+        await session.commit()
+    assert trips == ["_run", "_run"], "no BEGIN, no COMMIT"

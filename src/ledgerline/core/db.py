@@ -242,9 +242,11 @@ def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
     (after the commit or rollback): the waiters are woken one at a time in arrival order the
     moment the lock is free, where SQLite's busy handler has each of them poll with sleeps of
     up to 100 ms, which is what made a 16-writer p95 forty times its p50. Writers of other
-    processes still queue on the busy timeout. Readers use a plain ``BEGIN``: under WAL they
-    never block and are never blocked; a writer's one read done before it writes (who is
-    calling, ``DEFER_WRITE_LOCK``) runs with no ``BEGIN`` at all, in autocommit.
+    processes still queue on the busy timeout. Readers run statement by statement, with no
+    ``BEGIN`` (``_statement_by_statement``), or under a plain ``BEGIN`` when they ask for one
+    snapshot (``SNAPSHOT``): under WAL they never block and are never blocked. A writer's one
+    read done before it writes (who is calling, ``DEFER_WRITE_LOCK``) runs with no ``BEGIN`` at
+    all, in autocommit.
     """
     write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
         weakref.WeakKeyDictionary()
@@ -256,7 +258,10 @@ def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        if conn.get_execution_options().get(DEFER_WRITE_LOCK, False):
+        options = conn.get_execution_options()
+        if options.get(DEFER_WRITE_LOCK, False):
+            return
+        if options.get(STATEMENT_BY_STATEMENT, False) and not options.get(SNAPSHOT, False):
             return
         if begin == "BEGIN":
             conn.exec_driver_sql("BEGIN")
@@ -304,42 +309,52 @@ async def read_before_writing(session: AsyncSession) -> AsyncIterator[None]:
 
 
 AUTOCOMMIT = "AUTOCOMMIT"
+STATEMENT_BY_STATEMENT = "ledgerline_statement_by_statement"
+"""Execution option of the read sessions' engine: each statement a transaction of its own."""
+SNAPSHOT = "ledgerline_snapshot"
+"""Execution option: this SQLite reader's statements share a transaction (``read_in_snapshot``)."""
 
 
 def _statement_by_statement(engine: AsyncEngine) -> AsyncEngine:
-    """The readers' engine for the read sessions: on PostgreSQL each statement in its own
-    transaction (autocommit), on the engine's own pool.
+    """The read sessions' engine, on ``engine``'s pool: each statement in a transaction of its
+    own, with no ``BEGIN`` and no ``COMMIT`` (autocommit).
 
-    Under READ COMMITTED, PostgreSQL's default, a statement sees what was committed when it
-    began whether or not a transaction holds it, so a request that only reads loses nothing
-    and saves two round trips, its ``BEGIN`` and its ``COMMIT``. What needs one snapshot for
+    A statement reads what was committed when it began whether or not a transaction holds it
+    (PostgreSQL's READ COMMITTED, SQLite's WAL), so a request that only reads loses nothing and
+    saves its ``BEGIN`` and ``COMMIT``: two round trips to PostgreSQL, one trip to SQLite's
+    thread (whose ``BEGIN`` travels with the first statement). What needs one snapshot for
     several statements, or a server-side cursor, asks for a transaction (``read_in_snapshot``).
-    SQLite's readers keep theirs: their ``BEGIN`` and ``COMMIT`` take no trip
-    (``sqlite_driver``).
     """
-    if engine.dialect.name != "postgresql":
-        return engine
-    return engine.execution_options(isolation_level=AUTOCOMMIT)
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(
+            isolation_level=AUTOCOMMIT, **{STATEMENT_BY_STATEMENT: True}
+        )
+    return engine.execution_options(**{STATEMENT_BY_STATEMENT: True})
 
 
 async def read_in_snapshot(session: AsyncSession) -> None:
-    """Make the session's next reads one transaction of their own, one snapshot (REPEATABLE
-    READ on PostgreSQL): for a read of many statements or batches, such as a streamed export,
-    whose server-side cursor PostgreSQL keeps only inside a transaction.
+    """Make the session's next reads one transaction of their own, one snapshot: for a read of
+    many statements or batches, such as a streamed export, whose server-side cursor PostgreSQL
+    keeps only inside a transaction. REPEATABLE READ on PostgreSQL; a ``BEGIN`` on SQLite.
 
     A session reading statement by statement (``_statement_by_statement``) ends what it holds
-    first; it holds no changes. SQLite's transactions are snapshots already.
+    first; it holds no changes. Other sessions are in a transaction already.
     """
-    if not is_postgresql(session):
-        return
     if session.in_transaction():
-        bind = session.bind
-        if not isinstance(bind, AsyncEngine):
-            return
-        if bind.get_execution_options().get("isolation_level") != AUTOCOMMIT:
+        if not reads_statement_by_statement(session):
             return
         await session.commit()
-    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    if is_postgresql(session):
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        await session.connection(execution_options={SNAPSHOT: True})
+
+
+def reads_statement_by_statement(session: AsyncSession) -> bool:
+    bind = session.bind
+    return isinstance(bind, AsyncEngine) and bool(
+        bind.get_execution_options().get(STATEMENT_BY_STATEMENT)
+    )
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
