@@ -138,7 +138,8 @@ def create_engine(
     """An engine for ``url``; ``timeouts`` (PostgreSQL) bound every connect and statement."""
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
-        engine = create_async_engine(target, echo=echo, module=OneTripDBAPI())
+        pool = {} if _in_memory(target) else {"pool_size": pool_size, "max_overflow": pool_size}
+        engine = create_async_engine(target, echo=echo, module=OneTripDBAPI(), **pool)
         pragmas = _sqlite_pragmas_for_migrations if for_migrations else _sqlite_pragmas
         event.listen(engine.sync_engine, "connect", pragmas)
         _begin_explicitly(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
@@ -163,6 +164,12 @@ def create_engine(
     event.listen(engine.sync_engine, "checkout", _pinger(timeouts.connect))
     event.listen(engine.sync_engine, "checkin", _restore_command_timeout)
     return engine
+
+
+def _in_memory(target: URL) -> bool:
+    """An in-memory SQLite database, which SQLAlchemy serves from one connection
+    (``StaticPool``, which takes no size)."""
+    return target.database in (None, "", ":memory:") or target.query.get("mode") == "memory"
 
 
 def _mark_fresh(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
