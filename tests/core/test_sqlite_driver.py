@@ -4,11 +4,9 @@ the statements of ``deferred_writes`` travel with the next statement."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import aiosqlite
 import pytest
 from sqlalchemy import (
     Integer,
@@ -40,22 +38,6 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         )
     yield engine
     await engine.dispose()
-
-
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Each hand-off to aiosqlite's thread, by the name of what it ran there."""
-    seen: list[str] = []
-    handed_off = aiosqlite.Connection._execute
-
-    async def counted(
-        self: aiosqlite.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> Any:
-        seen.append(getattr(fn, "__name__", repr(fn)))
-        return await handed_off(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    return seen
 
 
 async def test_a_statement_takes_one_trip_to_the_drivers_thread(
