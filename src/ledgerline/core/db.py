@@ -348,7 +348,7 @@ async def read_in_snapshot(session: AsyncSession) -> None:
     first; it holds no changes. Other sessions are in a transaction already.
     """
     if session.in_transaction():
-        if not reads_statement_by_statement(session):
+        if not _reads_statement_by_statement(session):
             return
         await session.commit()
     if is_postgresql(session):
@@ -357,7 +357,7 @@ async def read_in_snapshot(session: AsyncSession) -> None:
         await session.connection(execution_options={SNAPSHOT: True})
 
 
-def reads_statement_by_statement(session: AsyncSession) -> bool:
+def _reads_statement_by_statement(session: AsyncSession) -> bool:
     bind = session.bind
     return isinstance(bind, AsyncEngine) and bool(
         bind.get_execution_options().get(STATEMENT_BY_STATEMENT)
@@ -386,8 +386,9 @@ def _retrieve_outcome(check: asyncio.Future[None]) -> None:
 class Database:
     """The engines and session factories; held by the app, the CLI and the tests alike.
 
-    ``read_sessions`` serve requests that only read (GET): on SQLite they begin without
-    taking the write lock; on PostgreSQL they may go to a read replica (``read_url``).
+    ``read_sessions`` serve requests that only read (GET): statement by statement, with no
+    transaction unless one is asked for (``read_in_snapshot``), never taking SQLite's write
+    lock; on PostgreSQL they may go to a read replica (``read_url``).
     ``timeouts`` bound PostgreSQL for the app serving requests; the command line runs without.
     """
 
