@@ -28,7 +28,7 @@ from ledgerline.core.ids import new_id
 from ledgerline.dashboard import aggregates
 from ledgerline.orgs.models import Org
 from ledgerline.records.models import Category
-from ledgerline.records.service import RECORDS
+from ledgerline.records.queries import RECORDS
 
 
 async def measure(url: str, writes: int) -> list[float]:

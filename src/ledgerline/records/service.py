@@ -116,8 +116,7 @@ def _audit_values(
     }
 
 
-ACCOUNTS = cast(Table, Account.__table__)
-CATEGORIES = cast(Table, Category.__table__)
+_ACCOUNTS = cast(Table, Account.__table__)
 
 
 class CategoryFacts(Protocol):
@@ -139,28 +138,28 @@ def _account_with_category(*conditions: ColumnElement[bool]) -> Select[Any]:
     the statement."""
     return (
         select(
-            ACCOUNTS.c.id,
-            ACCOUNTS.c.name,
-            ACCOUNTS.c.currency,
-            ACCOUNTS.c.reconciled_through,
-            CATEGORIES.c.id.label("category_id"),
-            CATEGORIES.c.name.label("category_name"),
+            _ACCOUNTS.c.id,
+            _ACCOUNTS.c.name,
+            _ACCOUNTS.c.currency,
+            _ACCOUNTS.c.reconciled_through,
+            queries.CATEGORIES.c.id.label("category_id"),
+            queries.CATEGORIES.c.name.label("category_name"),
         )
         .outerjoin(
-            CATEGORIES,
+            queries.CATEGORIES,
             and_(
-                CATEGORIES.c.org_id == ACCOUNTS.c.org_id,
-                CATEGORIES.c.name_key == bindparam("category_key"),
+                queries.CATEGORIES.c.org_id == _ACCOUNTS.c.org_id,
+                queries.CATEGORIES.c.name_key == bindparam("category_key"),
             ),
         )
-        .where(ACCOUNTS.c.org_id == bindparam("org_id"), *conditions)
+        .where(_ACCOUNTS.c.org_id == bindparam("org_id"), *conditions)
     )
 
 
 _DEFAULT_ACCOUNT_AND_CATEGORY = _account_with_category(
-    ACCOUNTS.c.currency == bindparam("currency"), ACCOUNTS.c.is_default.is_(True)
+    _ACCOUNTS.c.currency == bindparam("currency"), _ACCOUNTS.c.is_default.is_(True)
 )
-_ACCOUNT_AND_CATEGORY = _account_with_category(ACCOUNTS.c.id == bindparam("account_id"))
+_ACCOUNT_AND_CATEGORY = _account_with_category(_ACCOUNTS.c.id == bindparam("account_id"))
 
 
 def _category_of(row: Any) -> CategoryFacts | None:
@@ -250,11 +249,8 @@ async def create_record(
         entity_id=record.id,
         changes=created,
     )
-    await aggregates.apply(session, deltas, along=[NewRow(RECORDS, values), entry])
+    await aggregates.apply(session, deltas, along=[NewRow(queries.RECORDS, values), entry])
     return result
-
-
-RECORDS = cast(Table, Record.__table__)
 
 
 async def get_record(session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID) -> RecordRead:
