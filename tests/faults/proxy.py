@@ -3,7 +3,8 @@
 ``cut()`` closes every connection through it (a crash, a restart, a dropped network),
 ``refuse()`` also stops listening, so new connections are refused (a stopped server),
 ``freeze()`` keeps every socket open but forwards nothing (a server or network that hangs,
-like SIGSTOP), and ``heal()`` brings it back. It runs its own event loop in a thread, so it
+like SIGSTOP), ``silence_open()`` does so for the connections open now only (a firewall or NAT
+that forgot them), and ``heal()`` brings it back. It runs its own event loop in a thread, so it
 keeps forwarding while a test blocks, whatever the test's own loop does.
 """
 
@@ -27,6 +28,7 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         self._flowing: asyncio.Event | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._silenced: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> FaultProxy:
@@ -51,6 +53,10 @@ class FaultProxy:
     def freeze(self) -> None:
         """Forward nothing, either way, on open or new connections; close none."""
         self._run(self._set_flowing(flowing=False))
+
+    def silence_open(self) -> None:
+        """Forward nothing on the connections open now, and close none; new ones flow."""
+        self._run(self._silence_open())
 
     def heal(self) -> None:
         """Listen and forward again (what a frozen link held back goes through)."""
@@ -92,9 +98,13 @@ class FaultProxy:
         else:
             self._flowing.clear()
 
+    async def _silence_open(self) -> None:
+        self._silenced |= self._writers
+
     async def _heal(self) -> None:
         if self._server is None:
             await self._listen()
+        self._silenced.clear()
         await self._set_flowing(flowing=True)
 
     async def _accept(
@@ -117,6 +127,8 @@ class FaultProxy:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await source.read(CHUNK):
                 await self._flowing.wait()
+                if target in self._silenced:
+                    continue
                 if target.transport.is_closing():
                     break
                 target.write(data)

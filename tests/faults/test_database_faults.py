@@ -8,11 +8,13 @@ A client that gives up after a few seconds turns a hang into a failure.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from ledgerline.core.db import PING_AFTER_IDLE
 from tests.conftest import _pg_admin
 from tests.faults.conftest import Link, answers, wait_until
 
@@ -70,6 +72,17 @@ def test_dropped_connections_are_replaced_without_an_error(link: Link) -> None:
         headers = link.server.login(client)
         for _ in range(3):
             link.proxy.cut()
+            assert client.get("/api/v1/users/me", headers=headers).status_code == 200
+
+
+def test_connections_gone_silent_while_idle_are_pinged_and_replaced(link: Link) -> None:
+    """A link that forgot the pooled connections (no close, nothing forwarded) is found by the
+    ping of a connection idle for ``PING_AFTER_IDLE``: the request gets a new connection."""
+    with httpx.Client(base_url=link.server.base_url, timeout=ANSWER_SECONDS) as client:
+        headers = link.server.login(client)
+        link.proxy.silence_open()
+        time.sleep(PING_AFTER_IDLE + 0.5)
+        for _ in range(3):
             assert client.get("/api/v1/users/me", headers=headers).status_code == 200
 
 

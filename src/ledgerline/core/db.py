@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -107,10 +108,10 @@ class Timeouts:
     """How long PostgreSQL may take before a request gives up on it (503).
 
     ``connect`` bounds opening a connection, waiting for a free one in the pool, and the ping
-    of a pooled connection before its use. ``statement`` is PostgreSQL's ``statement_timeout``;
-    the driver's own command timeout, which is what ends a wait on a server that stopped
-    answering altogether, is a little longer, so that a slow statement is normally cancelled by
-    the server, which keeps the connection.
+    of a pooled connection that sat idle (``PING_AFTER_IDLE``) before its use. ``statement`` is
+    PostgreSQL's ``statement_timeout``; the driver's own command timeout, which is what ends a
+    wait on a server that stopped answering altogether, is a little longer, so that a slow
+    statement is normally cancelled by the server, which keeps the connection.
     """
 
     connect: float = 5.0
@@ -123,7 +124,9 @@ class Timeouts:
 
 COMMAND_TIMEOUT_GRACE = 1.0
 _LIFTED_COMMAND_TIMEOUT = "ledgerline_lifted_command_timeout"
-_FRESH = "ledgerline_fresh"
+_IDLE_SINCE = "ledgerline_idle_since"
+PING_AFTER_IDLE = 1.0
+"""Seconds a pooled PostgreSQL connection may sit in the pool before its next use pings it."""
 
 
 def create_engine(
@@ -160,9 +163,9 @@ def create_engine(
             "server_settings": {"statement_timeout": str(round(timeouts.statement * 1000))},
         },
     )
-    event.listen(engine.sync_engine, "connect", _mark_fresh)
     event.listen(engine.sync_engine, "checkout", _pinger(timeouts.connect))
     event.listen(engine.sync_engine, "checkin", _restore_command_timeout)
+    event.listen(engine.sync_engine, "checkin", _mark_idle)
     return engine
 
 
@@ -172,23 +175,33 @@ def _in_memory(target: URL) -> bool:
     return target.database in (None, "", ":memory:") or target.query.get("mode") == "memory"
 
 
-def _mark_fresh(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    record.info[_FRESH] = True
+def _mark_idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
 
 
 def _pinger(timeout: float) -> Callable[[Any, ConnectionPoolEntry, Any], None]:
-    """SQLAlchemy's ``pool_pre_ping``, but within ``timeout`` rather than the command timeout.
+    """SQLAlchemy's ``pool_pre_ping``, within ``timeout`` rather than the command timeout, and
+    only for a connection that sat idle for ``PING_AFTER_IDLE`` or more.
 
-    A pooled connection that does not answer is closed at once (not gracefully, which would
-    wait on a frozen server too) and the pool replaces it; a connection just opened has
-    answered already and is not pinged (as with ``pool_pre_ping``), so a replacement that
-    cannot connect fails with the connect error itself.
+    A ping is a round trip, a fifth of a small request's time on this service; a connection
+    back in use within a second needs none: one the server closed (a restart, a terminated
+    backend, a cut link) is known closed by the driver as soon as the event loop has read the
+    end of its stream, and is replaced without a round trip. A link gone silent without
+    closing is what a long idle risks (a firewall's or NAT's timeout), and what the ping of an
+    idle connection finds; on a connection in steady use it is found by the statement's own
+    timeout. A pooled connection that does not answer is closed at once (not gracefully, which
+    would wait on a frozen server too) and the pool replaces it; a connection just opened has
+    answered already and is not pinged, so a replacement that cannot connect fails with the
+    connect error itself.
     """
 
     def ping(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-        if record.info.pop(_FRESH, False):
-            return
+        idle_since = record.info.pop(_IDLE_SINCE, None)
         driver = dbapi_connection.driver_connection
+        if driver.is_closed():
+            raise DisconnectionError("the server closed the pooled connection")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
         try:
             await_(driver.fetchval("SELECT 1", timeout=timeout))
         except Exception as exc:
