@@ -43,6 +43,9 @@ API_PREFIX = "/api/v1"
 
 
 DOMAIN_ROUTERS = (
+    records_router,
+    dashboard_router,
+    accounts_router,
     auth_router,
     users_router,
     orgs_router,
@@ -50,12 +53,26 @@ DOMAIN_ROUTERS = (
     import_jobs_router,
     import_profiles_router,
     category_rules_router,
-    records_router,
-    accounts_router,
     statements_router,
-    dashboard_router,
     audit_router,
 )
+"""In order of traffic: a request is matched against the routes one by one, so the routes most
+requests reach come first (no two routers' paths overlap: ids are ``:uuid``, so
+``/records/export`` is never a record's id). The documentation keeps its reading order
+(``OPENAPI_TAGS``)."""
+
+OPENAPI_TAGS = [
+    {"name": "operations", "description": "Health, readiness and metrics."},
+    {"name": "auth", "description": "Register, log in, refresh and log out."},
+    {"name": "users", "description": "The caller's own profile."},
+    {"name": "orgs", "description": "Organizations and their members' roles."},
+    {"name": "records", "description": "Income and expense records, their import and export."},
+    {"name": "bank statements", "description": "Import profiles and categorisation rules."},
+    {"name": "accounts and transfers", "description": "Accounts, balances, reconciliation."},
+    {"name": "accounts", "description": "Bank statements imported into an account."},
+    {"name": "dashboard", "description": "Totals, categories, trends, recent activity, insights."},
+    {"name": "audit", "description": "Who changed what, when."},
+]
 
 
 def include_api(app: FastAPI) -> None:
@@ -63,8 +80,7 @@ def include_api(app: FastAPI) -> None:
 
     Not through one ``/api/v1`` router holding them all: FastAPI matches a request against
     each level of included routers again as it descends, so that level cost each API request
-    one more pass over the routes (about 0.05 ms of a record's get, 2%). The OpenAPI document
-    is the same, byte for byte.
+    one more pass over the routes (about 0.05 ms of a record's get, 2%).
     """
     for domain_router in DOMAIN_ROUTERS:
         app.include_router(domain_router, prefix=API_PREFIX, responses=error_responses(503))
@@ -125,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url="/redoc",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        openapi_tags=OPENAPI_TAGS,
     )
     app.state.settings = settings
     app.state.database = database

@@ -47,6 +47,14 @@ def matches(pattern: str, text: str) -> bool:
     return re.search(pattern, text) is not None
 
 
+class TestTags:
+    def test_every_operations_tag_is_described_in_reading_order(self) -> None:
+        described = [tag["name"] for tag in DOCUMENT["tags"]]
+        used = {tag for _method, _path, operation in operations() for tag in operation["tags"]}
+        assert used == set(described)
+        assert described[:3] == ["operations", "auth", "users"]
+
+
 class TestOperationIds:
     def test_each_is_its_route_functions_name(self) -> None:
         names = {
