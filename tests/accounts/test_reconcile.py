@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import random
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -19,6 +20,9 @@ from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.models import Org
 from ledgerline.orgs.permissions import Role
 from ledgerline.orgs.schemas import OrgRead
+from ledgerline.records import service as records_service
+from ledgerline.records.schemas import RecordCreate
+from ledgerline.records.types import RecordType
 from tests.accounts.helpers import accounts_url, balance_of, create_account
 from tests.factories import Actor, World, error_fields, problem
 from tests.imports_exports.helpers import upload
@@ -263,15 +267,24 @@ async def test_a_record_written_during_reconciliation_is_counted_or_refused(
     assert refused, "no writer met the closed period"
 
 
+WRITER_CHECKS = ["require_open", "create in the account", "create in the default account"]
+
+
 @pytest.mark.postgres_only
 @pytest.mark.usefixtures("postgres_only")
+@pytest.mark.parametrize("writer", WRITER_CHECKS)
 async def test_a_writer_checking_during_an_uncommitted_reconciliation_waits_and_is_refused(
-    client: httpx.AsyncClient, world: World, database: Database
+    client: httpx.AsyncClient, world: World, database: Database, writer: str
 ) -> None:
     """The interleaving the lock exists for, step by step: a reconciliation has locked the
     period but not committed; a writer's check meanwhile must wait for it and then refuse,
-    never read the old date and go ahead."""
-    account = uuid.UUID((await create_account(client, world.org_id, world.admin))["id"])
+    never read the old date and go ahead. A record's create takes the lock as it finds its
+    account and reads the period in its write statement (``closing.UncheckedPeriod``)."""
+    if writer == "create in the default account":
+        first = await create_record(client, org_id=world.org_id, actor=world.analyst)
+        account = uuid.UUID(first["account_id"])
+    else:
+        account = uuid.UUID((await create_account(client, world.org_id, world.admin))["id"])
     day = dt.date(2026, 2, 28)
     async with database.sessions() as reconciling, database.sessions() as writing:
         ctx = OrgContext(
@@ -286,7 +299,18 @@ async def test_a_writer_checking_during_an_uncommitted_reconciliation_waits_and_
             ReconcileRequest(statement_date=day, statement_balance="0", lock=True),
         )
         assert result.locked
-        check = asyncio.create_task(closing.require_open(writing, world.org_id, [(account, day)]))
+        if writer == "require_open":
+            write = closing.require_open(writing, world.org_id, [(account, day)])
+        else:
+            new = RecordCreate(
+                amount=Decimal("1.00"),
+                type=RecordType.INCOME,
+                category="Pay",
+                date=day,
+                account_id=account if writer == "create in the account" else None,
+            )
+            write = records_service.create_record(writing, ctx, new)
+        check = asyncio.create_task(write)
         done, _ = await asyncio.wait([check], timeout=1)
         assert not done, "the writer read the period while the reconciliation was uncommitted"
         await reconciling.commit()

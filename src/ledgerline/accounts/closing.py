@@ -10,20 +10,35 @@ to the commit: every writer takes it shared before it reads ``reconciled_through
 not block each other), reconciling takes it exclusively before it reads the balance. So a
 record written while its account is being reconciled either committed first (the
 reconciliation's balance counts it) or reads the new date and is refused; none slips in
-behind. An advisory lock rather than the account row's ``FOR KEY SHARE``/``FOR UPDATE``: row
-lockers that share a lock can overtake a waiting exclusive one, so a steady stream of writers
-starved reconciliation for minutes, where the lock manager queues requests in order. SQLite
-runs one writing transaction at a time anyway.
+behind. A writer may take the lock in the statement that finds its account and read the
+closed period in its write statement (``shared_lock_of``, ``UncheckedPeriod``): what matters
+is that the read begins after the lock. An advisory lock rather than the account row's
+``FOR KEY SHARE``/``FOR UPDATE``: row lockers that share a lock can overtake a waiting
+exclusive one, so a steady stream of writers starved reconciliation for minutes, where the
+lock manager queues requests in order. SQLite runs one writing transaction at a time anyway.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Row,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts import balances
@@ -39,9 +54,13 @@ from ledgerline.dashboard import aggregates
 from ledgerline.orgs.dependencies import OrgContext
 
 
-def _lock_key(account_id: uuid.UUID) -> int:
-    digest = hashlib.blake2b(b"account_closing:" + account_id.bytes, digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def _lock_key(account_id: uuid.UUID | ColumnElement[uuid.UUID]) -> ColumnElement[int]:
+    """The account's closing-lock key, a 64-bit hash of its id computed by PostgreSQL, so that a
+    writer can take the lock in the very statement that finds its account
+    (``shared_lock_of``)."""
+    text = literal(str(account_id)) if isinstance(account_id, uuid.UUID) else cast(account_id, Text)
+    digest = func.md5(literal("account_closing:") + text)
+    return cast(cast(literal("x") + func.substr(digest, 1, 16), BIT(64)), BigInteger)
 
 
 class PeriodClosed(Conflict):
@@ -76,10 +95,7 @@ async def require_open(
     if is_postgresql(session):
         # The org's rebuild lock too, which the write's aggregates need (in the same order as
         # when it was taken apart, after the accounts'): one round trip for every lock.
-        locks = [
-            func.pg_advisory_xact_lock_shared(_lock_key(account_id))
-            for account_id in sorted(earliest)
-        ]
+        locks = [shared_lock_of(account_id) for account_id in sorted(earliest)]
         rebuild = aggregates.shared_rebuild_lock(session, org_id)
         await session.execute(select(*locks, *([rebuild] if rebuild is not None else [])))
     elif known.keys() >= earliest.keys():
@@ -89,8 +105,40 @@ async def require_open(
     _refuse_closed(earliest, rows)
 
 
+def shared_lock_of(account_id: uuid.UUID | ColumnElement[uuid.UUID]) -> ColumnElement[Any]:
+    """A column for a PostgreSQL writer's statement that finds its account (``account_id``): it
+    takes the account's closing lock shared as the row is found, a round trip fewer than
+    ``require_open``. The statement read the row in a snapshot taken before the lock: the
+    closed period must be read again by a later statement (``UncheckedPeriod``)."""
+    return func.pg_advisory_xact_lock_shared(_lock_key(account_id))
+
+
+@dataclass(frozen=True, slots=True)
+class UncheckedPeriod:
+    """A write to ``account_id`` on or after ``earliest`` whose transaction holds the account's
+    closing lock (``shared_lock_of``) and has yet to read its closed period: with ``read``,
+    in any statement that begins after the lock (the write's own, ``aggregates.apply``'s
+    ``then_read``), whose rows ``require_open`` checks."""
+
+    account_id: uuid.UUID
+    earliest: dt.date
+
+    read: ClassVar[Select[uuid.UUID, str, dt.date | None]] = select(
+        Account.id, Account.name, Account.reconciled_through
+    ).where(Account.id == bindparam("closing_account_id"))
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {"closing_account_id": self.account_id}
+
+    def require_open(self, rows: Iterable[Row[Any]]) -> None:
+        """Refuse (409) if the rows ``read`` found say the period is closed."""
+        _refuse_closed({self.account_id: self.earliest}, (tuple(row) for row in rows))
+
+
 def _refuse_closed(
-    earliest: dict[uuid.UUID, dt.date], periods: Iterable[tuple[uuid.UUID, str, dt.date | None]]
+    earliest: dict[uuid.UUID, dt.date],
+    periods: Iterable[tuple[Any, ...]],
 ) -> None:
     for account_id, name, closed in periods:
         if account_id in earliest and closed is not None and earliest[account_id] <= closed:

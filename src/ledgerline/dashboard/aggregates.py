@@ -22,7 +22,7 @@ import functools
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from typing import cast as cast_type
@@ -30,6 +30,7 @@ from typing import cast as cast_type
 from sqlalchemy import (
     ColumnElement,
     Insert,
+    Row,
     Select,
     Table,
     and_,
@@ -229,7 +230,18 @@ def shared_rebuild_lock(session: AsyncSession, org_id: uuid.UUID) -> ColumnEleme
     if org_id in held:
         return None
     held.add(org_id)
+    return rebuild_lock_shared(org_id)
+
+
+def rebuild_lock_shared(org_id: uuid.UUID) -> ColumnElement[Any]:
+    """The expression that takes the org's rebuild lock shared (PostgreSQL), for a statement
+    that may take it or not (a column of the row it finds): once it did, ``rebuild_lock_held``."""
     return func.pg_advisory_xact_lock_shared(_lock_key(org_id))
+
+
+def rebuild_lock_held(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """The session's transaction took the org's rebuild lock shared: ``apply`` does not again."""
+    _shared_rebuild_locks(session).add(org_id)
 
 
 async def _share_rebuild_lock(session: AsyncSession, org_id: uuid.UUID) -> None:
@@ -254,9 +266,20 @@ def _accumulate(statement: Any, grain: Grain) -> Insert:
     )
 
 
-async def apply(session: AsyncSession, deltas: Deltas, *, along: Sequence[NewRow] = ()) -> None:
+async def apply(
+    session: AsyncSession,
+    deltas: Deltas,
+    *,
+    along: Sequence[NewRow] = (),
+    then_read: tuple[Select[*tuple[Any, ...]], Mapping[str, Any]] | None = None,
+) -> Sequence[Row[Any]]:
     """Add the deltas to every grain, and insert the rows ``along`` with them: in one
     statement on PostgreSQL, in one trip on SQLite, whatever the number of rows.
+
+    ``then_read`` (a query and its parameters, named apart from the writes'): on PostgreSQL,
+    the statement's final ``SELECT`` instead of ``SELECT 1``, in the snapshot the statement
+    began with (it does not see the statement's own writes); its rows are returned, a round
+    trip fewer than reading them apart. Elsewhere it is not read and nothing is returned.
 
     On PostgreSQL the rows travel as one array per column and each grain's upsert reads them
     back with ``unnest``; the five upserts, and the inserts of ``along``, are the
@@ -271,8 +294,8 @@ async def apply(session: AsyncSession, deltas: Deltas, *, along: Sequence[NewRow
     building an upsert (its ``excluded`` columns, its cache key) cost more than executing it.
     """
     orgs = deltas.orgs()
-    if not orgs and not along:
-        return
+    if not orgs and not along and then_read is None:
+        return ()
     for org_id in orgs:
         await _share_rebuild_lock(session, org_id)
     if is_postgresql(session):
@@ -284,15 +307,19 @@ async def apply(session: AsyncSession, deltas: Deltas, *, along: Sequence[NewRow
         for position, row in enumerate(along):
             for name, value in row.values.items():
                 parameters[_insert_name(position, name)] = value
-        statement = _postgresql_upserts(tuple(row.shape for row in along))
+        final = None
+        if then_read is not None:
+            final, read_parameters = then_read
+            parameters.update(read_parameters)
+        statement = _postgresql_upserts(tuple(row.shape for row in along), final)
         connection = await session.connection()
-        await connection.execute(statement, parameters)
-        return
+        return (await connection.execute(statement, parameters)).all()
     async with deferred_writes(session) as writes:
         for row in along:
             await writes.execute(_insert(row.table.name), [row.values])
         for grain, statement in zip(GRAINS, _sqlite_upserts(), strict=True):
             await writes.execute(statement, deltas.rows(grain))
+    return ()
 
 
 def _array_name(index: int, column: str) -> str:
@@ -315,10 +342,14 @@ def _sqlite_upserts() -> tuple[Insert, ...]:
 
 
 @functools.cache
-def _postgresql_upserts(shapes: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Any:
+def _postgresql_upserts(
+    shapes: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    final: Select[*tuple[Any, ...]] | None = None,
+) -> Any:
     """``WITH insert_r0 AS (INSERT ...), upsert_<table> AS (INSERT ... SELECT FROM
     unnest(arrays) ON CONFLICT ...), ... SELECT 1``: the rows of ``shapes`` (table, columns)
-    inserted and every grain's upsert, in one statement, its values bound by name."""
+    inserted and every grain's upsert, in one statement, its values bound by name; ``final``
+    in place of ``SELECT 1``."""
     inserts = []
     for position, (table_name, inserted) in enumerate(shapes):
         into = Base.metadata.tables[table_name]
@@ -343,7 +374,7 @@ def _postgresql_upserts(shapes: tuple[tuple[str, tuple[str, ...]], ...] = ()) ->
             columns, select(*(rows.c[name] for name in columns))
         )
         upserts.append(_accumulate(insert, grain).cte(f"upsert_{table.name}"))
-    return select(literal(1)).add_cte(*inserts, *upserts)
+    return (select(literal(1)) if final is None else final).add_cte(*inserts, *upserts)
 
 
 def live_records(org_id: uuid.UUID) -> Select[Any]:

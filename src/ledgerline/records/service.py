@@ -13,12 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts import service as accounts_service
-from ledgerline.accounts.closing import require_open
+from ledgerline.accounts.closing import UncheckedPeriod, require_open, shared_lock_of
 from ledgerline.accounts.models import Account, AccountFacts
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
-from ledgerline.core.db import utcnow
+from ledgerline.core.db import is_postgresql, utcnow
 from ledgerline.core.deferred_writes import NewRow
 from ledgerline.core.errors import (
     Conflict,
@@ -166,29 +166,52 @@ def _category_of(row: Any) -> CategoryFacts | None:
     return None if row.category_id is None else _Category(row.category_id, row.category_name)
 
 
+class _NewRecordTarget(NamedTuple):
+    """Where a new record goes: its account, its category if the org has it, and, on
+    PostgreSQL when the account was found with its closing lock taken, the closed-period
+    check still to read (in the write's statement)."""
+
+    account: AccountFacts
+    category: CategoryFacts | None
+    unchecked: UncheckedPeriod | None
+
+
 async def _account_and_category(
     session: AsyncSession, ctx: OrgContext, data: RecordCreate
-) -> tuple[AccountFacts, CategoryFacts | None]:
+) -> _NewRecordTarget:
     """A new record's account, and its category if the org has it, in one statement (one trip
-    or round trip less than reading them apart). A missing default account is created; a
-    missing named account is refused (422) as ``account_for_record`` refuses it."""
+    or round trip less than reading them apart); on PostgreSQL the same statement takes the
+    account's closing lock and the org's rebuild lock, shared, as ``require_open`` would. A
+    missing default account is created; a missing named account is refused (422) as
+    ``account_for_record`` refuses it."""
     key = fold_key(data.category)
     if data.account_id is not None:
+        statement = _ACCOUNT_AND_CATEGORY
         parameters = {"org_id": ctx.org_id, "account_id": data.account_id, "category_key": key}
-        row = (await session.execute(_ACCOUNT_AND_CATEGORY, parameters)).one_or_none()
-        if row is None:
-            return await accounts_service.account_for_record(
-                session, ctx.org_id, data.account_id, data.currency
-            ), None
-        account: AccountFacts = row
-        accounts_service.require_currency(account, data.currency)
-        return account, _category_of(row)
-    currency = data.currency or ctx.org.currency
-    parameters = {"org_id": ctx.org_id, "currency": currency, "category_key": key}
-    row = (await session.execute(_DEFAULT_ACCOUNT_AND_CATEGORY, parameters)).one_or_none()
+    else:
+        statement = _DEFAULT_ACCOUNT_AND_CATEGORY
+        currency = data.currency or ctx.org.currency
+        parameters = {"org_id": ctx.org_id, "currency": currency, "category_key": key}
+    locking = is_postgresql(session)
+    if locking:
+        statement = statement.add_columns(
+            shared_lock_of(_ACCOUNTS.c.id), aggregates.rebuild_lock_shared(ctx.org_id)
+        )
+    row = (await session.execute(statement, parameters)).one_or_none()
     if row is None:
-        return await accounts_service.default_account(session, ctx.org_id, currency), None
-    return row, _category_of(row)
+        if data.account_id is not None:
+            account = await accounts_service.account_for_record(
+                session, ctx.org_id, data.account_id, data.currency
+            )
+        else:
+            account = await accounts_service.default_account(session, ctx.org_id, currency)
+        return _NewRecordTarget(account, None, None)
+    if data.account_id is not None:
+        accounts_service.require_currency(row, data.currency)
+    if not locking:
+        return _NewRecordTarget(row, _category_of(row), None)
+    aggregates.rebuild_lock_held(session, ctx.org_id)
+    return _NewRecordTarget(row, _category_of(row), UncheckedPeriod(row.id, data.date))
 
 
 async def create_record(
@@ -204,10 +227,11 @@ async def create_record(
     )
     if (replayed := await idempotent.replay(session, data, RecordRead)) is not None:
         return replayed
-    account, category = await _account_and_category(session, ctx, data)
+    account, category, unchecked = await _account_and_category(session, ctx, data)
     currency = account.currency
     amount_minor = minor_amount(data.amount, currency)
-    await require_open(session, ctx.org_id, [(account.id, data.date)], read=[account])
+    if unchecked is None:
+        await require_open(session, ctx.org_id, [(account.id, data.date)], read=[account])
     if category is None:
         category = await category_for(session, ctx.org_id, data.category)
     now = utcnow()
@@ -249,7 +273,14 @@ async def create_record(
         entity_id=record.id,
         changes=created,
     )
-    await aggregates.apply(session, deltas, along=[NewRow(queries.RECORDS, values), entry])
+    rows = await aggregates.apply(
+        session,
+        deltas,
+        along=[NewRow(queries.RECORDS, values), entry],
+        then_read=None if unchecked is None else (unchecked.read, unchecked.parameters),
+    )
+    if unchecked is not None:
+        unchecked.require_open(rows)
     return result
 
 
