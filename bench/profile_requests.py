@@ -109,6 +109,7 @@ async def profile(url: str, requests: int, top: int, args_sort: str, chosen: Seq
             kinds = {
                 "create": ("POST", f"/orgs/{org}/records", CREATE_BODY),
                 "list": ("GET", f"/orgs/{org}/records", None),
+                "summary": ("GET", f"/orgs/{org}/dashboard/summary", None),
             }
             first = (await client.get(f"/orgs/{org}/records", params={"limit": 1})).json()
             kinds["get"] = ("GET", f"/orgs/{org}/records/{first['items'][0]['id']}", None)
@@ -142,7 +143,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
-    parser.add_argument("--kinds", default="create,list,get", help="of create, list, get")
+    parser.add_argument("--kinds", default="create,list,get", help="of create, list, get, summary")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="ledgerline-profile-") as tmp,
