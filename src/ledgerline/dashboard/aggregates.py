@@ -230,10 +230,10 @@ def shared_rebuild_lock(session: AsyncSession, org_id: uuid.UUID) -> ColumnEleme
     if org_id in held:
         return None
     held.add(org_id)
-    return rebuild_lock_shared(org_id)
+    return shared_rebuild_lock_of(org_id)
 
 
-def rebuild_lock_shared(org_id: uuid.UUID) -> ColumnElement[Any]:
+def shared_rebuild_lock_of(org_id: uuid.UUID) -> ColumnElement[Any]:
     """The expression that takes the org's rebuild lock shared (PostgreSQL), for a statement
     that may take it or not (a column of the row it finds): once it did, ``rebuild_lock_held``."""
     return func.pg_advisory_xact_lock_shared(_lock_key(org_id))

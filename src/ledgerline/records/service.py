@@ -195,7 +195,7 @@ async def _account_and_category(
     locking = is_postgresql(session)
     if locking:
         statement = statement.add_columns(
-            shared_lock_of(_ACCOUNTS.c.id), aggregates.rebuild_lock_shared(ctx.org_id)
+            shared_lock_of(_ACCOUNTS.c.id), aggregates.shared_rebuild_lock_of(ctx.org_id)
         )
     row = (await session.execute(statement, parameters)).one_or_none()
     if row is None:
