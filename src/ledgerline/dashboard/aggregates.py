@@ -28,6 +28,7 @@ from typing import Any
 from typing import cast as cast_type
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Insert,
     Row,
@@ -230,13 +231,19 @@ def shared_rebuild_lock(session: AsyncSession, org_id: uuid.UUID) -> ColumnEleme
     if org_id in held:
         return None
     held.add(org_id)
-    return shared_rebuild_lock_of(org_id)
-
-
-def shared_rebuild_lock_of(org_id: uuid.UUID) -> ColumnElement[Any]:
-    """The expression that takes the org's rebuild lock shared (PostgreSQL), for a statement
-    that may take it or not (a column of the row it finds): once it did, ``rebuild_lock_held``."""
     return func.pg_advisory_xact_lock_shared(_lock_key(org_id))
+
+
+SHARED_REBUILD_LOCK = func.pg_advisory_xact_lock_shared(
+    bindparam("rebuild_lock_key", type_=BigInteger)
+)
+"""A column taking an org's rebuild lock shared (PostgreSQL), for a statement built once that
+may take it or not (a column of the row it finds); its parameter is
+``rebuild_lock_parameters``, and once it took the lock, ``rebuild_lock_held``."""
+
+
+def rebuild_lock_parameters(org_id: uuid.UUID) -> dict[str, int]:
+    return {"rebuild_lock_key": _lock_key(org_id)}
 
 
 def rebuild_lock_held(session: AsyncSession, org_id: uuid.UUID) -> None:
