@@ -37,7 +37,9 @@ CATEGORY_SPELLINGS = {
     "Salary": ["salary"],
     "Travel": ["travel", "TRAVEL"],
 }
-NOTE_WORDS = ["coffee", "Lunch", "taxi", "groceries", "100%", "under_score", "Miete", "ma\u00dfe"]
+NOTE_WORDS = [
+    "coffee", "Lunch", "taxi", "groceries", "100%", "under_score", "Miete", "ma\u00dfe", "n/a",
+]  # fmt: skip
 AMOUNTS = ["0.99", "5.00", "5", "12.50", "12.5", "100.00", "250.75", "999.99", "2500", "40.10"]
 SORTS = ["-date", "date", "-amount", "amount", "-created_at", "created_at"]
 SortKey = tuple[Any, uuid.UUID]
@@ -134,7 +136,9 @@ def random_query(rng: random.Random, dates: list[str]) -> dict[str, Any]:
     if rng.random() < 0.3:
         query["currency"] = rng.choice(["USD", "EUR", "eur"])
     if rng.random() < 0.3:
-        query["q"] = rng.choice(["COFFEE", "lunch", "%", "_", "Food", "caf\u00e9", "MASSE", "x"])
+        query["q"] = rng.choice(
+            ["COFFEE", "lunch", "%", "_", "/", "Food", "caf\u00e9", "MASSE", "x"]
+        )
     return query
 
 
@@ -187,6 +191,7 @@ class TestFilters:
             {"currency": "eur"},
             {"q": "%"},
             {"q": "under_"},
+            {"q": "n/a"},
             {"q": "strasse"},
         ]
         for query in queries:

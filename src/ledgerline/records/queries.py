@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -143,41 +144,71 @@ def record_rows(org_id: uuid.UUID, *, deleted: bool | None = False) -> Select[Re
     return select(Record).where(*_in_org(org_id, deleted=deleted))
 
 
+_FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "type": lambda value: RECORDS.c.type == value,
+    "category_ids": RECORDS.c.category_id.in_,
+    "date_from": lambda day: RECORDS.c.date >= day,
+    "date_to": lambda day: RECORDS.c.date <= day,
+    "amount_min": lambda scaled: RECORDS.c.amount_scaled >= scaled,
+    "amount_max": lambda scaled: RECORDS.c.amount_scaled <= scaled,
+    "currency": lambda code: RECORDS.c.currency == code,
+    "q": lambda pattern: RECORDS.c.search_key.like(pattern, escape="/"),
+    "account_ids": RECORDS.c.account_id.in_,
+}
+"""Every filter as the condition on its value (see ``_filter_values``): the one definition of
+what a filter means, given values (``filter_conditions``) or bound parameters of its name
+(the list's page, built once per combination of filters: ``_page_statement``)."""
+_LISTS = frozenset({"category_ids", "account_ids"})
+
+
+def _filter_values(
+    filters: RecordFilters, category_ids: Sequence[uuid.UUID] | None
+) -> dict[str, Any]:
+    """The bound values of the filters ``filters`` sets, by name (see ``_FILTERS``); the
+    categories only as ids the caller resolved (``category_ids_of``)."""
+    values: dict[str, Any] = {}
+    if filters.type is not None:
+        values["type"] = filters.type.value
+    if filters.category and category_ids is not None:
+        values["category_ids"] = list(category_ids)
+    if filters.date_from is not None:
+        values["date_from"] = filters.date_from
+    if filters.date_to is not None:
+        values["date_to"] = filters.date_to
+    if filters.amount_min is not None:
+        values["amount_min"] = RecordFilters.scaled(filters.amount_min)
+    if filters.amount_max is not None:
+        values["amount_max"] = RecordFilters.scaled(filters.amount_max)
+    if filters.currency is not None:
+        values["currency"] = filters.currency
+    if filters.q is not None:
+        values["q"] = f"%{_like_escaped(fold_key(filters.q))}%"
+    if filters.account_id:
+        values["account_ids"] = sorted(set(filters.account_id))
+    return values
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by ``LIKE ... ESCAPE '/'``."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
 def filter_conditions(
     org_id: uuid.UUID,
     filters: RecordFilters,
     *,
     category_ids: Sequence[uuid.UUID] | None = None,
 ) -> list[ColumnElement[bool]]:
-    """The filters as conditions. ``category_ids``, when the caller resolved the category
-    names already (``category_ids_of``), replaces the name subquery with their ids, which lets
-    the planner use ``ix_records_live_category_date`` for a page in date order."""
-    conditions: list[ColumnElement[bool]] = []
-    if filters.type is not None:
-        conditions.append(RECORDS.c.type == filters.type.value)
-    if filters.category:
+    """The filters as conditions bound to their values. ``category_ids``, when the caller
+    resolved the category names already (``category_ids_of``), replaces the name subquery with
+    their ids, which lets the planner use ``ix_records_live_category_date`` for a page in date
+    order."""
+    values = _filter_values(filters, category_ids)
+    conditions = [condition(values[name]) for name, condition in _FILTERS.items() if name in values]
+    if filters.category and category_ids is None:
         conditions.append(
-            RECORDS.c.category_id.in_(
-                category_ids
-                if category_ids is not None
-                else _category_ids_statement(org_id, filters.category)
-            )
+            RECORDS.c.category_id.in_(_category_ids_statement(org_id, filters.category))
         )
-    if filters.date_from is not None:
-        conditions.append(RECORDS.c.date >= filters.date_from)
-    if filters.date_to is not None:
-        conditions.append(RECORDS.c.date <= filters.date_to)
-    low, high = RecordFilters.scaled(filters.amount_min), RecordFilters.scaled(filters.amount_max)
-    if low is not None:
-        conditions.append(RECORDS.c.amount_scaled >= low)
-    if high is not None:
-        conditions.append(RECORDS.c.amount_scaled <= high)
-    if filters.currency is not None:
-        conditions.append(RECORDS.c.currency == filters.currency)
-    if filters.q is not None:
-        conditions.append(RECORDS.c.search_key.contains(fold_key(filters.q), autoescape=True))
-    if filters.account_id:
-        conditions.append(RECORDS.c.account_id.in_(sorted(set(filters.account_id))))
     return conditions
 
 
@@ -228,14 +259,42 @@ def to_read(record: RecordFields, category: str | None) -> RecordRead:
     )
 
 
-def _after(spec: SortSpec, value: Any, record_id: uuid.UUID) -> ColumnElement[bool]:
-    """Rows strictly after (value, id) in the sort order: the keyset condition.
+def _after(spec: SortSpec) -> ColumnElement[bool]:
+    """Rows strictly after (``after_value``, ``after_id``) in the sort order: the keyset
+    condition.
 
     Written as a row comparison, which both databases turn into the start of the index scan;
     the equivalent ``a < x OR (a = x AND id < y)`` is only a filter, so a deep page would scan
     every row before it."""
     key = tuple_(spec.column, RECORDS.c.id)
-    return key < (value, record_id) if spec.descending else key > (value, record_id)
+    position = tuple_(
+        bindparam("after_value", type_=spec.column.type),
+        bindparam("after_id", type_=RECORDS.c.id.type),
+    )
+    return key < position if spec.descending else key > position
+
+
+@functools.lru_cache(maxsize=512)
+def _page_statement(
+    filters: tuple[str, ...], sort: RecordSort, *, deleted: bool, after: bool, offset: bool
+) -> Select[Any]:
+    """A page's statement for one combination of filters (names of ``_FILTERS``), sort and
+    position, its values bound (``org_id``, each filter's, ``after_value`` and ``after_id``,
+    ``limit``, ``offset``). Built once per combination: building a page's statement and its
+    cache key took 0.1 to 0.2 ms, a twentieth of the request."""
+    spec = SORTS[sort]
+    statement = records_of(bindparam("org_id"), deleted=deleted).where(
+        *(_FILTERS[name](bindparam(name, expanding=name in _LISTS)) for name in filters)
+    )
+    if after:
+        statement = statement.where(_after(spec))
+    order = (
+        (spec.column.desc(), RECORDS.c.id.desc())
+        if spec.descending
+        else (spec.column, RECORDS.c.id)
+    )
+    statement = statement.order_by(*order).limit(bindparam("limit"))
+    return statement.offset(bindparam("offset")) if offset else statement
 
 
 def _fingerprint(org_id: uuid.UUID, query: RecordListQuery) -> str:
@@ -256,23 +315,25 @@ async def list_page(session: AsyncSession, org_id: uuid.UUID, query: RecordListQ
     category_ids = (
         await category_ids_of(session, org_id, query.category) if query.category else None
     )
-    statement = filtered_records(org_id, query, deleted=deleted, category_ids=category_ids)
+    values = _filter_values(query, category_ids)
+    parameters: dict[str, Any] = {"org_id": org_id, "limit": query.limit + 1, **values}
     if query.cursor is not None:
         raw_value, raw_id = decode_cursor(query.cursor, fingerprint, length=2)
         try:
-            position = spec.parse(raw_value), uuid.UUID(str(raw_id))
+            parameters["after_value"] = spec.parse(raw_value)
+            parameters["after_id"] = uuid.UUID(str(raw_id))
         except (TypeError, ValueError) as exc:
             raise BadRequest("cursor is malformed") from exc
-        statement = statement.where(_after(spec, *position))
-    order = (
-        (spec.column.desc(), RECORDS.c.id.desc())
-        if spec.descending
-        else (spec.column, RECORDS.c.id)
-    )
-    statement = statement.order_by(*order).limit(query.limit + 1)
     if query.offset:
-        statement = statement.offset(query.offset)
-    rows = (await session.execute(statement)).all()
+        parameters["offset"] = query.offset
+    statement = _page_statement(
+        tuple(name for name in _FILTERS if name in values),
+        query.sort,
+        deleted=deleted,
+        after=query.cursor is not None,
+        offset=bool(query.offset),
+    )
+    rows = (await session.execute(statement, parameters)).all()
     page, more = rows[: query.limit], len(rows) > query.limit
     next_cursor = None
     if more and page:
