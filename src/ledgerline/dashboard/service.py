@@ -422,7 +422,7 @@ async def recent(session: AsyncSession, ctx: OrgContext, query: RecentQuery) -> 
     rows = await session.execute(
         _dated_records(ctx, query).order_by(Record.date.desc(), Record.id.desc()).limit(query.limit)
     )
-    return [record_queries.to_read(row, row.category) for row in rows]
+    return record_queries.read_rows(rows)
 
 
 async def _largest_records(
@@ -448,15 +448,11 @@ async def _largest_records(
             .order_by(Record.amount_scaled.desc(), Record.id.desc())
             .limit(LARGEST_RECORDS)
         )
-        return [record_queries.to_read(row, row.category) for row in rows]
+        return record_queries.read_rows(rows)
     rows = await session.execute(record_queries.records_of(ctx.org_id).where(Record.id.in_(ids)))
-    found = {row.id: row for row in rows}
+    found = {read.id: read for read in record_queries.read_rows(rows)}
     # A record deleted since the walk (another transaction, on PostgreSQL) is left out.
-    return [
-        record_queries.to_read(found[record_id], found[record_id].category)
-        for record_id in ids
-        if record_id in found
-    ]
+    return [found[record_id] for record_id in ids if record_id in found]
 
 
 async def _walk_amounts(

