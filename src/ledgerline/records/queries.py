@@ -7,7 +7,7 @@ import functools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BindParameter,
@@ -91,26 +91,6 @@ def _in_org(
         return (RECORDS.c.org_id == org_id,)
     state = RECORDS.c.deleted_at.is_not(None) if deleted else RECORDS.c.deleted_at.is_(None)
     return RECORDS.c.org_id == org_id, state
-
-
-class RecordFields(Protocol):
-    """What ``to_read`` needs of a record: a loaded ``Record``, a row of ``records_of``."""
-
-    id: uuid.UUID
-    org_id: uuid.UUID
-    amount_minor: int
-    currency: str
-    type: str
-    date: dt.date
-    notes: str | None
-    account_id: uuid.UUID
-    transfer_id: uuid.UUID | None
-    external_id: str | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    created_by: uuid.UUID | None
-    updated_by: uuid.UUID | None
-    version: int
 
 
 class RecordRow(NamedTuple):
@@ -273,7 +253,7 @@ def read_rows(rows: Iterable[Row[Any]]) -> list[RecordRead]:
     return [read_row(row) for row in rows]
 
 
-def to_read(record: RecordFields | RecordRow, category: str | None) -> RecordRead:
+def to_read(record: Record | RecordRow, category: str | None) -> RecordRead:
     return RecordRead(
         id=record.id,
         org_id=record.org_id,
