@@ -55,11 +55,16 @@ VALUES (:org_id, 'Big', 'USD', false, now(), now()),
 INSERT INTO categories (id, org_id, name, name_key)
 SELECT gen_random_uuid(), o.id, c.name, lower(c.name)
 FROM unnest(CAST(:categories AS text[])) AS c(name) CROSS JOIN orgs o;
+INSERT INTO accounts (id, org_id, name, name_key, kind, currency, opening_balance_minor,
+                      archived, is_default, version, created_at, updated_at)
+SELECT gen_random_uuid(), o.id, 'Main ' || c.code, lower('main ' || c.code), 'checking',
+       c.code, 0, false, true, 1, now(), now()
+FROM orgs o CROSS JOIN unnest(ARRAY['USD', 'EUR']) AS c(code);
 INSERT INTO records (id, org_id, amount_minor, amount_scaled, currency, type, category_id, date,
-                     notes, search_key, created_by, updated_by, version, deleted_at,
+                     notes, search_key, account_id, created_by, updated_by, version, deleted_at,
                      created_at, updated_at)
 SELECT gen_random_uuid(), r.org_id, r.minor, r.minor * 100, r.currency, r.type, c.id, r.day,
-       r.notes, lower(c.name || chr(10) || coalesce(r.notes, '')), :user_id, :user_id, 1,
+       r.notes, lower(c.name || chr(10) || coalesce(r.notes, '')), a.id, :user_id, :user_id, 1,
        CASE WHEN r.n % 50 = 0 THEN now() END, r.created, r.created
 FROM (
     SELECT n,
@@ -75,7 +80,8 @@ FROM (
            now() - make_interval(secs => n) AS created
     FROM generate_series(1, :rows) AS n
 ) AS r
-JOIN categories c ON c.org_id = r.org_id AND c.name = r.category;
+JOIN categories c ON c.org_id = r.org_id AND c.name = r.category
+JOIN accounts a ON a.org_id = r.org_id AND a.currency = r.currency;
 INSERT INTO audit_entries (id, org_id, at, actor_id, action, entity_type, entity_id, changes,
                            request_id)
 SELECT gen_random_uuid(), CASE WHEN n % 5 = 0 THEN CAST(:other_id AS uuid)
