@@ -46,7 +46,11 @@ Setup = Callable[[asyncpg.Connection], Awaitable[str]]
 
 
 def generate(
-    org_id: uuid.UUID, user_id: uuid.UUID, category_ids: dict[str, uuid.UUID], count: int
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    category_ids: dict[str, uuid.UUID],
+    account_id: uuid.UUID,
+    count: int,
 ) -> list[list[tuple[Any, ...]]]:
     """``count`` rows in ``bulk.COLUMNS`` order, in batches of the importer's size."""
     rng = random.Random(count)
@@ -66,7 +70,8 @@ def generate(
         rows.append(
             (
                 record_id, org_id, minor, minor * 10**10, "USD", kind, category_ids[category],
-                day, notes, search_key(category, notes), external_id, content, import_id,
+                account_id, day, notes, search_key(category, notes), external_id, content,
+                import_id,
                 user_id, user_id, 1, now, now,
             )
         )  # fmt: skip
@@ -135,7 +140,7 @@ async def run(url: str, rows: int, repeat: int) -> None:
         finally:
             await database.dispose()
         assert len(org.category_ids) == len(CATEGORIES)
-        batches = generate(org.org_id, org.user_id, org.category_ids, rows)
+        batches = generate(org.org_id, org.user_id, org.category_ids, org.account_ids["USD"], rows)
         plain = make_url(database_url).set(drivername="postgresql")
         connection = await asyncpg.connect(plain.render_as_string(hide_password=False))
         try:
