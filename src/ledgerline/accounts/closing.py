@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -133,12 +133,12 @@ class UncheckedPeriod:
 
     def require_open(self, rows: Iterable[Row[Any]]) -> None:
         """Refuse (409) if the rows ``read`` found say the period is closed."""
-        _refuse_closed({self.account_id: self.earliest}, (tuple(row) for row in rows))
+        _refuse_closed({self.account_id: self.earliest}, rows)
 
 
 def _refuse_closed(
     earliest: dict[uuid.UUID, dt.date],
-    periods: Iterable[tuple[Any, ...]],
+    periods: Iterable[Sequence[Any]],
 ) -> None:
     for account_id, name, closed in periods:
         if account_id in earliest and closed is not None and earliest[account_id] <= closed:
