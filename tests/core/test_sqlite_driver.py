@@ -1,9 +1,13 @@
 """The SQLite engines' driver cursor (``core/sqlite_driver.py``): a statement takes one trip to
-aiosqlite's thread, and everything SQLAlchemy reads of a cursor is still right; a ``BEGIN`` and
-the statements of ``deferred_writes`` travel with the next statement."""
+aiosqlite's thread (a short ``SELECT`` none), and everything SQLAlchemy reads of a cursor is
+still right; a ``BEGIN`` and the statements of ``deferred_writes`` travel with the next
+statement."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,10 +27,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from ledgerline.core.db import create_engine
+from ledgerline.core import sqlite_driver
+from ledgerline.core.db import Database, create_engine
 from ledgerline.core.deferred_writes import deferred_writes
 
 NAMES = table("names", column("id", Integer), column("name", String))
+LONG_READ = text(
+    "SELECT count(*) FROM (WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n"
+    " WHERE x < 300000) SELECT x FROM n)"
+)
+"""A read of some tens of milliseconds: far past what runs on the event loop's thread."""
 
 
 @pytest.fixture
@@ -40,16 +50,130 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def test_a_statement_takes_one_trip_to_the_drivers_thread(
+async def test_a_statement_takes_one_trip_to_the_drivers_thread_and_a_short_read_none(
     engine: AsyncEngine, trips: list[str]
 ) -> None:
     async with engine.begin() as connection:
         trips.clear()
         await connection.execute(insert(NAMES).values(name="ada"))
-        assert len(trips) == 1
+        assert trips == ["_run"]
         rows = (await connection.execute(select(NAMES.c.id, NAMES.c.name))).all()
-        assert len(trips) == 2
+        assert trips == ["_run"]
     assert [tuple(row) for row in rows] == [(1, "ada")]
+
+
+async def test_a_long_read_is_stopped_and_run_on_the_drivers_thread(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    """Within a transaction too: the stopped ``SELECT`` leaves it as it was."""
+    async with engine.begin() as connection:
+        await connection.execute(insert(NAMES).values(name="kept"))
+        trips.clear()
+        assert await connection.scalar(LONG_READ) == 300000
+        assert trips == ["_run"]
+        assert await connection.scalar(select(func.count()).select_from(NAMES)) == 1
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(NAMES.c.name)) == "kept"
+
+
+async def test_a_read_that_must_wait_for_a_lock_waits_on_the_drivers_thread(
+    tmp_path: Path, engine: AsyncEngine, trips: list[str]
+) -> None:
+    """Where WAL is not in use, a writer's exclusive lock makes readers wait: the event loop
+    goes on meanwhile, and the read answers once the lock is let go."""
+    await engine.dispose()
+    database = Database(f"sqlite:///{tmp_path / 'driver.db'}")
+    async with database.read_sessions() as session:
+        raw = await (await session.connection()).get_raw_connection()
+        rows = await raw.driver_connection.execute_fetchall("PRAGMA journal_mode=DELETE")
+        assert list(rows) == [("delete",)]
+    holder = sqlite3.connect(tmp_path / "driver.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO names (name) VALUES ('held')")
+    release = threading.Timer(0.5, holder.execute, ["COMMIT"])
+    finished: list[str] = []
+
+    async def read() -> None:
+        async with database.read_sessions() as session:
+            assert await session.scalar(select(NAMES.c.name)) == "held"
+        finished.append("read")
+
+    async def tick() -> None:
+        await asyncio.sleep(0.05)
+        finished.append("tick")
+
+    trips.clear()
+    release.start()
+    try:
+        await asyncio.gather(read(), tick())
+    finally:
+        release.join()
+        holder.close()
+        await database.dispose()
+    assert finished == ["tick", "read"]
+    assert "_run" in trips
+
+
+async def test_a_transaction_that_begins_with_a_read_begins_on_the_event_loops_thread(
+    tmp_path: Path, engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.begin() as connection:
+        trips.clear()
+        assert await connection.scalar(select(func.count()).select_from(NAMES)) == 0
+        assert trips == []
+        other = sqlite3.connect(tmp_path / "driver.db", timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+        await connection.execute(insert(NAMES).values(name="ada"))
+    assert trips == ["_run", "_commit"]
+
+
+async def test_a_begin_stopped_as_it_ends_is_not_sent_again(
+    engine: AsyncEngine, trips: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no time to run inline, SQLite stops even a ``BEGIN`` at its last look at the
+    clock, which comes after the ``BEGIN`` took effect: the transaction is begun all the same,
+    and the read goes on to the driver's thread without a second ``BEGIN``."""
+    monkeypatch.setattr(sqlite_driver, "INLINE_READ_BUDGET", 0.0)
+    monkeypatch.setattr(sqlite_driver, "_STEPS_BETWEEN_CHECKS", 5)
+    async with engine.begin() as connection:
+        trips.clear()
+        assert await connection.scalar(select(func.count()).select_from(NAMES)) == 0
+        assert trips == ["_run"]
+        await connection.execute(insert(NAMES).values(name="ada"))
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(NAMES.c.name)) == "ada"
+
+
+async def test_a_begin_that_must_wait_for_another_writer_waits_on_the_drivers_thread(
+    tmp_path: Path, engine: AsyncEngine, trips: list[str]
+) -> None:
+    holder = sqlite3.connect(tmp_path / "driver.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO names (name) VALUES ('first')")
+    release = threading.Timer(0.5, holder.execute, ["COMMIT"])
+    finished: list[str] = []
+
+    async def write() -> None:
+        async with engine.begin() as connection:
+            assert await connection.scalar(select(func.count()).select_from(NAMES)) == 1
+            await connection.execute(insert(NAMES).values(name="second"))
+        finished.append("write")
+
+    async def tick() -> None:
+        await asyncio.sleep(0.05)
+        finished.append("tick")
+
+    trips.clear()
+    release.start()
+    try:
+        await asyncio.gather(write(), tick())
+    finally:
+        release.join()
+        holder.close()
+    assert finished == ["tick", "write"]
+    assert trips == ["_run", "_run", "_commit"]
 
 
 async def test_rowcount_lastrowid_and_executemany_read_as_before(engine: AsyncEngine) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
-from ledgerline.core.sqlite_driver import OneTripDBAPI
+from ledgerline.core.sqlite_driver import BUSY_TIMEOUT_MS, OneTripDBAPI
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -99,7 +99,7 @@ def _set_pragmas(dbapi_connection: Any, *, foreign_keys: bool) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

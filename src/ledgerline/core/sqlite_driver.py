@@ -16,6 +16,20 @@ transaction's ``BEGIN`` (a ``BEGIN`` and ``COMMIT`` with nothing between take no
 and the writes handed to ``OneTripConnection.defer`` (``core/deferred_writes.py``), which go
 with the next statement or the ``COMMIT``; an error in one of them is raised there.
 
+A ``SELECT`` with nothing held back but its transaction's ``BEGIN`` takes no trip at all: both
+run on the event loop's thread, where a short one costs a few microseconds against a trip's 40
+to 100 (and, with many connections, the threads' contention for the GIL: a get's throughput at
+16 clients was a third lower). A read that turns out long is stopped once it has run
+``INLINE_READ_BUDGET`` seconds and run again on the driver's thread, so no read holds up other
+requests for longer than that; a stopped ``SELECT`` leaves its transaction as it was. Inline,
+the busy timeout is off: a ``BEGIN IMMEDIATE`` that would wait for another process's writer,
+or a read that would wait for a lock (under WAL, only while a connection recovers the log; or
+where WAL is unavailable), is sent to the driver's thread to wait there. Writes and commits
+always take the trip. The thread has nothing of the connection's in hand meanwhile:
+SQLAlchemy awaits each statement before the next, and a request cancelled while a statement
+ran (an exit exception) invalidates the connection rather than reuse it (sqlite3 is in
+serialized mode besides).
+
 It reaches into aiosqlite's connection for its thread (``_execute``) and its sqlite3
 connection (``_conn``), as aiosqlite's own cursor does; aiosqlite is pinned, and
 tests/core/test_sqlite_driver.py fails should either change.
@@ -24,7 +38,9 @@ tests/core/test_sqlite_driver.py fails should either change.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple, cast
 
 import aiosqlite
@@ -48,6 +64,13 @@ class Deferred(NamedTuple):
 
 
 BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
+BUSY_TIMEOUT_MS = 30_000
+"""How long a statement on the driver's thread waits for a lock another connection holds."""
+INLINE_READ_BUDGET = 0.0005
+"""Seconds a ``SELECT`` may run on the event loop's thread before it is sent to the driver's."""
+_STEPS_BETWEEN_CHECKS = 1000
+"""SQLite virtual machine instructions between two looks at the clock (a few microseconds)."""
+_SENT_TO_THREAD = frozenset({sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 def _run_deferred(connection: sqlite3.Connection, deferred: Sequence[Deferred]) -> None:
@@ -64,7 +87,7 @@ def _run(
     *,
     many: bool,
 ) -> Outcome:
-    """A whole statement, after the ones held back for it, on the driver's thread."""
+    """A whole statement, after the ones held back for it (on the driver's thread, or inline)."""
     _run_deferred(connection, deferred)
     cursor = connection.cursor()
     try:
@@ -76,6 +99,33 @@ def _run(
         return cursor.description, cursor.rowcount, cursor.lastrowid, rows
     finally:
         cursor.close()
+
+
+def _reads_only(sql: str) -> bool:
+    """Whether ``sql`` is a ``SELECT``, which in SQLite writes nothing and can run again."""
+    return sql[:6].upper() == "SELECT"
+
+
+class _WouldWait(Exception):
+    """An inline statement ran past its budget or met a lock: it is to take the trip."""
+
+
+@contextmanager
+def _inline(connection: sqlite3.Connection) -> Iterator[None]:
+    """Run the block's statements on the calling thread within ``INLINE_READ_BUDGET`` seconds
+    and without waiting for a lock; past the budget, or at a lock, they stop (``_WouldWait``)."""
+    connection.execute("PRAGMA busy_timeout=0").close()
+    deadline = time.perf_counter() + INLINE_READ_BUDGET
+    connection.set_progress_handler(lambda: time.perf_counter() > deadline, _STEPS_BETWEEN_CHECKS)
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF in _SENT_TO_THREAD:
+            raise _WouldWait from error
+        raise
+    finally:
+        connection.set_progress_handler(None, 0)
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}").close()
 
 
 def _commit(connection: sqlite3.Connection, deferred: Sequence[Deferred]) -> None:
@@ -91,7 +141,7 @@ def _commit(connection: sqlite3.Connection, deferred: Sequence[Deferred]) -> Non
 
 class OneTripCursor:
     """The driver cursor SQLAlchemy's adapter drives: ``execute`` and ``executemany`` take one
-    trip to the thread; fetching and closing take none."""
+    trip to the thread (a short ``SELECT``, none); fetching and closing take none."""
 
     arraysize = 1
 
@@ -114,9 +164,13 @@ class OneTripCursor:
             self.description, self.rowcount, self.lastrowid, self._rows = None, -1, None, []
             return self
         driver = connection.driver
-        outcome = await driver._execute(  # type: ignore[no-untyped-call]
-            _run, driver._conn, connection.take_deferred(), sql, parameters, many=many
-        )
+        outcome = None
+        if not many and _reads_only(sql):
+            outcome = connection.read_inline(sql, parameters)
+        if outcome is None:
+            outcome = await driver._execute(  # type: ignore[no-untyped-call]
+                _run, driver._conn, connection.take_deferred(), sql, parameters, many=many
+            )
         self.description, self.rowcount, self.lastrowid, self._rows = outcome
         return self
 
@@ -173,6 +227,25 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         """Run ``sql`` for each of ``rows`` (in SQLite's form) before the next statement or
         the commit, in its trip: for writes whose results nobody reads."""
         self._deferred.append(Deferred(sql, rows, many=True))
+
+    def read_inline(self, sql: str, parameters: Any) -> Outcome | None:
+        """A ``SELECT`` run on the calling thread, after the transaction's ``BEGIN`` if that
+        is all that was held back (``_inline``); None when it is to take the trip."""
+        if self._deferred and (len(self._deferred) > 1 or not self._holds_its_begin()):
+            return None
+        connection: sqlite3.Connection = self.driver._conn
+        try:
+            with _inline(connection):
+                if self._deferred:
+                    connection.execute(self._deferred[0].sql).close()
+                return _run(connection, (), sql, parameters, many=False)
+        except _WouldWait:
+            return None
+        finally:
+            # By the transaction's state, not by whether it raised: SQLite may stop a statement
+            # (a cached one counts its steps on) as it ends, when it has taken effect.
+            if self._deferred and connection.in_transaction:
+                self._deferred.clear()
 
     def take_deferred(self) -> list[Deferred]:
         deferred, self._deferred = self._deferred, []
