@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -74,6 +75,25 @@ async def test_a_long_read_is_stopped_and_run_on_the_drivers_thread(
         assert await connection.scalar(select(func.count()).select_from(NAMES)) == 1
     async with engine.connect() as connection:
         assert await connection.scalar(select(NAMES.c.name)) == "kept"
+
+
+async def test_a_read_once_stopped_takes_the_trip_straight_away_for_a_while(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver.LongReads, "RETRY_AFTER", 3)
+    tried: list[str] = []
+    inline = sqlite_driver._inline
+
+    def counted(connection: sqlite3.Connection) -> Any:
+        tried.append("inline")
+        return inline(connection)
+
+    monkeypatch.setattr(sqlite_driver, "_inline", counted)
+    async with engine.connect() as connection:
+        for _ in range(5):
+            assert await connection.scalar(LONG_READ) == 300000
+        await connection.scalar(select(NAMES.c.name))
+    assert tried == ["inline", "inline", "inline"], "stopped, three trips, stopped; a short read"
 
 
 async def test_a_read_that_must_wait_for_a_lock_waits_on_the_drivers_thread(

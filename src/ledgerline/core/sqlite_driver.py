@@ -21,14 +21,14 @@ run on the event loop's thread, where a short one costs a few microseconds again
 to 100 (and, with many connections, the threads' contention for the GIL: a get's throughput at
 16 clients was a third lower). A read that turns out long is stopped once it has run
 ``INLINE_READ_BUDGET`` seconds and run again on the driver's thread, so no read holds up other
-requests for longer than that; a stopped ``SELECT`` leaves its transaction as it was. Inline,
-the busy timeout is off: a ``BEGIN IMMEDIATE`` that would wait for another process's writer,
-or a read that would wait for a lock (under WAL, only while a connection recovers the log; or
-where WAL is unavailable), is sent to the driver's thread to wait there. Writes and commits
-always take the trip. The thread has nothing of the connection's in hand meanwhile:
-SQLAlchemy awaits each statement before the next, and a request cancelled while a statement
-ran (an exit exception) invalidates the connection rather than reuse it (sqlite3 is in
-serialized mode besides).
+requests for longer than that; a stopped ``SELECT`` leaves its transaction as it was, and
+takes the trip straight away for a while (``LongReads``). Inline, the busy timeout is off: a
+``BEGIN IMMEDIATE`` that would wait for another process's writer, or a read that would wait
+for a lock (under WAL, only while a connection recovers the log; or where WAL is
+unavailable), is sent to the driver's thread to wait there. Writes and commits always take the
+trip. The thread has nothing of the connection's in hand meanwhile: SQLAlchemy awaits each
+statement before the next, and a request cancelled while a statement ran (an exit exception)
+invalidates the connection rather than reuse it (sqlite3 is in serialized mode besides).
 
 It reaches into aiosqlite's connection for its thread (``_execute``) and its sqlite3
 connection (``_conn``), as aiosqlite's own cursor does; aiosqlite is pinned, and
@@ -109,6 +109,38 @@ def _reads_only(sql: str) -> bool:
 class _WouldWait(Exception):
     """An inline statement ran past its budget or met a lock: it is to take the trip."""
 
+    def __init__(self, *, ran_long: bool) -> None:
+        super().__init__()
+        self.ran_long = ran_long
+
+
+class LongReads:
+    """The ``SELECT`` statements lately stopped for running past the budget (a dashboard's over
+    many months, a search): each takes the trip straight away for its next ``RETRY_AFTER``
+    runs rather than spend the budget again every time, then tries inline once more, as the
+    data it reads may have changed."""
+
+    RETRY_AFTER = 100
+    _LIMIT = 512
+
+    def __init__(self) -> None:
+        self._trips_left: dict[str, int] = {}
+
+    def may_run_inline(self, sql: str) -> bool:
+        left = self._trips_left.get(sql)
+        if left is None:
+            return True
+        if left <= 1:
+            del self._trips_left[sql]
+        else:
+            self._trips_left[sql] = left - 1
+        return False
+
+    def ran_long(self, sql: str) -> None:
+        if len(self._trips_left) >= self._LIMIT:
+            self._trips_left.clear()
+        self._trips_left[sql] = self.RETRY_AFTER
+
 
 @contextmanager
 def _inline(connection: sqlite3.Connection) -> Iterator[None]:
@@ -120,8 +152,9 @@ def _inline(connection: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as error:
-        if error.sqlite_errorcode & 0xFF in _SENT_TO_THREAD:
-            raise _WouldWait from error
+        code = error.sqlite_errorcode & 0xFF
+        if code in _SENT_TO_THREAD:
+            raise _WouldWait(ran_long=code == sqlite3.SQLITE_INTERRUPT) from error
         raise
     finally:
         connection.set_progress_handler(None, 0)
@@ -233,13 +266,18 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         is all that was held back (``_inline``); None when it is to take the trip."""
         if self._deferred and (len(self._deferred) > 1 or not self._holds_its_begin()):
             return None
+        long_reads: LongReads = self.dbapi.long_reads
+        if not long_reads.may_run_inline(sql):
+            return None
         connection: sqlite3.Connection = self.driver._conn
         try:
             with _inline(connection):
                 if self._deferred:
                     connection.execute(self._deferred[0].sql).close()
                 return _run(connection, (), sql, parameters, many=False)
-        except _WouldWait:
+        except _WouldWait as stopped:
+            if stopped.ran_long:
+                long_reads.ran_long(sql)
             return None
         finally:
             # By the transaction's state, not by whether it raised: SQLite may stop a statement
@@ -291,6 +329,7 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
 
     def __init__(self) -> None:
         super().__init__(aiosqlite, sqlite3)
+        self.long_reads = LongReads()
 
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         adapted = super().connect(*arg, **kw)
