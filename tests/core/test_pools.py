@@ -3,9 +3,14 @@ overflow: fewer than the requests in flight, and a waiting request can be passed
 
 from __future__ import annotations
 
+import gc
+
+import httpx
+from fastapi import FastAPI
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from ledgerline.core.db import Database
+from tests.factories import World
 
 
 async def test_the_engines_take_the_configured_pool_size(database_url: str) -> None:
@@ -26,3 +31,29 @@ async def test_an_in_memory_sqlite_database_keeps_its_one_connection() -> None:
         assert isinstance(database.engine.sync_engine.pool, StaticPool)
     finally:
         await database.dispose()
+
+
+async def test_every_request_gives_its_connection_back_whatever_its_answer(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    """Closed by the route class as the endpoint returns (and for a streamed export, once it is
+    sent): none is left for the garbage collector, whose clean-up cannot roll back."""
+    database: Database = app.state.database
+    org = f"/orgs/{world.org_id}"
+    body = {"amount": "1.00", "type": "expense", "category": "Food", "date": "2025-01-01"}
+    gc.disable()
+    try:
+        answers = [
+            await client.post(f"{org}/records", json=body, headers=world.analyst.headers),
+            await client.get(f"{org}/records", headers=world.viewer.headers),
+            await client.get(f"{org}/records/export", headers=world.analyst.headers),
+            await client.post(f"{org}/records", json=body, headers=world.viewer.headers),
+            await client.get(f"{org}/records", params={"limit": 0}, headers=world.viewer.headers),
+            await client.get(f"{org}/records", headers=world.outsider.headers),
+            await client.get(f"{org}/records"),
+        ]
+        assert [answer.status_code for answer in answers] == [201, 200, 200, 403, 422, 404, 401]
+        for engine in {database.engine, database.read_engine}:
+            assert engine.sync_engine.pool.checkedout() == 0
+    finally:
+        gc.enable()

@@ -2,8 +2,9 @@
 
 Each request is one transaction. Services flush and never commit; this route class commits after
 the endpoint returns and *before* the response is sent, so a client is never told 2xx for a change
-that failed to commit. (Since FastAPI 0.118 the code after ``yield`` in a dependency runs after the
-response has gone out, which is too late for a commit.)
+that failed to commit, then closes the request's session. (Since FastAPI 0.118 the code after
+``yield`` in a dependency runs after the response has gone out, which is too late for a commit;
+and a dependency that yields costs more to solve than one that returns.)
 
 Request bodies are limited here too (``max_json_body_bytes``, or an endpoint's own
 ``body_limit``) rather than by FastAPI's limiter, which answers an oversized body with a
@@ -43,6 +44,8 @@ from ledgerline.core.errors import (
 from ledgerline.core.faults import is_database_unavailable, sqlstate_of
 
 SESSION_STATE_KEY = "db_session"
+CLOSED_AFTER_SENDING = "ledgerline_closed_after_sending"
+"""Session info key: the session serves a streamed answer and is closed once it is sent."""
 BodyLimit = Callable[[Settings], int]
 _BODY_LIMIT_ATTRIBUTE = "__ledgerline_body_limit__"
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
@@ -209,6 +212,14 @@ async def _commit(request: Request) -> None:
         await session.commit()
 
 
+async def _close(request: Request) -> None:
+    """Give the session's connection back as soon as the request is done with it, unless the
+    answer streams from it (``get_streaming_session`` closes that one once it is sent)."""
+    session = request_session(request)
+    if session is not None and not session.info.get(CLOSED_AFTER_SENDING):
+        await session.close()
+
+
 async def _handle_and_commit(
     handler: Callable[[Request], Coroutine[Any, Any, Response]], request: Request
 ) -> Response:
@@ -331,5 +342,7 @@ class LedgerlineRoute(APIRoute):
                 if answer is None:
                     raise
                 raise answer from exc
+            finally:
+                await _close(request)
 
         return route_handler

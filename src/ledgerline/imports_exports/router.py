@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from ledgerline.core.deps import SessionDep, SettingsDep
+from ledgerline.core.deps import SessionDep, SettingsDep, StreamingSessionDep
 from ledgerline.core.errors import PROBLEM_MEDIA_TYPE
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.routing import LedgerlineRoute, body_limit
@@ -131,7 +131,9 @@ def _accepted(
     responses={200: {"content": {"text/csv": {}}}, **error_responses(401, 403, 404, 422, 429)},
 )
 async def export_records(
-    filters: Annotated[RecordFilters, Query()], session: SessionDep, ctx: RecordsExporter
+    filters: Annotated[RecordFilters, Query()],
+    session: StreamingSessionDep,
+    ctx: RecordsExporter,
 ) -> StreamingResponse:
     """Stream the filtered records as CSV (same filters as the list), in constant memory."""
     return StreamingResponse(

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 
 from ledgerline.accounts import service as accounts_service
 from ledgerline.accounts.schemas import AccountListQuery, AccountRead
-from ledgerline.core.deps import SessionDep
+from ledgerline.core.deps import SessionDep, StreamingSessionDep
 from ledgerline.core.errors import AppError, PreconditionFailed, ValidationFailed
 from ledgerline.imports_exports import service as imports_exports_service
 from ledgerline.orgs.dependencies import OrgContext
@@ -134,7 +134,7 @@ async def records_page(
 @router.get("/orgs/{org_id}/records/export")
 async def export_records(
     request: Request,
-    session: SessionDep,
+    session: StreamingSessionDep,
     ctx: RecordsExporter,
 ) -> Response:
     """The current view's records as CSV, streamed by the API's export service."""
