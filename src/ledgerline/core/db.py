@@ -6,8 +6,7 @@ import asyncio
 import datetime as dt
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -310,22 +309,30 @@ async def _acquire(lock: asyncio.Lock) -> bool:
     return True
 
 
-@asynccontextmanager
-async def read_before_writing(session: AsyncSession) -> AsyncIterator[None]:
+class read_before_writing:  # noqa: N801 - used as a function: ``async with read_before_writing(s)``
     """Run the block's read (the caller's authentication and role: one statement) on its own,
     taking no write lock, when ``session`` writes to SQLite and has not begun.
 
     So a writer holds SQLite's write lock only for its own work, not while its credentials are
     checked; the role still comes from the database on every request, as it would under
     PostgreSQL's read committed. Elsewhere (PostgreSQL, a session that began already) the block
-    runs in the session's transaction as it is.
+    runs in the session's transaction as it is. A class rather than a generator-based context
+    manager: every request to an org enters one, and most do nothing in it.
     """
-    if not session.info.get(DEFER_WRITE_LOCK) or session.in_transaction():
-        yield
-        return
-    await session.connection(execution_options={DEFER_WRITE_LOCK: True})
-    yield
-    await session.commit()
+
+    __slots__ = ("_apart", "_session")
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._apart = bool(session.info.get(DEFER_WRITE_LOCK)) and not session.in_transaction()
+
+    async def __aenter__(self) -> None:
+        if self._apart:
+            await self._session.connection(execution_options={DEFER_WRITE_LOCK: True})
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if self._apart and exc_type is None:
+            await self._session.commit()
 
 
 AUTOCOMMIT = "AUTOCOMMIT"
