@@ -10,7 +10,9 @@ takes as little of the machine as it can) drives each scenario at 1 and 16 concu
 for ``--seconds``: create a record, list (newest 50), filtered list (type and a half-year),
 get one record, dashboard summary. The floor and Ledgerline take turns, their order swapped
 each round, over ``--rounds`` rounds; each figure is the median over rounds of that round's
-p50, p95 and throughput, and the ratio is Ledgerline's over the floor's.
+p50, p95 and throughput, and the ratio is Ledgerline's over the floor's. Each server's CPU time
+per request (its process's user and system time over the scenario, from ``/proc``, so Linux
+only) is reported too: on a shared machine it moves less than latency does.
 
     .venv/bin/python -m bench.load                       # both databases, about 4 minutes
     .venv/bin/python -m bench.load --backends sqlite --rounds 5 --seconds 3
@@ -65,6 +67,7 @@ class Figures:
     p50: list[float] = field(default_factory=list)
     p95: list[float] = field(default_factory=list)
     rps: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
     errors: int = 0
 
 
@@ -139,8 +142,19 @@ def percentile(samples: list[float], fraction: float) -> float:
 # --- servers ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """The process's user and system CPU time so far, all its threads."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serving(command: list[str], env: dict[str, str], log: Path) -> Iterator[int]:
+def serving(command: list[str], env: dict[str, str], log: Path) -> Iterator[Server]:
     port = free_port()
     with log.open("w") as out:
         process = subprocess.Popen(  # noqa: S603
@@ -160,7 +174,7 @@ def serving(command: list[str], env: dict[str, str], log: Path) -> Iterator[int]
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the server did not start; see {log}")
                 time.sleep(0.2)
-            yield port
+            yield Server(port, process.pid)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -233,23 +247,23 @@ def run_backend(
             "LEDGERLINE_FLOOR_DATABASE_URL": url,
         }
         with (
-            serving(ledgerline_command(), env, workdir / f"{backend}-ledgerline.log") as lport,
-            serving(floor_command(), env, workdir / f"{backend}-floor.log") as fport,
+            serving(ledgerline_command(), env, workdir / f"{backend}-ledgerline.log") as ours,
+            serving(floor_command(), env, workdir / f"{backend}-floor.log") as floor_server,
         ):
-            token, cases = scenarios(lport)
+            token, cases = scenarios(ours.port)
             cases = [case for case in cases if only is None or case.name in only]
 
-            def floor(s: Scenario) -> tuple[int, bytes]:
-                return fport, request_bytes(s.method, s.floor, None, s.body)
+            def floor(s: Scenario) -> tuple[Server, bytes]:
+                return floor_server, request_bytes(s.method, s.floor, None, s.body)
 
-            def ledgerline(s: Scenario) -> tuple[int, bytes]:
-                return lport, request_bytes(s.method, s.ledgerline, token, s.body)
+            def ledgerline(s: Scenario) -> tuple[Server, bytes]:
+                return ours, request_bytes(s.method, s.ledgerline, token, s.body)
 
             targets = {"floor": floor, "ledgerline": ledgerline}
             for case in cases:  # warm-up
                 for name, target in targets.items():
-                    port, request = target(case)
-                    _, errors = asyncio.run(drive(port, request, 4, 0.5))
+                    server, request = target(case)
+                    _, errors = asyncio.run(drive(server.port, request, 4, 0.5))
                     if errors:
                         raise RuntimeError(f"{name} answers {case.name} with errors")
             for round_ in range(rounds):
@@ -257,12 +271,17 @@ def run_backend(
                 for case in cases:
                     for clients in CONCURRENCY:
                         for name in order:
-                            port, request = targets[name](case)
-                            latencies, errors = asyncio.run(drive(port, request, clients, seconds))
+                            server, request = targets[name](case)
+                            cpu_before = server.cpu_seconds()
+                            latencies, errors = asyncio.run(
+                                drive(server.port, request, clients, seconds)
+                            )
+                            cpu = server.cpu_seconds() - cpu_before
                             figures = results.setdefault((case.name, clients, name), Figures())
                             figures.p50.append(percentile(latencies, 0.50))
                             figures.p95.append(percentile(latencies, 0.95))
                             figures.rps.append(len(latencies) / seconds)
+                            figures.cpu_ms.append(cpu * 1000 / len(latencies))
                             figures.errors += errors
                 print(f"{backend}: round {round_ + 1}/{rounds} done", file=sys.stderr)
     return results
@@ -273,20 +292,26 @@ def table(backend: str, results: dict[tuple[str, int, str], Figures]) -> str:
         f"#### {backend}",
         "",
         "| scenario | clients | floor p50 / p95 ms | floor req/s | Ledgerline p50 / p95 ms "
-        "| Ledgerline req/s | p50 ratio | req/s ratio | Ledgerline p95/p50 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Ledgerline req/s | p50 ratio | req/s ratio | Ledgerline p95/p50 "
+        "| CPU ms a request, floor / Ledgerline | CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     cases = list(dict.fromkeys(key[0] for key in results))
     for case in cases:
         for clients in CONCURRENCY:
             floor, ours = results[(case, clients, "floor")], results[(case, clients, "ledgerline")]
-            f50, f95, frps = (statistics.median(x) for x in (floor.p50, floor.p95, floor.rps))
-            o50, o95, orps = (statistics.median(x) for x in (ours.p50, ours.p95, ours.rps))
+            f50, f95, frps, fcpu = (
+                statistics.median(x) for x in (floor.p50, floor.p95, floor.rps, floor.cpu_ms)
+            )
+            o50, o95, orps, ocpu = (
+                statistics.median(x) for x in (ours.p50, ours.p95, ours.rps, ours.cpu_ms)
+            )
             errors = f" ({ours.errors} errors)" if ours.errors else ""
             lines.append(
                 f"| {case} | {clients} | {f50:.2f} / {f95:.2f} | {frps:.0f} "
                 f"| {o50:.2f} / {o95:.2f} | {orps:.0f}{errors} | {o50 / f50:.2f}x "
-                f"| {orps / frps:.2f}x | {o95 / o50:.1f} |"
+                f"| {orps / frps:.2f}x | {o95 / o50:.1f} | {fcpu:.2f} / {ocpu:.2f} "
+                f"| {ocpu / fcpu:.2f}x |"
             )
     return "\n".join(lines)
 
