@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,35 @@ async def test_a_read_once_stopped_takes_the_trip_straight_away_for_a_while(
     assert tried == ["inline", "inline", "inline"], "stopped, three trips, stopped; a short read"
 
 
+async def _order_of_finishing(
+    tmp_path: Path, begin: str, work: Callable[[], Awaitable[None]]
+) -> list[str]:
+    """Run ``work`` while another connection holds the database under ``begin`` (with a row
+    added) for half a second, next to a task of the event loop that sleeps 50 ms: the order in
+    which the two finish. ``work`` first means it held up the event loop."""
+    holder = sqlite3.connect(tmp_path / "driver.db", isolation_level=None, check_same_thread=False)
+    holder.execute(begin)
+    holder.execute("INSERT INTO names (name) VALUES ('held')")
+    release = threading.Timer(0.5, holder.execute, ["COMMIT"])
+    finished: list[str] = []
+
+    async def run_work() -> None:
+        await work()
+        finished.append("work")
+
+    async def tick() -> None:
+        await asyncio.sleep(0.05)
+        finished.append("tick")
+
+    release.start()
+    try:
+        await asyncio.gather(run_work(), tick())
+    finally:
+        release.join()
+        holder.close()
+    return finished
+
+
 async def test_a_read_that_must_wait_for_a_lock_waits_on_the_drivers_thread(
     tmp_path: Path, engine: AsyncEngine, trips: list[str]
 ) -> None:
@@ -107,30 +136,16 @@ async def test_a_read_that_must_wait_for_a_lock_waits_on_the_drivers_thread(
         raw = await (await session.connection()).get_raw_connection()
         rows = await raw.driver_connection.execute_fetchall("PRAGMA journal_mode=DELETE")
         assert list(rows) == [("delete",)]
-    holder = sqlite3.connect(tmp_path / "driver.db", isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN EXCLUSIVE")
-    holder.execute("INSERT INTO names (name) VALUES ('held')")
-    release = threading.Timer(0.5, holder.execute, ["COMMIT"])
-    finished: list[str] = []
 
     async def read() -> None:
         async with database.read_sessions() as session:
             assert await session.scalar(select(NAMES.c.name)) == "held"
-        finished.append("read")
-
-    async def tick() -> None:
-        await asyncio.sleep(0.05)
-        finished.append("tick")
 
     trips.clear()
-    release.start()
     try:
-        await asyncio.gather(read(), tick())
+        assert await _order_of_finishing(tmp_path, "BEGIN EXCLUSIVE", read) == ["tick", "work"]
     finally:
-        release.join()
-        holder.close()
         await database.dispose()
-    assert finished == ["tick", "read"]
     assert "_run" in trips
 
 
@@ -169,30 +184,14 @@ async def test_a_begin_stopped_as_it_ends_is_not_sent_again(
 async def test_a_begin_that_must_wait_for_another_writer_waits_on_the_drivers_thread(
     tmp_path: Path, engine: AsyncEngine, trips: list[str]
 ) -> None:
-    holder = sqlite3.connect(tmp_path / "driver.db", isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")
-    holder.execute("INSERT INTO names (name) VALUES ('first')")
-    release = threading.Timer(0.5, holder.execute, ["COMMIT"])
-    finished: list[str] = []
 
     async def write() -> None:
         async with engine.begin() as connection:
             assert await connection.scalar(select(func.count()).select_from(NAMES)) == 1
             await connection.execute(insert(NAMES).values(name="second"))
-        finished.append("write")
-
-    async def tick() -> None:
-        await asyncio.sleep(0.05)
-        finished.append("tick")
 
     trips.clear()
-    release.start()
-    try:
-        await asyncio.gather(write(), tick())
-    finally:
-        release.join()
-        holder.close()
-    assert finished == ["tick", "write"]
+    assert await _order_of_finishing(tmp_path, "BEGIN IMMEDIATE", write) == ["tick", "work"]
     assert trips == ["_run", "_run", "_commit"]
 
 
