@@ -17,8 +17,9 @@ from sqlalchemy.engine import make_url
 from ledgerline.app import create_app
 from ledgerline.core.db import Database, lift_statement_timeout
 from ledgerline.core.deps import SessionDep
+from ledgerline.core.errors import Conflict
 from ledgerline.core.routing import LedgerlineRoute
-from tests.conftest import AppFactory, api_client, make_settings
+from tests.conftest import AppFactory, _pg_admin, api_client, make_settings
 from tests.factories import problem
 from tests.faults.proxy import FaultProxy
 
@@ -166,3 +167,32 @@ async def test_no_free_pooled_connection_within_the_connect_timeout_answers_503(
     problem(exhausted, 503)
     assert int(exhausted.headers["retry-after"]) > 0
     assert freed.json() == {"one": 1}
+
+
+async def test_a_connection_lost_after_the_answer_was_decided_does_not_change_it(
+    app_factory: AppFactory, backend: str
+) -> None:
+    """The route class closes the session after the endpoint, rolling back what a refusal left
+    open: the connection's backend is terminated (a real one, from outside) before that, and
+    the answer is still the refusal, not a 500; the next request gets a working connection."""
+    if backend != "postgresql":
+        pytest.skip("terminating a backend is PostgreSQL's")
+    application = await app_factory(db_pool_size=1)
+
+    async def refuse(session: SessionDep) -> None:
+        pid = await session.scalar(text("SELECT pg_backend_pid()"))
+        await _pg_admin(f"SELECT pg_terminate_backend({int(pid)})")
+        raise Conflict("refused after reading")
+
+    async def answer(session: SessionDep) -> dict[str, int]:
+        return {"answer": await session.scalar(text("SELECT 42"))}
+
+    for path, endpoint in (("/api/v1/refuse", refuse), ("/api/v1/answer", answer)):
+        application.router.add_api_route(
+            path, endpoint, methods=["POST"], route_class_override=LedgerlineRoute
+        )
+    async with api_client(application) as client:
+        refused = await client.post("/refuse")
+        answered = await client.post("/answer")
+    problem(refused, 409)
+    assert answered.json() == {"answer": 42}, "the pool's one connection was replaced"

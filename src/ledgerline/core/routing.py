@@ -14,6 +14,7 @@ plain-text 413 that no exception handler can turn into a problem document.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections import Counter
@@ -43,6 +44,7 @@ from ledgerline.core.errors import (
 )
 from ledgerline.core.faults import is_database_unavailable, sqlstate_of
 
+error_log = logging.getLogger("ledgerline.errors")
 SESSION_STATE_KEY = "db_session"
 CLOSED_AFTER_SENDING = "ledgerline_closed_after_sending"
 """Session info key: the session serves a streamed answer and is closed once it is sent."""
@@ -214,10 +216,19 @@ async def _commit(request: Request) -> None:
 
 async def _close(request: Request) -> None:
     """Give the session's connection back as soon as the request is done with it, unless the
-    answer streams from it (``get_streaming_session`` closes that one once it is sent)."""
+    answer streams from it (``get_streaming_session`` closes that one once it is sent).
+
+    A close that fails (it rolls back what an error left open, on a connection that may have
+    died meanwhile) is logged and changes nothing of the answer: the request's outcome is
+    decided, and SQLAlchemy has invalidated the connection.
+    """
     session = request_session(request)
-    if session is not None and not session.info.get(CLOSED_AFTER_SENDING):
+    if session is None or session.info.get(CLOSED_AFTER_SENDING):
+        return
+    try:
         await session.close()
+    except Exception:
+        error_log.warning("closing the request's session failed", exc_info=True)
 
 
 async def _handle_and_commit(
