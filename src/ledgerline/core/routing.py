@@ -14,7 +14,6 @@ plain-text 413 that no exception handler can turn into a problem document.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import uuid
 from collections import Counter
@@ -43,8 +42,8 @@ from ledgerline.core.errors import (
     ValidationFailed,
 )
 from ledgerline.core.faults import is_database_unavailable, sqlstate_of
+from ledgerline.core.observability import error_log
 
-error_log = logging.getLogger("ledgerline.errors")
 SESSION_STATE_KEY = "db_session"
 CLOSED_AFTER_SENDING = "ledgerline_closed_after_sending"
 """Session info key: the session serves a streamed answer and is closed once it is sent."""
