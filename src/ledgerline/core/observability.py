@@ -28,10 +28,27 @@ error_log = logging.getLogger("ledgerline.errors")
 
 class JsonFormatter(logging.Formatter):
     _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """The record's second, formatted once for all the lines of that second (every
+        request logs a line, and ``strftime`` cost more than the rest of the line)."""
+        if datefmt is not None and datefmt != self._TIME_FORMAT:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = super().formatTime(record, self._TIME_FORMAT)
+            self._second = second
+        return self._stamp
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "ts": self.formatTime(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -43,6 +60,14 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, *, json_lines: bool) -> None:
+    """Ledgerline's lines to stderr, as JSON or plain text.
+
+    Records no longer note the calling source line, thread or process, which neither format
+    writes: the logging HOWTO's "Optimization" switches, as every request logs a line."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s")
@@ -92,6 +117,22 @@ class Metrics:
             multiprocess_mode="livesum",
         )
         self._engines: list[Engine] = []
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[tuple[str, str], Histogram] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count a request and time it, under its route template. Each label set's child is
+        kept at hand, as the registry keeps it anyway: ``labels`` checks and locks on every
+        call."""
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = self.requests.labels(method, route, str(status))
+            self._counted[(method, route, status)] = counted
+        counted.inc()
+        timed = self._timed.get((method, route))
+        if timed is None:
+            timed = self._timed[(method, route)] = self.latency.labels(method, route)
+        timed.observe(seconds)
 
     def observe_pool(self, engine: AsyncEngine) -> None:
         """Count the engine's checked-out connections. One process reads the pools when it is
@@ -212,8 +253,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = self.route_template(scope)
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
+            self.metrics.observe_request(method, route, status, elapsed)
             access_log.info(
                 "request",
                 extra={
