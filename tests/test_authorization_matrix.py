@@ -179,12 +179,13 @@ def guarded_permissions(endpoint: Endpoint) -> set[Permission]:
 
 
 def requires_sign_in(endpoint: Endpoint) -> bool:
-    """The route reads the bearer token and authenticates it: through ``get_authenticated``,
-    or through an ``OrgGuard``, which reads the login together with the membership."""
+    """The route reads the bearer token and authenticates it: through ``get_authenticated``
+    and the bearer scheme, or through an ``OrgGuard``, which is the scheme (it reads the token)
+    and reads the login together with the membership."""
     calls = list(_dependency_calls(endpoint.route.dependant))
-    return bearer_scheme in calls and any(
-        call is get_authenticated or isinstance(call, OrgGuard) for call in calls
-    )
+    if any(isinstance(call, OrgGuard) for call in calls):
+        return True
+    return bearer_scheme in calls and get_authenticated in calls
 
 
 # Routes are read from an app built at collection time, so each test is named for its route.
@@ -251,6 +252,18 @@ class TestRoute:
                 needed |= {"400", "415"}
         operation = OPENAPI["paths"][endpoint.path][endpoint.method.lower()]
         assert needed <= set(operation["responses"])
+
+    def test_openapi_declares_the_bearer_scheme_where_sign_in_is_required(
+        self, endpoint: Endpoint
+    ) -> None:
+        operation = OPENAPI["paths"][endpoint.path][endpoint.method.lower()]
+        declared = operation.get("security", [])
+        if requires_sign_in(endpoint):
+            assert declared == [{bearer_scheme.scheme_name: []}]
+            scheme = OPENAPI["components"]["securitySchemes"][bearer_scheme.scheme_name]
+            assert scheme["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
+        else:
+            assert declared == []
 
     async def test_each_caller_gets_what_the_matrix_allows(
         self, app: FastAPI, world: World, endpoint: Endpoint
