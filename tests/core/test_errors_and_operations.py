@@ -378,3 +378,17 @@ class TestObservability:
         ]
         assert [e["request_id"] for e in entries] == [a.headers["x-request-id"] for a in answers]
         assert all(isinstance(e["duration_ms"], float) for e in entries)
+
+    def test_each_log_line_has_its_own_seconds_timestamp(self) -> None:
+        formatter = JsonFormatter()
+        moments = [1_767_225_599.2, 1_767_225_599.9, 1_767_225_600.1, 1_767_225_599.5]
+        stamps = []
+        for created in moments:
+            record = logging.makeLogRecord({"msg": "request", "created": created})
+            stamps.append(json.loads(formatter.format(record))["ts"])
+        expected = [
+            dt.datetime.fromtimestamp(int(m)).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
+            for m in moments
+        ]
+        assert stamps == expected
+        assert stamps[0] == stamps[1] != stamps[2]
