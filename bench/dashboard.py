@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import httpx
@@ -218,7 +218,7 @@ def load_sqlite(url: str, org: Org, size: int) -> None:
     """executemany in one transaction, through SQLAlchemy so values are stored as the app
     stores them (the synchronous driver: no thread hop per statement)."""
     engine = sqlalchemy.create_engine(url)
-    table = Record.__table__
+    table = cast(sqlalchemy.Table, Record.__table__)
     try:
         with engine.begin() as connection:
             for batch in generate(org, size, seed=size):

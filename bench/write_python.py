@@ -55,8 +55,9 @@ async def measure(url: str, writes: int) -> list[float]:
                 await session.connection()
                 now = utcnow()
                 day = dt.date(2026, 1, 1) + dt.timedelta(days=index % 365)
+                record_id = new_id()
                 record = {
-                    "id": new_id(),
+                    "id": record_id,
                     "account_id": account.id,
                     "org_id": org.id,
                     "amount_minor": 1250,
@@ -83,7 +84,7 @@ async def measure(url: str, writes: int) -> list[float]:
                     actor_id=None,
                     action=AuditAction.RECORD_CREATED,
                     entity_type=EntityType.RECORD,
-                    entity_id=record["id"],
+                    entity_id=record_id,
                     changes={"amount": [None, "12.50"]},
                 )
                 began = time.perf_counter()
