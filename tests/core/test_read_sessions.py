@@ -37,6 +37,26 @@ async def test_reads_see_each_commit_until_they_ask_for_one_snapshot(database: D
         assert await _orgs(session) == seen + 1, "the pooled connection reads as before"
 
 
+async def test_a_reader_in_its_snapshot_keeps_it(database: Database) -> None:
+    """A page made of services that each ask for one snapshot reads them all in the first."""
+    async with database.read_sessions() as session:
+        await read_in_snapshot(session)
+        first = await _orgs(session)
+        await _add_org(database)
+        await read_in_snapshot(session)
+        assert await _orgs(session) == first, "the second request kept the first snapshot"
+
+
+async def test_a_writers_session_is_left_as_it_is(database: Database) -> None:
+    async with database.sessions() as session:
+        await read_in_snapshot(session)
+        assert not session.in_transaction(), "no transaction begun for a writer"
+        session.add(Org(name="Written", currency="EUR"))
+        await session.commit()
+    async with database.read_sessions() as session:
+        assert await session.scalar(select(func.count()).where(Org.name == "Written")) == 1
+
+
 async def test_a_readers_request_takes_no_trip_on_sqlite(
     database: Database, trips: list[str]
 ) -> None:

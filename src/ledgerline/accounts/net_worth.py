@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.accounts import balances
 from ledgerline.accounts.models import Account
 from ledgerline.accounts.schemas import NetWorthPoint, NetWorthQuery
+from ledgerline.core.db import read_in_snapshot
 from ledgerline.core.money import format_amount
 from ledgerline.orgs.dependencies import OrgContext
 
@@ -19,6 +20,7 @@ async def net_worth(
 ) -> list[NetWorthPoint]:
     """End-of-period balances of the non-archived accounts summed per currency (or one
     series per account, in name order), period by period."""
+    await read_in_snapshot(session)
     accounts = list(
         await session.scalars(
             select(Account)

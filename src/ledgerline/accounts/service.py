@@ -25,7 +25,7 @@ from ledgerline.accounts.schemas import (
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
-from ledgerline.core.db import upsert_insert, utcnow
+from ledgerline.core.db import read_in_snapshot, upsert_insert, utcnow
 from ledgerline.core.errors import (
     Conflict,
     FieldError,
@@ -372,6 +372,7 @@ async def delete_account(
 async def balance_series(
     session: AsyncSession, ctx: OrgContext, account_id: uuid.UUID, query: BalancesQuery
 ) -> list[BalancePoint]:
+    await read_in_snapshot(session)
     account = await account_in_org(session, ctx.org_id, account_id)
     points = await balances.series(
         session, account, query.date_from, query.date_to, query.granularity

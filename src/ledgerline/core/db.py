@@ -339,7 +339,8 @@ AUTOCOMMIT = "AUTOCOMMIT"
 STATEMENT_BY_STATEMENT = "ledgerline_statement_by_statement"
 """Execution option of the read sessions' engine: each statement a transaction of its own."""
 SNAPSHOT = "ledgerline_snapshot"
-"""Execution option: this SQLite reader's statements share a transaction (``read_in_snapshot``)."""
+"""Execution option: this reader's statements share a transaction, one snapshot
+(``read_in_snapshot``)."""
 
 
 def _statement_by_statement(engine: AsyncEngine) -> AsyncEngine:
@@ -360,21 +361,28 @@ def _statement_by_statement(engine: AsyncEngine) -> AsyncEngine:
 
 
 async def read_in_snapshot(session: AsyncSession) -> None:
-    """Make the session's next reads one transaction of their own, one snapshot: for a read of
-    many statements or batches, such as a streamed export, whose server-side cursor PostgreSQL
-    keeps only inside a transaction. REPEATABLE READ on PostgreSQL; a ``BEGIN`` on SQLite.
+    """Make the session's next reads one transaction of their own, one snapshot: for an answer
+    made of several statements' figures (a dashboard's parts, a balance series and its
+    opening balances), which must not each see a different set of commits, and for a read of
+    many batches, such as a streamed export, whose server-side cursor PostgreSQL keeps only
+    inside a transaction. REPEATABLE READ on PostgreSQL; a ``BEGIN`` on SQLite.
 
     A session reading statement by statement (``_statement_by_statement``) ends what it holds
-    first; it holds no changes. Other sessions are in a transaction already.
+    first; it holds no changes. A reader already in its snapshot keeps it, so a page made of
+    services that each ask for one reads them all in the first. Writers' sessions are one
+    transaction already and are left as they are.
     """
+    if not _reads_statement_by_statement(session):
+        return
     if session.in_transaction():
-        if not _reads_statement_by_statement(session):
+        held = (await session.connection()).sync_connection
+        if held is not None and held.get_execution_options().get(SNAPSHOT):
             return
         await session.commit()
+    options: dict[str, Any] = {SNAPSHOT: True}
     if is_postgresql(session):
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    else:
-        await session.connection(execution_options={SNAPSHOT: True})
+        options["isolation_level"] = "REPEATABLE READ"
+    await session.connection(execution_options=options)
 
 
 def _reads_statement_by_statement(session: AsyncSession) -> bool:

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.core.db import is_postgresql
+from ledgerline.core.db import is_postgresql, read_in_snapshot
 from ledgerline.core.errors import FieldError, ValidationFailed
 from ledgerline.core.money import amount_formatter, format_amount, minor_digits
 from ledgerline.dashboard import periods
@@ -521,6 +521,7 @@ def _minor_of(value: Fraction) -> int:
 
 
 async def insights(session: AsyncSession, ctx: OrgContext, query: InsightsQuery) -> Insights:
+    await read_in_snapshot(session)
     currency = query.currency or ctx.org.currency
     bounds = await _bounds(session, ctx.org_id, query, currency)
     monthly = await _period_sums(session, ctx.org_id, query, Granularity.MONTH, currency)

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.core.db import read_in_snapshot
 from ledgerline.core.errors import BadRequest, FieldError, ValidationFailed
 from ledgerline.core.money import format_amount
 from ledgerline.core.pagination import (
@@ -321,9 +322,11 @@ def _fingerprint(org_id: uuid.UUID, query: RecordListQuery) -> str:
 
 async def list_page(session: AsyncSession, org_id: uuid.UUID, query: RecordListQuery) -> RecordPage:
     """One page in one statement, whatever its size; plus one to resolve ``category`` names
-    and one for ``include_total``."""
+    and one for ``include_total``, which reads with the page in one snapshot."""
     if query.cursor is not None and query.offset is not None:
         raise ValidationFailed([FieldError("query.offset", "cannot be combined with cursor")])
+    if query.include_total:
+        await read_in_snapshot(session)
     spec = SORTS[query.sort]
     fingerprint = _fingerprint(org_id, query)
     deleted = query.deleted is not None

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from ledgerline.accounts import net_worth
 from ledgerline.accounts import service as accounts_service
 from ledgerline.accounts.schemas import AccountListQuery, AccountRead, NetWorthBy, NetWorthQuery
+from ledgerline.core.db import read_in_snapshot
 from ledgerline.core.deps import SessionDep
 from ledgerline.core.errors import ValidationFailed
 from ledgerline.core.money import MoneyError, normalize_currency
@@ -172,7 +173,9 @@ async def _balances(
 async def dashboard_page(
     request: Request, session: SessionDep, ctx: DashboardReader, caller: WebCaller
 ) -> Response:
-    """Reads exactly the API's dashboard services, so the figures are the API's figures."""
+    """Reads exactly the API's dashboard services, so the figures are the API's figures, all
+    in one snapshot, so they agree with each other whatever is written meanwhile."""
+    await read_in_snapshot(session)
     today = dt.date.today()
     period, errors = _period(request, today)
     granularity = _granularity(request)

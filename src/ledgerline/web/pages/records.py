@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 
 from ledgerline.accounts import service as accounts_service
 from ledgerline.accounts.schemas import AccountListQuery, AccountRead
+from ledgerline.core.db import read_in_snapshot
 from ledgerline.core.deps import SessionDep, StreamingSessionDep
 from ledgerline.core.errors import AppError, PreconditionFailed, ValidationFailed
 from ledgerline.imports_exports import service as imports_exports_service
@@ -85,7 +86,8 @@ async def _accounts(session: SessionDep, ctx: OrgContext) -> list[AccountRead]:
 async def records_page(
     request: Request, session: SessionDep, ctx: RecordsReader, caller: WebCaller
 ) -> Response:
-    """Every filter of the API's list; a view is its URL, so it can be bookmarked and shared."""
+    """Every filter of the API's list; a view is its URL, so it can be bookmarked and shared.
+    The page, its totals and the filters' choices are read in one snapshot."""
     values = query_values(request.query_params)
     if values.get("sort") == RecordSort.DATE_DESC.value:
         del values["sort"]
@@ -94,6 +96,7 @@ async def records_page(
         return RedirectResponse(canonical, status_code=303)
     query, errors = parse(RecordListQuery, {"limit": PAGE_SIZE, **values})
     page = totals = None
+    await read_in_snapshot(session)
     if query is not None:
         try:
             page = await records_service.list_records(session, ctx, query)
