@@ -21,7 +21,7 @@ from ledgerline.accounts.schemas import (
     TransferRead,
     TransferUpdate,
 )
-from ledgerline.core.deps import SessionDep
+from ledgerline.core.deps import SessionDep, SnapshotSessionDep
 from ledgerline.core.headers import IdempotencyKeyHeader, IfMatch, created_location, etag
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.routing import LedgerlineRoute
@@ -117,7 +117,7 @@ async def delete_account(
 async def account_balances(
     account_id: uuid.UUID,
     query: Annotated[BalancesQuery, Query()],
-    session: SessionDep,
+    session: SnapshotSessionDep,
     ctx: AccountsReader,
 ) -> list[BalancePoint]:
     """End-of-period balances over the range (``granularity`` and dates as for trends)."""

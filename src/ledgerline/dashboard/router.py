@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from ledgerline.accounts import net_worth
 from ledgerline.accounts.schemas import NetWorthPoint, NetWorthQuery
-from ledgerline.core.deps import SessionDep
+from ledgerline.core.deps import SessionDep, SnapshotSessionDep
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.routing import LedgerlineRoute
 from ledgerline.dashboard import service as dashboard_service
@@ -65,7 +65,7 @@ async def get_recent(
 
 @router.get("/insights", responses=error_responses(401, 403, 404, 422, 429))
 async def get_insights(
-    query: Annotated[InsightsQuery, Query()], session: SessionDep, ctx: InsightsReader
+    query: Annotated[InsightsQuery, Query()], session: SnapshotSessionDep, ctx: InsightsReader
 ) -> Insights:
     """Monthly expense average and median, top expense categories, month-over-month change and
     the largest records of the period (analysts and admins)."""
@@ -74,7 +74,7 @@ async def get_insights(
 
 @router.get("/balances", responses=_ERRORS)
 async def get_balances(
-    query: Annotated[NetWorthQuery, Query()], session: SessionDep, ctx: DashboardReader
+    query: Annotated[NetWorthQuery, Query()], session: SnapshotSessionDep, ctx: DashboardReader
 ) -> list[NetWorthPoint]:
     """Net worth over time: the non-archived accounts' end-of-period balances, per currency
     (``by=account``: per account)."""

@@ -12,8 +12,7 @@ from pydantic import ValidationError
 from ledgerline.accounts import net_worth
 from ledgerline.accounts import service as accounts_service
 from ledgerline.accounts.schemas import AccountListQuery, AccountRead, NetWorthBy, NetWorthQuery
-from ledgerline.core.db import read_in_snapshot
-from ledgerline.core.deps import SessionDep
+from ledgerline.core.deps import SessionDep, SnapshotSessionDep
 from ledgerline.core.errors import ValidationFailed
 from ledgerline.core.money import MoneyError, normalize_currency
 from ledgerline.dashboard import service as dashboard_service
@@ -171,11 +170,10 @@ async def _balances(
 
 @router.get("/orgs/{org_id}/dashboard")
 async def dashboard_page(
-    request: Request, session: SessionDep, ctx: DashboardReader, caller: WebCaller
+    request: Request, session: SnapshotSessionDep, ctx: DashboardReader, caller: WebCaller
 ) -> Response:
     """Reads exactly the API's dashboard services, so the figures are the API's figures, all
     in one snapshot, so they agree with each other whatever is written meanwhile."""
-    await read_in_snapshot(session)
     today = dt.date.today()
     period, errors = _period(request, today)
     granularity = _granularity(request)

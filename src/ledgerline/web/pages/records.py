@@ -11,8 +11,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 
 from ledgerline.accounts import service as accounts_service
 from ledgerline.accounts.schemas import AccountListQuery, AccountRead
-from ledgerline.core.db import read_in_snapshot
-from ledgerline.core.deps import SessionDep, StreamingSessionDep
+from ledgerline.core.deps import SessionDep, SnapshotSessionDep, StreamingSessionDep
 from ledgerline.core.errors import AppError, PreconditionFailed, ValidationFailed
 from ledgerline.imports_exports import service as imports_exports_service
 from ledgerline.orgs.dependencies import OrgContext
@@ -84,7 +83,7 @@ async def _accounts(session: SessionDep, ctx: OrgContext) -> list[AccountRead]:
 
 @router.get("/orgs/{org_id}/records")
 async def records_page(
-    request: Request, session: SessionDep, ctx: RecordsReader, caller: WebCaller
+    request: Request, session: SnapshotSessionDep, ctx: RecordsReader, caller: WebCaller
 ) -> Response:
     """Every filter of the API's list; a view is its URL, so it can be bookmarked and shared.
     The page, its totals and the filters' choices are read in one snapshot."""
@@ -96,7 +95,6 @@ async def records_page(
         return RedirectResponse(canonical, status_code=303)
     query, errors = parse(RecordListQuery, {"limit": PAGE_SIZE, **values})
     page = totals = None
-    await read_in_snapshot(session)
     if query is not None:
         try:
             page = await records_service.list_records(session, ctx, query)
