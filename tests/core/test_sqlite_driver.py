@@ -252,6 +252,27 @@ async def test_a_transaction_begins_with_its_first_statement_in_the_same_trip(
     assert trips == [], "a BEGIN and COMMIT with nothing between need no trip"
 
 
+async def test_a_transaction_that_only_read_commits_without_a_trip(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(NAMES).values(name="ada"))
+    trips.clear()
+    async with engine.begin() as connection:
+        await connection.execute(select(NAMES.c.name))
+        await connection.execute(select(NAMES.c.id))
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.dbapi_connection
+    assert trips == [], "the reads and their COMMIT ran on the event loop's thread"
+    assert not driver.driver._conn.in_transaction, "the read transaction ended"
+    async with engine.begin() as connection:
+        await connection.execute(select(NAMES.c.name))
+        await connection.execute(update(NAMES).values(name="lovelace"))
+    assert trips == ["_run", "_commit"], "a transaction that wrote commits on the thread"
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(NAMES.c.name)) == "lovelace"
+
+
 async def test_deferred_writes_go_with_the_next_statement_or_the_commit(
     engine: AsyncEngine, trips: list[str]
 ) -> None:

@@ -25,10 +25,12 @@ requests for longer than that; a stopped ``SELECT`` leaves its transaction as it
 takes the trip straight away for a while (``LongReads``). Inline, the busy timeout is off: a
 ``BEGIN IMMEDIATE`` that would wait for another process's writer, or a read that would wait
 for a lock (under WAL, only while a connection recovers the log; or where WAL is
-unavailable), is sent to the driver's thread to wait there. Writes and commits always take the
-trip. The thread has nothing of the connection's in hand meanwhile: SQLAlchemy awaits each
-statement before the next, and a request cancelled while a statement ran (an exit exception)
-invalidates the connection rather than reuse it (sqlite3 is in serialized mode besides).
+unavailable), is sent to the driver's thread to wait there. Writes always take the trip, and so
+does the commit of a transaction that wrote; one that only read (a snapshot several reads
+share) ends on the event loop's thread. The thread has nothing of the connection's in hand
+meanwhile: SQLAlchemy awaits each statement before the next, and a request cancelled while a
+statement ran (an exit exception) invalidates the connection rather than reuse it (sqlite3 is
+in serialized mode besides).
 
 It reaches into aiosqlite's connection for its thread (``_execute``) and its sqlite3
 connection (``_conn``), as aiosqlite's own cursor does; aiosqlite is pinned, and
@@ -200,6 +202,8 @@ class OneTripCursor:
         outcome = None
         if not many and _reads_only(sql):
             outcome = connection.read_inline(sql, parameters)
+        else:
+            connection.wrote = True
         if outcome is None:
             outcome = await driver._execute(  # type: ignore[no-untyped-call]
                 _run, driver._conn, connection.take_deferred(), sql, parameters, many=many
@@ -238,12 +242,14 @@ class _OneTripAdaptedCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's adapted aiosqlite connection, holding back what has nothing to answer."""
 
-    __slots__ = ("_deferred",)
+    __slots__ = ("_deferred", "wrote")
     _cursor_cls = _OneTripAdaptedCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._deferred: list[Deferred] = []
+        self.wrote = False
+        """Whether anything but a ``SELECT`` ran since the last commit or rollback."""
 
     @property
     def driver(self) -> aiosqlite.Connection:
@@ -260,6 +266,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         """Run ``sql`` for each of ``rows`` (in SQLite's form) before the next statement or
         the commit, in its trip: for writes whose results nobody reads."""
         self._deferred.append(Deferred(sql, rows, many=True))
+        self.wrote = True
 
     def read_inline(self, sql: str, parameters: Any) -> Outcome | None:
         """A ``SELECT`` run on the calling thread, after the transaction's ``BEGIN`` if that
@@ -303,6 +310,9 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             return False
 
     def commit(self) -> None:
+        """A transaction that only read ends on the calling thread (a read's ``COMMIT`` only
+        lets go of its snapshot, and waits for no lock); one that wrote takes the trip."""
+        wrote, self.wrote = self.wrote, False
         if self._holds_its_begin() and len(self._deferred) == 1:
             self._deferred.clear()
             return
@@ -310,7 +320,10 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             return
         driver = self.driver
         try:
-            await_(driver._execute(_commit, driver._conn, self.take_deferred()))  # type: ignore[no-untyped-call]
+            if wrote or self._deferred:
+                await_(driver._execute(_commit, driver._conn, self.take_deferred()))  # type: ignore[no-untyped-call]
+            else:
+                _commit(driver._conn, ())
         except Exception as error:
             self._handle_exception(error)
 
@@ -319,6 +332,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         (the pool's rollback of a connection it takes back), there is nothing to undo."""
         began = not self._holds_its_begin()
         self._deferred.clear()
+        self.wrote = False
         if began and self._in_transaction():
             super().rollback()
 
