@@ -159,6 +159,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
