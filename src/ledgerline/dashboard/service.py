@@ -14,27 +14,15 @@ from fractions import Fraction
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import (
-    Date,
-    DateTime,
-    Select,
-    Subquery,
-    case,
-    cast,
-    func,
-    select,
-    tuple_,
-    type_coerce,
-    union_all,
-)
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.db import is_postgresql, read_in_snapshot
 from ledgerline.core.errors import FieldError, ValidationFailed
 from ledgerline.core.money import amount_formatter, format_amount, minor_digits
-from ledgerline.dashboard import periods
-from ledgerline.dashboard.aggregates import Totals, join_halves
-from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
+from ledgerline.dashboard import periods, queries
+from ledgerline.dashboard.aggregates import join_halves
+from ledgerline.dashboard.queries import EXPENSE, INCOME
 from ledgerline.dashboard.schemas import (
     CategoriesQuery,
     CategoryShare,
@@ -54,107 +42,17 @@ from ledgerline.dashboard.schemas import (
 )
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.records import queries as record_queries
-from ledgerline.records.models import Category, Record
+from ledgerline.records.models import Record
 from ledgerline.records.schemas import RecordRead
 
 TREND_POINTS = TypeAdapter(list[TrendPoint])
-INCOME, EXPENSE, COUNT = "income", "expense", "count"
+COUNT = "count"
 TOP_CATEGORIES = 5
 LARGEST_RECORDS = 5
 DATE_SCAN_LIMIT = 2_000
 """Up to this many records in the period, its largest ones are found by sorting the period."""
 AMOUNT_WALK_LIMIT = 10_000
 WALK_FIRST_PAGE = 256
-
-
-def _rows(
-    model: type[Totals],
-    day: Any,
-    org_id: uuid.UUID,
-    first: dt.date,
-    last: dt.date,
-    *,
-    by_category: bool,
-    currency: str | None,
-    kind: str | None,
-    accounts: list[uuid.UUID],
-) -> Select[Any]:
-    """``model``'s non-empty rows of the org from ``first`` to ``last``, in the columns every
-    part of a range shares; ``day`` is the model's date column."""
-    columns = [day.label("day"), model.type, model.currency]
-    if by_category:
-        columns.append(model.category_id)  # type: ignore[union-attr]
-    conditions = [model.org_id == org_id, day >= first, day <= last, model.record_count > 0]
-    if currency is not None:
-        conditions.append(model.currency == currency)
-    if kind is not None:
-        conditions.append(model.type == kind)
-    if accounts:
-        conditions.append(model.account_id.in_(sorted(set(accounts))))
-    return select(
-        *columns,
-        model.total_high.label("high"),
-        model.total_low.label("low"),
-        model.record_count.label("n"),
-    ).where(*conditions)
-
-
-def _range_totals(
-    org_id: uuid.UUID,
-    dates: DashboardRange,
-    *,
-    by_category: bool,
-    currency: str | None = None,
-    kind: str | None = None,
-) -> Subquery:
-    """The aggregates covering exactly the range, as few rows as can: its whole months from
-    ``monthly_totals`` (``day`` is then the month's first day), the days at either end from
-    ``daily_totals`` or, when categories do not matter, ``daily_type_totals``."""
-    split = periods.split_by_month(dates.date_from, dates.date_to)
-    spans: list[tuple[type[Totals], Any, tuple[dt.date, dt.date]]] = []
-    if split.months is not None:
-        spans.append((MonthlyTotal, MonthlyTotal.month, split.months))
-    days = DailyTotal if by_category else DailyTypeTotal
-    spans.extend((days, days.day, edge) for edge in split.edges)
-    parts = [
-        _rows(
-            model,
-            day,
-            org_id,
-            *span,
-            by_category=by_category,
-            currency=currency,
-            kind=kind,
-            accounts=dates.account_id,
-        )
-        for model, day, span in spans
-    ]
-    if len(parts) == 1:
-        return parts[0].subquery()
-    return union_all(*parts).subquery()
-
-
-def _days(org_id: uuid.UUID, dates: DashboardRange, currency: str | None) -> Subquery:
-    """Every day of the range that has records, all categories together."""
-    return _rows(
-        DailyTypeTotal,
-        DailyTypeTotal.day,
-        org_id,
-        dates.date_from or dt.date.min,
-        dates.date_to or dt.date.max,
-        by_category=False,
-        currency=currency,
-        kind=None,
-        accounts=dates.account_id,
-    ).subquery()
-
-
-def _sums(totals: Subquery) -> tuple[Any, Any, Any]:
-    return (
-        func.sum(totals.c.high).label("high"),
-        func.sum(totals.c.low).label("low"),
-        func.sum(totals.c.n).label("n"),
-    )
 
 
 def _zero() -> dict[str, int]:
@@ -191,16 +89,15 @@ async def filtered_totals(
     records page's totals, at the same cost for any number of records."""
     if category_ids is not None and not category_ids:
         return []
-    totals_in_range = _range_totals(
-        ctx.org_id, dates, by_category=category_ids is not None, currency=currency, kind=kind
+    of_categories = category_ids is not None
+    shape, parameters = queries.range_of(
+        ctx.org_id, dates, by_category=of_categories, currency=currency, kind=kind
     )
-    statement = select(
-        totals_in_range.c.currency, totals_in_range.c.type, *_sums(totals_in_range)
-    ).group_by(totals_in_range.c.currency, totals_in_range.c.type)
-    if category_ids is not None:
-        statement = statement.where(totals_in_range.c.category_id.in_(category_ids))
+    if of_categories:
+        parameters["category_ids"] = category_ids
+    statement = queries.currency_type_totals(shape, of_categories=of_categories)
     totals: dict[str, dict[str, int]] = defaultdict(_zero)
-    for row_currency, row_kind, high, low, count in await session.execute(statement):
+    for row_currency, row_kind, high, low, count in await session.execute(statement, parameters):
         totals[row_currency][row_kind] = join_halves(high, low)
         totals[row_currency][COUNT] += int(count)
     return [_currency_totals(c, totals[c]) for c in sorted(totals)]
@@ -217,28 +114,13 @@ def _currency_totals(currency: str, figures: dict[str, int]) -> CurrencyTotals:
     )
 
 
-def _category_totals(
-    org_id: uuid.UUID, query: DashboardRange, kind: str | None, currency: str | None = None
-) -> Select[Any]:
-    """Summed first, then joined to the few categories, not joined row by row."""
-    rows = _range_totals(org_id, query, by_category=True, currency=currency, kind=kind)
-    totals = (
-        select(rows.c.category_id, rows.c.type, rows.c.currency, *_sums(rows))
-        .group_by(rows.c.category_id, rows.c.type, rows.c.currency)
-        .subquery()
-    )
-    return select(
-        Category.name, totals.c.type, totals.c.currency, totals.c.high, totals.c.low, totals.c.n
-    ).join(Category, Category.id == totals.c.category_id)
-
-
 async def categories(
     session: AsyncSession, ctx: OrgContext, query: CategoriesQuery
 ) -> list[CategoryTotal]:
     """Totals per category, type and currency, largest first: totals compare by value (major
     units, as the record list's amount sort does), ties by category, type, then currency."""
     kind = query.type.value if query.type is not None else None
-    rows = await session.execute(_category_totals(ctx.org_id, query, kind))
+    rows = await session.execute(*queries.category_totals_of(ctx.org_id, query, kind))
     totals = [
         (join_halves(high, low), name, kind_, currency, int(count))
         for name, kind_, currency, high, low, count in rows
@@ -264,8 +146,8 @@ async def _bounds(
     """The given range, its missing ends taken from the first and last day with records."""
     if dates.date_from is not None and dates.date_to is not None:
         return dates.date_from, dates.date_to
-    days = _days(org_id, dates, currency)
-    first, last = (await session.execute(select(func.min(days.c.day), func.max(days.c.day)))).one()
+    shape, parameters = queries.days_of(org_id, dates, currency)
+    first, last = (await session.execute(queries.first_and_last_day(shape), parameters)).one()
     if first is None:
         return None
     return dates.date_from or first, dates.date_to or last
@@ -292,29 +174,11 @@ async def _period_sums(
 ) -> PeriodSums:
     """Summed by the database per period: a row per period and currency."""
     if granularity is Granularity.MONTH:
-        rows = _range_totals(org_id, dates, by_category=False, currency=currency)
+        shape, parameters = queries.range_of(org_id, dates, by_category=False, currency=currency)
     else:
-        rows = _days(org_id, dates, currency)
-    start = period_start(session, rows.c.day, granularity)
-
-    def of_type(column: Any, kind: str) -> Any:
-        return func.sum(case((rows.c.type == kind, column), else_=0))
-
-    by_period = (
-        await session.execute(
-            select(
-                start,
-                rows.c.currency,
-                of_type(rows.c.high, INCOME),
-                of_type(rows.c.low, INCOME),
-                of_type(rows.c.high, EXPENSE),
-                of_type(rows.c.low, EXPENSE),
-                func.sum(rows.c.n),
-            )
-            .group_by(start, rows.c.currency)
-            .order_by(start)
-        )
-    ).all()
+        shape, parameters = queries.days_of(org_id, dates, currency)
+    statement = queries.period_sums(shape, granularity, postgresql=is_postgresql(session))
+    by_period = (await session.execute(statement, parameters)).all()
     key_of = periods.KEYS[granularity]
     return PeriodSums(
         figures={
@@ -339,15 +203,7 @@ async def _period_sums(
 
 def period_start(session: AsyncSession, day: Any, granularity: Granularity) -> Any:
     """The first day of the period holding ``day``, in SQL: ISO weeks start on Monday."""
-    if granularity is Granularity.DAY:
-        return day
-    if is_postgresql(session):
-        unit = "week" if granularity is Granularity.WEEK else "month"
-        return cast(func.date_trunc(unit, cast(day, DateTime)), Date)
-    if granularity is Granularity.WEEK:
-        # Back six days, then on to the next Monday (the day itself when it is one).
-        return type_coerce(func.date(day, "-6 days", "weekday 1"), Date)
-    return type_coerce(func.date(day, "start of month"), Date)
+    return queries.period_start(day, granularity, postgresql=is_postgresql(session))
 
 
 async def trends(session: AsyncSession, ctx: OrgContext, query: TrendsQuery) -> list[TrendPoint]:
@@ -532,7 +388,9 @@ async def insights(session: AsyncSession, ctx: OrgContext, query: InsightsQuery)
     average = Fraction(total_expense, len(expenses)) if expenses else Fraction(0)
     median = _median(expenses)
 
-    category_rows = await session.execute(_category_totals(ctx.org_id, query, EXPENSE, currency))
+    category_rows = await session.execute(
+        *queries.category_totals_of(ctx.org_id, query, EXPENSE, currency)
+    )
     category_totals = sorted(
         ((join_halves(high, low), name) for name, _kind, _cur, high, low, _n in category_rows),
         key=lambda t: (-t[0], t[1].casefold()),

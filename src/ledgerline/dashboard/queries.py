@@ -1,0 +1,249 @@
+"""Read-side statements of the dashboard figures, built once for each shape of request.
+
+A range's statement depends on the request only through its shape: which aggregate tables
+cover it (whole months from ``monthly_totals``, the days at its ends from a daily table), and
+which filters it has. Each shape's statement is built once and cached; a request binds its org,
+dates and filters to it as parameters. Building them anew cost more than running them: a
+summary's statement took 0.23 ms to build (0.46 ms with days at both ends), the insights' four
+about 2 ms, where SQLAlchemy's compiled cache only spared compiling them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Select,
+    Subquery,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+    type_coerce,
+    union_all,
+)
+
+from ledgerline.dashboard import periods
+from ledgerline.dashboard.aggregates import Totals
+from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
+from ledgerline.dashboard.schemas import DashboardRange, Granularity
+from ledgerline.records.models import Category
+
+INCOME, EXPENSE = "income", "expense"
+
+
+class RangeShape(NamedTuple):
+    """What a range's statement depends on: the tables of its parts, in order, and its filters."""
+
+    tables: tuple[type[Totals], ...]
+    by_category: bool
+    currency: bool = False
+    kind: bool = False
+    accounts: bool = False
+
+
+Parameters = dict[str, Any]
+
+
+def _bounds_of(
+    org_id: uuid.UUID,
+    spans: list[tuple[type[Totals], tuple[dt.date, dt.date]]],
+    *,
+    by_category: bool,
+    dates: DashboardRange,
+    currency: str | None,
+    kind: str | None,
+) -> tuple[RangeShape, Parameters]:
+    parameters: Parameters = {"org_id": org_id}
+    for index, (_table, (first, last)) in enumerate(spans):
+        parameters[f"first_{index}"] = first
+        parameters[f"last_{index}"] = last
+    if currency is not None:
+        parameters["currency"] = currency
+    if kind is not None:
+        parameters["kind"] = kind
+    if dates.account_id:
+        parameters["accounts"] = sorted(set(dates.account_id))
+    shape = RangeShape(
+        tables=tuple(table for table, _span in spans),
+        by_category=by_category,
+        currency=currency is not None,
+        kind=kind is not None,
+        accounts=bool(dates.account_id),
+    )
+    return shape, parameters
+
+
+def range_of(
+    org_id: uuid.UUID,
+    dates: DashboardRange,
+    *,
+    by_category: bool,
+    currency: str | None = None,
+    kind: str | None = None,
+) -> tuple[RangeShape, Parameters]:
+    """The aggregates covering exactly the range, as few rows as can: its whole months from
+    ``monthly_totals`` (``day`` is then the month's first day), the days at either end from
+    ``daily_totals`` or, when categories do not matter, ``daily_type_totals``."""
+    split = periods.split_by_month(dates.date_from, dates.date_to)
+    spans: list[tuple[type[Totals], tuple[dt.date, dt.date]]] = []
+    if split.months is not None:
+        spans.append((MonthlyTotal, split.months))
+    days = DailyTotal if by_category else DailyTypeTotal
+    spans.extend((days, edge) for edge in split.edges)
+    return _bounds_of(
+        org_id, spans, by_category=by_category, dates=dates, currency=currency, kind=kind
+    )
+
+
+def days_of(
+    org_id: uuid.UUID, dates: DashboardRange, currency: str | None
+) -> tuple[RangeShape, Parameters]:
+    """Every day of the range that has records, all categories together."""
+    span = (dates.date_from or dt.date.min, dates.date_to or dt.date.max)
+    return _bounds_of(
+        org_id,
+        [(DailyTypeTotal, span)],
+        by_category=False,
+        dates=dates,
+        currency=currency,
+        kind=None,
+    )
+
+
+_DAY: dict[type[Totals], Any] = {
+    MonthlyTotal: MonthlyTotal.month,
+    DailyTotal: DailyTotal.day,
+    DailyTypeTotal: DailyTypeTotal.day,
+}
+"""Each table's date column: a month's first day, or a day."""
+
+
+def _part(table: type[Totals], index: int, shape: RangeShape) -> Select[Any]:
+    """``table``'s non-empty rows of the org between the part's bounds, in the columns every
+    part of a range shares."""
+    day = _DAY[table]
+    columns = [day.label("day"), table.type, table.currency]
+    if shape.by_category:
+        columns.append(table.category_id)  # type: ignore[union-attr]
+    conditions = [
+        table.org_id == bindparam("org_id"),
+        day >= bindparam(f"first_{index}"),
+        day <= bindparam(f"last_{index}"),
+        table.record_count > 0,
+    ]
+    if shape.currency:
+        conditions.append(table.currency == bindparam("currency"))
+    if shape.kind:
+        conditions.append(table.type == bindparam("kind"))
+    if shape.accounts:
+        conditions.append(table.account_id.in_(bindparam("accounts", expanding=True)))
+    return select(
+        *columns,
+        table.total_high.label("high"),
+        table.total_low.label("low"),
+        table.record_count.label("n"),
+    ).where(*conditions)
+
+
+@functools.cache
+def range_rows(shape: RangeShape) -> Subquery:
+    parts = [_part(table, index, shape) for index, table in enumerate(shape.tables)]
+    if len(parts) == 1:
+        return parts[0].subquery()
+    return union_all(*parts).subquery()
+
+
+def _sums(rows: Subquery) -> tuple[Any, Any, Any]:
+    return (
+        func.sum(rows.c.high).label("high"),
+        func.sum(rows.c.low).label("low"),
+        func.sum(rows.c.n).label("n"),
+    )
+
+
+@functools.cache
+def currency_type_totals(shape: RangeShape, *, of_categories: bool) -> Select[Any]:
+    """Per currency and type, the range's sums; ``of_categories``: of the categories bound to
+    ``category_ids`` only."""
+    rows = range_rows(shape)
+    statement = select(rows.c.currency, rows.c.type, *_sums(rows)).group_by(
+        rows.c.currency, rows.c.type
+    )
+    if of_categories:
+        statement = statement.where(
+            rows.c.category_id.in_(bindparam("category_ids", expanding=True))
+        )
+    return statement
+
+
+def category_totals_of(
+    org_id: uuid.UUID, dates: DashboardRange, kind: str | None, currency: str | None = None
+) -> tuple[Select[Any], Parameters]:
+    """Per category, type and currency over the range, with the request's parameters."""
+    shape, parameters = range_of(org_id, dates, by_category=True, currency=currency, kind=kind)
+    return category_totals(shape), parameters
+
+
+@functools.cache
+def category_totals(shape: RangeShape) -> Select[Any]:
+    """Per category, type and currency: summed first, then joined to the few categories, not
+    joined row by row."""
+    rows = range_rows(shape)
+    totals = (
+        select(rows.c.category_id, rows.c.type, rows.c.currency, *_sums(rows))
+        .group_by(rows.c.category_id, rows.c.type, rows.c.currency)
+        .subquery()
+    )
+    return select(
+        Category.name, totals.c.type, totals.c.currency, totals.c.high, totals.c.low, totals.c.n
+    ).join(Category, Category.id == totals.c.category_id)
+
+
+@functools.cache
+def first_and_last_day(shape: RangeShape) -> Select[Any]:
+    days = range_rows(shape)
+    return select(func.min(days.c.day), func.max(days.c.day))
+
+
+def period_start(day: Any, granularity: Granularity, *, postgresql: bool) -> Any:
+    """The first day of the period holding ``day``, in SQL: ISO weeks start on Monday."""
+    if granularity is Granularity.DAY:
+        return day
+    if postgresql:
+        unit = "week" if granularity is Granularity.WEEK else "month"
+        return cast(func.date_trunc(unit, cast(day, DateTime)), Date)
+    if granularity is Granularity.WEEK:
+        # Back six days, then on to the next Monday (the day itself when it is one).
+        return type_coerce(func.date(day, "-6 days", "weekday 1"), Date)
+    return type_coerce(func.date(day, "start of month"), Date)
+
+
+@functools.cache
+def period_sums(shape: RangeShape, granularity: Granularity, *, postgresql: bool) -> Select[Any]:
+    """Per period and currency, in period order: income's and expense's halves, and the count."""
+    rows = range_rows(shape)
+    start = period_start(rows.c.day, granularity, postgresql=postgresql)
+
+    def of_type(column: Any, kind: str) -> Any:
+        return func.sum(case((rows.c.type == kind, column), else_=0))
+
+    return (
+        select(
+            start,
+            rows.c.currency,
+            of_type(rows.c.high, INCOME),
+            of_type(rows.c.low, INCOME),
+            of_type(rows.c.high, EXPENSE),
+            of_type(rows.c.low, EXPENSE),
+            func.sum(rows.c.n),
+        )
+        .group_by(start, rows.c.currency)
+        .order_by(start)
+    )
