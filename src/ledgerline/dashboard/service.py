@@ -201,11 +201,6 @@ async def _period_sums(
     )
 
 
-def period_start(session: AsyncSession, day: Any, granularity: Granularity) -> Any:
-    """The first day of the period holding ``day``, in SQL: ISO weeks start on Monday."""
-    return queries.period_start(day, granularity, postgresql=is_postgresql(session))
-
-
 async def trends(session: AsyncSession, ctx: OrgContext, query: TrendsQuery) -> list[TrendPoint]:
     """Every period of the range; an open end is the first or last period with records, read
     from the sums themselves."""
