@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import BindParameter, DateTime, MetaData, Uuid, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
@@ -58,6 +59,17 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: UTCDateTime()}
+
+
+def uuid_parameter(name: str) -> BindParameter[uuid.UUID]:
+    """A bound UUID for a statement built once, at import, compared with a foreign key column.
+
+    Such a column takes its type from the column it refers to once that table is defined; a
+    plain ``bindparam`` compared with it before then stays untyped, and its UUID goes to the
+    driver unconverted (SQLite refuses it). Whether it worked depended on which module was
+    imported first (tests/core/test_prebuilt_statements.py).
+    """
+    return bindparam(name, type_=Uuid())
 
 
 def utcnow() -> dt.datetime:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.core.db import read_in_snapshot
+from ledgerline.core.db import read_in_snapshot, uuid_parameter
 from ledgerline.core.errors import BadRequest, FieldError, ValidationFailed
 from ledgerline.core.money import format_amount
 from ledgerline.core.pagination import (
@@ -136,7 +136,7 @@ def records_of(
     )
 
 
-RECORD_BY_ID = records_of(bindparam("org_id")).where(RECORDS.c.id == bindparam("record_id"))
+RECORD_BY_ID = records_of(uuid_parameter("org_id")).where(RECORDS.c.id == bindparam("record_id"))
 """A live record by ``org_id`` and ``record_id``, built once for the most frequent read."""
 
 
