@@ -16,6 +16,7 @@ import uuid
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     DateTime,
     Select,
@@ -25,15 +26,18 @@ from sqlalchemy import (
     cast,
     func,
     select,
+    tuple_,
     type_coerce,
     union_all,
 )
 
+from ledgerline.core.db import uuid_parameter
 from ledgerline.dashboard import periods
 from ledgerline.dashboard.aggregates import Totals
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
 from ledgerline.dashboard.schemas import DashboardRange, Granularity
 from ledgerline.records.models import Category
+from ledgerline.records.queries import RECORDS, records_of
 
 INCOME, EXPENSE = "income", "expense"
 
@@ -247,3 +251,95 @@ def period_sums(shape: RangeShape, granularity: Granularity, *, postgresql: bool
         .group_by(start, rows.c.currency)
         .order_by(start)
     )
+
+
+class DatedShape(NamedTuple):
+    """Which of a range's record filters a request has: accounts, a first and a last day."""
+
+    accounts: bool
+    date_from: bool
+    date_to: bool
+
+
+def dated_of(org_id: uuid.UUID, dates: DashboardRange) -> tuple[DatedShape, Parameters]:
+    parameters: Parameters = {"org_id": org_id}
+    if dates.account_id:
+        parameters["account_ids"] = sorted(set(dates.account_id))
+    if dates.date_from is not None:
+        parameters["date_from"] = dates.date_from
+    if dates.date_to is not None:
+        parameters["date_to"] = dates.date_to
+    shape = DatedShape(
+        bool(dates.account_id), dates.date_from is not None, dates.date_to is not None
+    )
+    return shape, parameters
+
+
+def _account_filter() -> ColumnElement[bool]:
+    return RECORDS.c.account_id.in_(bindparam("account_ids", expanding=True))
+
+
+def _dated_records(shape: DatedShape) -> Select[Any]:
+    """The org's income and expense records in the range: transfers are neither."""
+    statement = records_of(bindparam("org_id")).where(RECORDS.c.transfer_id.is_(None))
+    if shape.accounts:
+        statement = statement.where(_account_filter())
+    if shape.date_from:
+        statement = statement.where(RECORDS.c.date >= bindparam("date_from"))
+    if shape.date_to:
+        statement = statement.where(RECORDS.c.date <= bindparam("date_to"))
+    return statement
+
+
+@functools.cache
+def latest_records(shape: DatedShape) -> Select[Any]:
+    """The range's latest ``limit`` records by date, then by creation: ids are UUIDv7, so they
+    order records by creation time (to the millisecond), and ``ix_records_live_date``
+    (org, date, id) yields the first rows without sorting the day's records."""
+    return (
+        _dated_records(shape)
+        .order_by(RECORDS.c.date.desc(), RECORDS.c.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+@functools.cache
+def largest_records_by_sorting(shape: DatedShape, count: int) -> Select[Any]:
+    """The range's ``count`` largest records of ``currency``, the range sorted by amount."""
+    return (
+        _dated_records(shape)
+        .where(RECORDS.c.currency == bindparam("currency"))
+        .order_by(RECORDS.c.amount_scaled.desc(), RECORDS.c.id.desc())
+        .limit(count)
+    )
+
+
+@functools.cache
+def amounts_from_largest(*, accounts: bool, after: bool) -> Select[Any]:
+    """A page of ``limit`` of the org's live records of ``currency``, from the largest amount
+    down, after (``after_amount``, ``after_id``) when ``after``; transfers left out."""
+    statement = select(RECORDS.c.id, RECORDS.c.date, RECORDS.c.amount_scaled).where(
+        RECORDS.c.org_id == bindparam("org_id"),
+        RECORDS.c.deleted_at.is_(None),
+        RECORDS.c.currency == bindparam("currency"),
+        RECORDS.c.transfer_id.is_(None),
+    )
+    if accounts:
+        statement = statement.where(_account_filter())
+    if after:
+        statement = statement.where(
+            tuple_(RECORDS.c.amount_scaled, RECORDS.c.id)
+            < tuple_(
+                bindparam("after_amount", type_=RECORDS.c.amount_scaled.type),
+                bindparam("after_id", type_=RECORDS.c.id.type),
+            )
+        )
+    return statement.order_by(RECORDS.c.amount_scaled.desc(), RECORDS.c.id.desc()).limit(
+        bindparam("limit")
+    )
+
+
+RECORDS_BY_IDS = records_of(uuid_parameter("org_id")).where(
+    RECORDS.c.id.in_(bindparam("ids", expanding=True))
+)
+"""The org's live records among ``ids``."""

@@ -14,7 +14,6 @@ from fractions import Fraction
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.db import is_postgresql, read_in_snapshot
@@ -42,7 +41,6 @@ from ledgerline.dashboard.schemas import (
 )
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.records import queries as record_queries
-from ledgerline.records.models import Record
 from ledgerline.records.schemas import RecordRead
 
 TREND_POINTS = TypeAdapter(list[TrendPoint])
@@ -254,24 +252,11 @@ def check_period_count(start: dt.date, end: dt.date, granularity: Granularity) -
         )
 
 
-def _dated_records(ctx: OrgContext, dates: DashboardRange) -> Select[Any]:
-    """The org's income and expense records in the range: transfers are neither."""
-    statement = record_queries.records_of(ctx.org_id).where(Record.transfer_id.is_(None))
-    if dates.account_id:
-        statement = statement.where(Record.account_id.in_(sorted(set(dates.account_id))))
-    if dates.date_from is not None:
-        statement = statement.where(Record.date >= dates.date_from)
-    if dates.date_to is not None:
-        statement = statement.where(Record.date <= dates.date_to)
-    return statement
-
-
 async def recent(session: AsyncSession, ctx: OrgContext, query: RecentQuery) -> list[RecordRead]:
-    """The latest records by date, then by creation: ids are UUIDv7, so they order records by
-    creation time (to the millisecond), and ``ix_records_live_date`` (org, date, id) yields the
-    first ``limit`` rows without sorting the day's records."""
+    """The latest records by date, then by creation (``queries.latest_records``)."""
+    shape, parameters = queries.dated_of(ctx.org_id, query)
     rows = await session.execute(
-        _dated_records(ctx, query).order_by(Record.date.desc(), Record.id.desc()).limit(query.limit)
+        queries.latest_records(shape), {**parameters, "limit": query.limit}
     )
     return record_queries.read_rows(rows)
 
@@ -293,14 +278,13 @@ async def _largest_records(
         await _walk_amounts(session, ctx, dates, currency) if in_period > DATE_SCAN_LIMIT else None
     )
     if ids is None:
+        shape, parameters = queries.dated_of(ctx.org_id, dates)
         rows = await session.execute(
-            _dated_records(ctx, dates)
-            .where(Record.currency == currency)
-            .order_by(Record.amount_scaled.desc(), Record.id.desc())
-            .limit(LARGEST_RECORDS)
+            queries.largest_records_by_sorting(shape, LARGEST_RECORDS),
+            {**parameters, "currency": currency},
         )
         return record_queries.read_rows(rows)
-    rows = await session.execute(record_queries.records_of(ctx.org_id).where(Record.id.in_(ids)))
+    rows = await session.execute(queries.RECORDS_BY_IDS, {"org_id": ctx.org_id, "ids": ids})
     found = {read.id: read for read in record_queries.read_rows(rows)}
     # A record deleted since the walk (another transaction, on PostgreSQL) is left out.
     return [found[record_id] for record_id in ids if record_id in found]
@@ -318,26 +302,17 @@ async def _walk_amounts(
     first, last = dates.date_from or dt.date.min, dates.date_to or dt.date.max
     ids: list[uuid.UUID] = []
     walked, page, after = 0, WALK_FIRST_PAGE, None
+    parameters: dict[str, Any] = {"org_id": ctx.org_id, "currency": currency}
+    if dates.account_id:
+        parameters["account_ids"] = sorted(set(dates.account_id))
     while walked < AMOUNT_WALK_LIMIT:
-        statement = (
-            select(Record.id, Record.date, Record.amount_scaled)
-            .where(
-                Record.org_id == ctx.org_id,
-                Record.deleted_at.is_(None),
-                Record.currency == currency,
-                Record.transfer_id.is_(None),
-                *(
-                    [Record.account_id.in_(sorted(set(dates.account_id)))]
-                    if dates.account_id
-                    else []
-                ),
-            )
-            .order_by(Record.amount_scaled.desc(), Record.id.desc())
-            .limit(min(page, AMOUNT_WALK_LIMIT - walked))
+        statement = queries.amounts_from_largest(
+            accounts=bool(dates.account_id), after=after is not None
         )
+        parameters["limit"] = min(page, AMOUNT_WALK_LIMIT - walked)
         if after is not None:
-            statement = statement.where(tuple_(Record.amount_scaled, Record.id) < after)
-        rows = (await session.execute(statement)).all()
+            parameters["after_amount"], parameters["after_id"] = after
+        rows = (await session.execute(statement, parameters)).all()
         for record_id, day, _amount in rows:
             if first <= day <= last:
                 ids.append(record_id)
