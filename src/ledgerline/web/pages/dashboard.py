@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from ledgerline.accounts import net_worth
-from ledgerline.accounts import service as accounts_service
-from ledgerline.accounts.schemas import AccountListQuery, AccountRead, NetWorthBy, NetWorthQuery
+from ledgerline.accounts.models import Account
+from ledgerline.accounts.schemas import NetWorthQuery
 from ledgerline.core.deps import SessionDep, SnapshotSessionDep
 from ledgerline.core.errors import ValidationFailed
 from ledgerline.core.money import MoneyError, normalize_currency
@@ -118,10 +118,10 @@ class BalanceRow:
 @dataclass(frozen=True, slots=True)
 class Balances:
     """Account balances and net worth over the period, in one currency: the answers of
-    ``GET /dashboard/balances`` (with and without ``by=account``) and ``GET /accounts``."""
+    ``GET /dashboard/balances`` with and without ``by=account``, from one read."""
 
     currency: str
-    accounts: list[AccountRead]
+    accounts: list[Account]
     rows: list[BalanceRow]
 
     def chart(self) -> dict[str, object]:
@@ -147,23 +147,19 @@ async def _balances(
     if not role_allows(ctx.role, Permission.ACCOUNTS_READ):
         return None
     dates = {"date_from": period.date_from, "date_to": period.date_to, "granularity": granularity}
-    totals = await net_worth.net_worth(session, ctx, NetWorthQuery(**dates))
-    worth = [point for point in totals if point.currency == currency]
-    if not worth:
+    worth = await net_worth.read(session, ctx, NetWorthQuery(**dates))
+    totals = [point for point in worth.per_currency() if point.currency == currency]
+    if not totals:
         return None
-    per_account = await net_worth.net_worth(
-        session, ctx, NetWorthQuery(**dates, by=NetWorthBy.ACCOUNT)
-    )
-    listed = await accounts_service.list_accounts(session, ctx, AccountListQuery())
-    accounts = [account for account in listed if account.currency == currency]
-    balance = {(p.account_id, p.period): p.balance for p in per_account}
+    accounts = [account for account in worth.accounts if account.currency == currency]
+    balance = {(p.account_id, p.period): p.balance for p in worth.per_account()}
     rows = [
         BalanceRow(
             period=point.period,
             accounts=[balance.get((a.id, point.period), "0") for a in accounts],
             net_worth=point.balance,
         )
-        for point in worth
+        for point in totals
     ]
     return Balances(currency=currency, accounts=accounts, rows=rows)
 
