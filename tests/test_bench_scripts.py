@@ -28,6 +28,7 @@ SCRIPTS: list[tuple[str, list[str], str | None]] = [
     ("statements", ["--rows", "300", "--repeat", "1"], None),
     ("write_python", ["--writes", "50"], None),
     ("profile_requests", ["--records", "200", "--requests", "10", "--top", "0"], None),
+    ("in_process", ["--records", "200", "--requests", "2"], None),
     (
         "load",
         ["--backends", "sqlite", "--records", "200", "--rounds", "1", "--seconds", "0.2",

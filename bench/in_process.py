@@ -1,0 +1,94 @@
+"""Time GET requests to the app in this process: no server, no sockets, so the few tenths of a
+millisecond a change takes off a request show through a shared machine's noise.
+
+The app runs under an ASGI client on a fresh database seeded as ``bench.load`` seeds it. Each
+path is requested ``--requests`` times in a row, five times over; the figure is the fastest
+of the five means. Paths take ``{org}`` and ``{account}`` (the org's first account). Compare
+two trees as ``bench.load`` does, running each tree's interpreter (whose editable install is
+that tree's code) from this checkout, alternately:
+
+    .venv/bin/python -m bench.in_process --backend sqlite
+    /path/to/other/tree/.venv/bin/python -m bench.in_process --backend sqlite
+    .venv/bin/python -m bench.in_process --backend postgresql \\
+        --paths '/orgs/{org}/dashboard/summary,/orgs/{org}/accounts'
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from bench.dashboard import EMAIL, PASSWORD, SECRET, prepare
+from bench.load import fresh_database
+
+DEFAULT_PATHS = (
+    "/orgs/{org}/dashboard/summary",
+    "/orgs/{org}/dashboard/summary?date_from=2025-01-15&date_to=2025-11-20",
+    "/orgs/{org}/dashboard/categories",
+    "/orgs/{org}/dashboard/trends?date_from=2025-01-01&date_to=2025-12-31",
+    "/orgs/{org}/dashboard/recent",
+    "/orgs/{org}/dashboard/insights?date_from=2025-06-01&date_to=2025-06-30",
+    "/orgs/{org}/dashboard/balances?date_from=2025-01-01&date_to=2025-12-31",
+    "/orgs/{org}/accounts",
+    "/orgs/{org}/accounts/{account}/balances?date_from=2025-01-01&date_to=2025-12-31",
+    "/orgs/{org}/categories",
+    "/orgs/{org}/records?include_total=true&limit=20",
+)
+REPEATS = 5
+
+
+async def measure(url: str, paths: Sequence[str], requests: int) -> None:
+    os.environ.update(
+        LEDGERLINE_DATABASE_URL=url,
+        LEDGERLINE_SECRET_KEY=SECRET,
+        LEDGERLINE_AUTO_MIGRATE="false",
+        LEDGERLINE_REQUESTS_PER_USER="0",
+        LEDGERLINE_LOG_LEVEL="WARNING",
+    )
+    from ledgerline.app import create_app
+
+    app = create_app()
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as client:
+            login = await client.post("/auth/login", json={"email": EMAIL, "password": PASSWORD})
+            client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+            org = (await client.get("/orgs")).json()[0]["id"]
+            account = (await client.get(f"/orgs/{org}/accounts")).json()[0]["id"]
+            for template in paths:
+                path = template.format(org=org, account=account)
+                (await client.get(path)).raise_for_status()
+                fastest = float("inf")
+                for _ in range(REPEATS):
+                    began = time.perf_counter()
+                    for _ in range(requests):
+                        (await client.get(path)).raise_for_status()
+                    fastest = min(fastest, (time.perf_counter() - began) / requests)
+                print(f"{fastest * 1000:7.3f} ms  {template}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", default="sqlite", choices=("sqlite", "postgresql"))
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=200, help="per path and repeat")
+    parser.add_argument("--paths", default=",".join(DEFAULT_PATHS), help="comma-separated")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="ledgerline-in-process-") as tmp,
+        fresh_database(args.backend, Path(tmp)) as url,
+    ):
+        prepare(url, args.records)
+        asyncio.run(measure(url, args.paths.split(","), args.requests))
+
+
+if __name__ == "__main__":
+    main()
