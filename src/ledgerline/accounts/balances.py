@@ -142,6 +142,24 @@ async def _span(
     return start, end
 
 
+def _balance_rows(
+    table: type[AccountMonthlyBalance | AccountDailyBalance], day: Any, first: str, last: str
+) -> Select[Any]:
+    """``table``'s sums of the accounts bound to ``account_ids`` from the day bound to
+    ``first`` to the one bound to ``last``, each with its ``day`` (a month's first day)."""
+    return select(
+        table.account_id.label("account_id"),
+        day.label("day"),
+        table.total_high.label("high"),
+        table.total_low.label("low"),
+    ).where(
+        table.org_id == bindparam("org_id"),
+        table.account_id.in_(bindparam("account_ids", expanding=True)),
+        day >= bindparam(first),
+        day <= bindparam(last),
+    )
+
+
 @functools.cache
 def _period_changes_statement(
     months: bool, edges: int, granularity: Granularity, *, postgresql: bool
@@ -149,35 +167,10 @@ def _period_changes_statement(
     """Per account and period, the summed halves: whole months from the monthly sums (bound
     to ``first_month`` and ``last_month``) when there are, days from the daily ones (each
     edge bound to ``first_<i>`` and ``last_<i>``). Built once for each shape."""
-    in_accounts: BindParameter[Any] = bindparam("account_ids", expanding=True)
-    parts = []
-    if months:
-        parts.append(
-            select(
-                AccountMonthlyBalance.account_id.label("account_id"),
-                AccountMonthlyBalance.month.label("day"),
-                AccountMonthlyBalance.total_high.label("high"),
-                AccountMonthlyBalance.total_low.label("low"),
-            ).where(
-                AccountMonthlyBalance.org_id == bindparam("org_id"),
-                AccountMonthlyBalance.account_id.in_(in_accounts),
-                AccountMonthlyBalance.month >= bindparam("first_month"),
-                AccountMonthlyBalance.month <= bindparam("last_month"),
-            )
-        )
+    daily, monthly = AccountDailyBalance, AccountMonthlyBalance
+    parts = [_balance_rows(monthly, monthly.month, "first_month", "last_month")] if months else []
     parts.extend(
-        select(
-            AccountDailyBalance.account_id.label("account_id"),
-            AccountDailyBalance.day.label("day"),
-            AccountDailyBalance.total_high.label("high"),
-            AccountDailyBalance.total_low.label("low"),
-        ).where(
-            AccountDailyBalance.org_id == bindparam("org_id"),
-            AccountDailyBalance.account_id.in_(in_accounts),
-            AccountDailyBalance.day >= bindparam(f"first_{index}"),
-            AccountDailyBalance.day <= bindparam(f"last_{index}"),
-        )
-        for index in range(edges)
+        _balance_rows(daily, daily.day, f"first_{index}", f"last_{index}") for index in range(edges)
     )
     rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     start_of = period_start(rows.c.day, granularity, postgresql=postgresql)
