@@ -20,11 +20,13 @@ import asyncio
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from bench.dashboard import EMAIL, PASSWORD, SECRET, prepare
 from bench.load import fresh_database
@@ -45,34 +47,44 @@ DEFAULT_PATHS = (
 REPEATS = 5
 
 
-async def measure(url: str, paths: Sequence[str], requests: int) -> None:
+def app_on(url: str, *, log_level: str = "WARNING") -> FastAPI:
+    """The app on ``url`` as ``bench.load`` serves it: no migration at start, no request limit."""
     os.environ.update(
         LEDGERLINE_DATABASE_URL=url,
         LEDGERLINE_SECRET_KEY=SECRET,
         LEDGERLINE_AUTO_MIGRATE="false",
         LEDGERLINE_REQUESTS_PER_USER="0",
-        LEDGERLINE_LOG_LEVEL="WARNING",
+        LEDGERLINE_LOG_LEVEL=log_level,
     )
     from ledgerline.app import create_app
 
-    app = create_app()
+    return create_app()
+
+
+@asynccontextmanager
+async def signed_in(app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """The started app's API client, signed in as ``bench.dashboard``'s user, and its org."""
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as client:
             login = await client.post("/auth/login", json={"email": EMAIL, "password": PASSWORD})
             client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-            org = (await client.get("/orgs")).json()[0]["id"]
-            account = (await client.get(f"/orgs/{org}/accounts")).json()[0]["id"]
-            for template in paths:
-                path = template.format(org=org, account=account)
-                (await client.get(path)).raise_for_status()
-                fastest = float("inf")
-                for _ in range(REPEATS):
-                    began = time.perf_counter()
-                    for _ in range(requests):
-                        (await client.get(path)).raise_for_status()
-                    fastest = min(fastest, (time.perf_counter() - began) / requests)
-                print(f"{fastest * 1000:7.3f} ms  {template}", flush=True)
+            yield client, (await client.get("/orgs")).json()[0]["id"]
+
+
+async def measure(url: str, paths: Sequence[str], requests: int) -> None:
+    async with signed_in(app_on(url)) as (client, org):
+        account = (await client.get(f"/orgs/{org}/accounts")).json()[0]["id"]
+        for template in paths:
+            path = template.format(org=org, account=account)
+            (await client.get(path)).raise_for_status()
+            fastest = float("inf")
+            for _ in range(REPEATS):
+                began = time.perf_counter()
+                for _ in range(requests):
+                    (await client.get(path)).raise_for_status()
+                fastest = min(fastest, (time.perf_counter() - began) / requests)
+            print(f"{fastest * 1000:7.3f} ms  {template}", flush=True)
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import cProfile
 import io
-import os
 import pstats
 import tempfile
 import time
@@ -28,11 +27,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-from asgi_lifespan import LifespanManager
 from sqlalchemy import event
 
-from bench.dashboard import EMAIL, PASSWORD, SECRET, prepare
+from bench.dashboard import prepare
+from bench.in_process import app_on, signed_in
 from bench.load import CREATE_BODY, fresh_database
 
 
@@ -80,17 +78,9 @@ def report(title: str, log: StatementLog, requests: int, wall: float, stats: str
 
 
 async def profile(url: str, requests: int, top: int, args_sort: str, chosen: Sequence[str]) -> None:
-    os.environ.update(
-        LEDGERLINE_DATABASE_URL=url,
-        LEDGERLINE_SECRET_KEY=SECRET,
-        LEDGERLINE_AUTO_MIGRATE="false",
-        LEDGERLINE_REQUESTS_PER_USER="0",
-        LEDGERLINE_LOG_LEVEL="INFO",
-    )
-    from ledgerline.app import create_app
     from ledgerline.core import observability
 
-    app = create_app()
+    app = app_on(url, log_level="INFO")
     observability.configure_logging("INFO", json_lines=True)
     import logging
 
@@ -100,40 +90,35 @@ async def profile(url: str, requests: int, top: int, args_sort: str, chosen: Seq
     log.attach(database.engine.sync_engine)
     if database.read_engine is not database.engine:
         log.attach(database.read_engine.sync_engine)
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as client:
-            login = await client.post("/auth/login", json={"email": EMAIL, "password": PASSWORD})
-            client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-            org = (await client.get("/orgs")).json()[0]["id"]
-            kinds = {
-                "create": ("POST", f"/orgs/{org}/records", CREATE_BODY),
-                "list": ("GET", f"/orgs/{org}/records", None),
-                "summary": ("GET", f"/orgs/{org}/dashboard/summary", None),
-            }
-            first = (await client.get(f"/orgs/{org}/records", params={"limit": 1})).json()
-            kinds["get"] = ("GET", f"/orgs/{org}/records/{first['items'][0]['id']}", None)
-            for title in chosen:
-                method, path, body = kinds[title]
-                for _ in range(20):
-                    (await client.request(method, path, json=body)).raise_for_status()
-                began = time.perf_counter()
-                for _ in range(requests):
-                    (await client.request(method, path, json=body)).raise_for_status()
-                plain = (time.perf_counter() - began) / requests * 1000
-                print(f"== {title}: {plain:.2f} ms a request without the profiler ==")
-                log.entries.clear()
-                profiler = cProfile.Profile()
-                began = time.perf_counter()
-                profiler.enable()
-                for _ in range(requests):
-                    (await client.request(method, path, json=body)).raise_for_status()
-                profiler.disable()
-                wall = time.perf_counter() - began
-                out = io.StringIO()
-                stats = pstats.Stats(profiler, stream=out).sort_stats(args_sort)
-                stats.print_stats(top)
-                print("\n".join(report(title, log, requests, wall, out.getvalue())))
+    async with signed_in(app) as (client, org):
+        kinds = {
+            "create": ("POST", f"/orgs/{org}/records", CREATE_BODY),
+            "list": ("GET", f"/orgs/{org}/records", None),
+            "summary": ("GET", f"/orgs/{org}/dashboard/summary", None),
+        }
+        first = (await client.get(f"/orgs/{org}/records", params={"limit": 1})).json()
+        kinds["get"] = ("GET", f"/orgs/{org}/records/{first['items'][0]['id']}", None)
+        for title in chosen:
+            method, path, body = kinds[title]
+            for _ in range(20):
+                (await client.request(method, path, json=body)).raise_for_status()
+            began = time.perf_counter()
+            for _ in range(requests):
+                (await client.request(method, path, json=body)).raise_for_status()
+            plain = (time.perf_counter() - began) / requests * 1000
+            print(f"== {title}: {plain:.2f} ms a request without the profiler ==")
+            log.entries.clear()
+            profiler = cProfile.Profile()
+            began = time.perf_counter()
+            profiler.enable()
+            for _ in range(requests):
+                (await client.request(method, path, json=body)).raise_for_status()
+            profiler.disable()
+            wall = time.perf_counter() - began
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out).sort_stats(args_sort)
+            stats.print_stats(top)
+            print("\n".join(report(title, log, requests, wall, out.getvalue())))
 
 
 def main() -> None:
