@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
+from ledgerline.core.db import Database
 from tests.accounts.helpers import accounts_url, balance_of, create_account, list_accounts
 from tests.factories import World, error_fields, problem
 from tests.records.helpers import audit_log, create_record, records_url
+from tests.statements import TRANSACTION_CONTROL, statements_counted
 
 ACCOUNT_FIELDS = {
     "id",
@@ -322,6 +324,17 @@ class TestBalances:
             assert await balance_of(client, world.org_id, world.viewer, account, on=on) == expected
         listed = await list_accounts(client, world.org_id, world.viewer, on="2026-02-28")
         assert {a["id"]: a["balance"] for a in listed}[account] == "125.00"
+
+    async def test_an_account_and_its_balance_are_read_in_one_statement(
+        self, client: httpx.AsyncClient, world: World, account: str, database: Database
+    ) -> None:
+        """So a balance never mixes an opening balance and changes read at two moments."""
+        for url in (accounts_url(world.org_id), accounts_url(world.org_id, account)):
+            with statements_counted(database) as statements:
+                response = await client.get(url, headers=world.viewer.headers)
+            assert response.status_code == 200
+            work = [sql for sql in statements if sql not in TRANSACTION_CONTROL]
+            assert len(work) == 2, f"the guard's and the answer's: {work}"
 
     async def test_deleted_records_leave_the_balance_and_restored_ones_return(
         self, client: httpx.AsyncClient, world: World, account: str

@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, func, select, union_all
+from sqlalchemy import Select, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts.models import Account, AccountDailyBalance, AccountMonthlyBalance
-from ledgerline.core.db import is_postgresql
+from ledgerline.core.db import is_postgresql, uuid_parameter
 from ledgerline.core.money import amount_formatter
 from ledgerline.dashboard import periods
 from ledgerline.dashboard.aggregates import join_halves
@@ -33,43 +33,91 @@ def opening_counts(account: Account, day: dt.date) -> bool:
     return account.opening_date is None or account.opening_date <= day
 
 
-def _changes_through() -> Select[Any]:
-    """Per account, the summed halves of every change dated on or before ``day``: the whole
-    months before ``month_start`` (the first of ``day``'s month), then its days."""
-    in_accounts: BindParameter[Any] = bindparam("account_ids", expanding=True)
-    months = select(
-        AccountMonthlyBalance.account_id.label("account_id"),
-        AccountMonthlyBalance.total_high.label("high"),
-        AccountMonthlyBalance.total_low.label("low"),
-    ).where(
-        AccountMonthlyBalance.org_id == bindparam("org_id"),
-        AccountMonthlyBalance.account_id.in_(in_accounts),
-        AccountMonthlyBalance.month < bindparam("month_start"),
+def _changes_through(*, of_accounts: bool) -> Select[Any]:
+    """Per account of the org (of those bound to ``account_ids`` when ``of_accounts``), the
+    summed halves of every change dated on or before ``day``, as ``high`` and ``low``: the
+    whole months before ``month_start`` (the first of ``day``'s month), then its days."""
+
+    def sums(
+        table: type[AccountMonthlyBalance | AccountDailyBalance],
+    ) -> Select[uuid.UUID, int, int]:
+        part = select(
+            table.account_id.label("account_id"),
+            table.total_high.label("high"),
+            table.total_low.label("low"),
+        ).where(table.org_id == uuid_parameter("org_id"))
+        if of_accounts:
+            part = part.where(table.account_id.in_(uuid_parameter("account_ids", expanding=True)))
+        return part
+
+    months = sums(AccountMonthlyBalance).where(
+        AccountMonthlyBalance.month < bindparam("month_start")
     )
-    days = select(
-        AccountDailyBalance.account_id.label("account_id"),
-        AccountDailyBalance.total_high.label("high"),
-        AccountDailyBalance.total_low.label("low"),
-    ).where(
-        AccountDailyBalance.org_id == bindparam("org_id"),
-        AccountDailyBalance.account_id.in_(in_accounts),
+    days = sums(AccountDailyBalance).where(
         AccountDailyBalance.day >= bindparam("month_start"),
         AccountDailyBalance.day <= bindparam("day"),
     )
     both = union_all(months, days).subquery()
-    return select(both.c.account_id, func.sum(both.c.high), func.sum(both.c.low)).group_by(
-        both.c.account_id
-    )
+    return select(
+        both.c.account_id, func.sum(both.c.high).label("high"), func.sum(both.c.low).label("low")
+    ).group_by(both.c.account_id)
 
 
-_CHANGES_THROUGH = _changes_through()
+_CHANGES_THROUGH = _changes_through(of_accounts=True)
 """Built once, as the dashboard's statements are (``dashboard.queries``): building it for each
 request took 0.3 ms, longer than SQLite ran it."""
 _ACTIVITY_SPAN = select(func.min(AccountDailyBalance.day), func.max(AccountDailyBalance.day)).where(
-    AccountDailyBalance.org_id == bindparam("org_id"),
-    AccountDailyBalance.account_id.in_(bindparam("account_ids", expanding=True)),
+    AccountDailyBalance.org_id == uuid_parameter("org_id"),
+    AccountDailyBalance.account_id.in_(uuid_parameter("account_ids", expanding=True)),
     AccountDailyBalance.record_count > 0,
 )
+
+
+@functools.cache
+def _accounts_with_changes(*, include_archived: bool, one: bool) -> Select[Any]:
+    """The org's accounts in name order (without the archived ones unless
+    ``include_archived``; only the one bound to ``account_id`` when ``one``), each with the
+    summed halves of its changes through ``day``: a balance and its account in one statement,
+    so the two agree."""
+    changes = _changes_through(of_accounts=False).subquery()
+    statement = (
+        select(Account, changes.c.high, changes.c.low)
+        .outerjoin(changes, changes.c.account_id == Account.id)
+        .where(Account.org_id == uuid_parameter("org_id"))
+        .order_by(Account.name_key, Account.id)
+    )
+    if not include_archived:
+        statement = statement.where(Account.archived.is_(False))
+    if one:
+        statement = statement.where(Account.id == uuid_parameter("account_id"))
+    return statement
+
+
+async def accounts_with_balances(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    day: dt.date,
+    *,
+    include_archived: bool = False,
+    account_id: uuid.UUID | None = None,
+) -> list[tuple[Account, int]]:
+    """The org's accounts (or the one ``account_id``, archived or not) with each one's balance
+    at the end of ``day`` in minor units, in one statement."""
+    statement = _accounts_with_changes(
+        include_archived=include_archived or account_id is not None, one=account_id is not None
+    )
+    parameters: dict[str, Any] = {"org_id": org_id, "month_start": day.replace(day=1), "day": day}
+    if account_id is not None:
+        parameters["account_id"] = account_id
+    rows = await session.execute(statement, parameters)
+    return [
+        (
+            account,
+            join_halves(high, low)
+            + (account.opening_balance_minor if opening_counts(account, day) else 0),
+        )
+        for account, high, low in rows
+    ]
 
 
 async def net_changes_through(

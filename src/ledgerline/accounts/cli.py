@@ -23,10 +23,7 @@ app = typer.Typer(help="Accounts and their balances.", no_args_is_help=True)
 async def _accounts(
     org_id: uuid.UUID, on: dt.date, include_archived: bool
 ) -> list[tuple[Account, int]]:
-    from sqlalchemy import select
-
     from ledgerline.accounts import balances
-    from ledgerline.accounts.models import Account
     from ledgerline.core.config import get_settings
     from ledgerline.core.db import Database
     from ledgerline.core.migrations import ensure_current
@@ -38,12 +35,9 @@ async def _accounts(
         async with database.read_sessions() as session:
             if await session.get(Org, org_id) is None:
                 raise typer.BadParameter(f"no organization {org_id}", param_hint="--org")
-            statement = select(Account).where(Account.org_id == org_id)
-            if not include_archived:
-                statement = statement.where(Account.archived.is_(False))
-            accounts = list(await session.scalars(statement.order_by(Account.name_key, Account.id)))
-            amounts = await balances.balances_on(session, accounts, on)
-            return [(account, amounts[account.id]) for account in accounts]
+            return await balances.accounts_with_balances(
+                session, org_id, on, include_archived=include_archived
+            )
     finally:
         await database.dispose()
 

@@ -168,20 +168,25 @@ def require_currency(account: AccountFacts, currency: str | None) -> None:
 async def list_accounts(
     session: AsyncSession, ctx: OrgContext, query: AccountListQuery
 ) -> list[AccountRead]:
-    statement = select(Account).where(Account.org_id == ctx.org_id)
-    if not query.include_archived:
-        statement = statement.where(Account.archived.is_(False))
-    accounts = list(await session.scalars(statement.order_by(Account.name_key, Account.id)))
-    on = query.on or balances.today()
-    amounts = await balances.balances_on(session, accounts, on)
-    return [to_read(account, amounts[account.id]) for account in accounts]
+    found = await balances.accounts_with_balances(
+        session,
+        ctx.org_id,
+        query.on or balances.today(),
+        include_archived=query.include_archived,
+    )
+    return [to_read(account, balance) for account, balance in found]
 
 
 async def get_account(
     session: AsyncSession, ctx: OrgContext, account_id: uuid.UUID, on: dt.date | None = None
 ) -> AccountRead:
-    account = await account_in_org(session, ctx.org_id, account_id)
-    return await _read(session, account, on)
+    found = await balances.accounts_with_balances(
+        session, ctx.org_id, on or balances.today(), account_id=account_id
+    )
+    if not found:
+        raise NotFound(ACCOUNT_NOT_FOUND)
+    account, balance = found[0]
+    return to_read(account, balance)
 
 
 async def _read(session: AsyncSession, account: Account, on: dt.date | None = None) -> AccountRead:

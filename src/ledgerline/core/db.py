@@ -61,15 +61,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime()}
 
 
-def uuid_parameter(name: str) -> BindParameter[uuid.UUID]:
+def uuid_parameter(name: str, *, expanding: bool = False) -> BindParameter[uuid.UUID]:
     """A bound UUID for a statement built once, at import, compared with a foreign key column.
 
     Such a column takes its type from the column it refers to once that table is defined; a
     plain ``bindparam`` compared with it before then stays untyped, and its UUID goes to the
     driver unconverted (SQLite refuses it). Whether it worked depended on which module was
-    imported first (tests/core/test_prebuilt_statements.py).
+    imported first (tests/core/test_prebuilt_statements.py). ``expanding``: a list of them,
+    for ``IN``.
     """
-    return bindparam(name, type_=Uuid())
+    return bindparam(name, type_=Uuid(), expanding=expanding)
 
 
 def utcnow() -> dt.datetime:
