@@ -201,8 +201,8 @@ def _balance_rows(
         table.total_high.label("high"),
         table.total_low.label("low"),
     ).where(
-        table.org_id == bindparam("org_id"),
-        table.account_id.in_(bindparam("account_ids", expanding=True)),
+        table.org_id == uuid_parameter("org_id"),
+        table.account_id.in_(uuid_parameter("account_ids", expanding=True)),
         day >= bindparam(first),
         day <= bindparam(last),
     )

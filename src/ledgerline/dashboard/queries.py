@@ -55,7 +55,7 @@ class RangeShape(NamedTuple):
 Parameters = dict[str, Any]
 
 
-def _bounds_of(
+def _shape_and_parameters(
     org_id: uuid.UUID,
     spans: list[tuple[type[Totals], tuple[dt.date, dt.date]]],
     *,
@@ -92,16 +92,17 @@ def range_of(
     currency: str | None = None,
     kind: str | None = None,
 ) -> tuple[RangeShape, Parameters]:
-    """The aggregates covering exactly the range, as few rows as can: its whole months from
-    ``monthly_totals`` (``day`` is then the month's first day), the days at either end from
-    ``daily_totals`` or, when categories do not matter, ``daily_type_totals``."""
+    """The shape and parameters of the aggregates covering exactly the range, as few rows as
+    can: its whole months from ``monthly_totals`` (``day`` is then the month's first day), the
+    days at either end from ``daily_totals`` or, when categories do not matter,
+    ``daily_type_totals``."""
     split = periods.split_by_month(dates.date_from, dates.date_to)
     spans: list[tuple[type[Totals], tuple[dt.date, dt.date]]] = []
     if split.months is not None:
         spans.append((MonthlyTotal, split.months))
     days = DailyTotal if by_category else DailyTypeTotal
     spans.extend((days, edge) for edge in split.edges)
-    return _bounds_of(
+    return _shape_and_parameters(
         org_id, spans, by_category=by_category, dates=dates, currency=currency, kind=kind
     )
 
@@ -109,9 +110,10 @@ def range_of(
 def days_of(
     org_id: uuid.UUID, dates: DashboardRange, currency: str | None
 ) -> tuple[RangeShape, Parameters]:
-    """Every day of the range that has records, all categories together."""
+    """The shape and parameters of every day of the range that has records, all categories
+    together."""
     span = (dates.date_from or dt.date.min, dates.date_to or dt.date.max)
-    return _bounds_of(
+    return _shape_and_parameters(
         org_id,
         [(DailyTypeTotal, span)],
         by_category=False,
@@ -137,7 +139,7 @@ def _part(table: type[Totals], index: int, shape: RangeShape) -> Select[Any]:
     if shape.by_category:
         columns.append(table.category_id)  # type: ignore[union-attr]
     conditions = [
-        table.org_id == bindparam("org_id"),
+        table.org_id == uuid_parameter("org_id"),
         day >= bindparam(f"first_{index}"),
         day <= bindparam(f"last_{index}"),
         table.record_count > 0,
@@ -147,7 +149,7 @@ def _part(table: type[Totals], index: int, shape: RangeShape) -> Select[Any]:
     if shape.kind:
         conditions.append(table.type == bindparam("kind"))
     if shape.accounts:
-        conditions.append(table.account_id.in_(bindparam("accounts", expanding=True)))
+        conditions.append(table.account_id.in_(uuid_parameter("accounts", expanding=True)))
     return select(
         *columns,
         table.total_high.label("high"),
@@ -276,12 +278,12 @@ def dated_of(org_id: uuid.UUID, dates: DashboardRange) -> tuple[DatedShape, Para
 
 
 def _account_filter() -> ColumnElement[bool]:
-    return RECORDS.c.account_id.in_(bindparam("account_ids", expanding=True))
+    return RECORDS.c.account_id.in_(uuid_parameter("account_ids", expanding=True))
 
 
 def _dated_records(shape: DatedShape) -> Select[Any]:
     """The org's income and expense records in the range: transfers are neither."""
-    statement = records_of(bindparam("org_id")).where(RECORDS.c.transfer_id.is_(None))
+    statement = records_of(uuid_parameter("org_id")).where(RECORDS.c.transfer_id.is_(None))
     if shape.accounts:
         statement = statement.where(_account_filter())
     if shape.date_from:
@@ -319,7 +321,7 @@ def amounts_from_largest(*, accounts: bool, after: bool) -> Select[Any]:
     """A page of ``limit`` of the org's live records of ``currency``, from the largest amount
     down, after (``after_amount``, ``after_id``) when ``after``; transfers left out."""
     statement = select(RECORDS.c.id, RECORDS.c.date, RECORDS.c.amount_scaled).where(
-        RECORDS.c.org_id == bindparam("org_id"),
+        RECORDS.c.org_id == uuid_parameter("org_id"),
         RECORDS.c.deleted_at.is_(None),
         RECORDS.c.currency == bindparam("currency"),
         RECORDS.c.transfer_id.is_(None),
