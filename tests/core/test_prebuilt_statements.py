@@ -55,6 +55,8 @@ FIRST_IMPORTED = [
     "ledgerline.accounts.balances",
     "ledgerline.accounts.service",
     "ledgerline.auth.service",
+    "ledgerline.orgs.dependencies",
+    "ledgerline.orgs.service",
 ]
 
 

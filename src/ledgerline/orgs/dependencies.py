@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.auth import service as auth_service
 from ledgerline.auth.dependencies import bearer_scheme, count_request
-from ledgerline.core.db import read_before_writing
+from ledgerline.core.db import read_before_writing, uuid_parameter
 from ledgerline.core.deps import SessionDep
 from ledgerline.core.errors import Forbidden, NotFound, Unauthorized
 from ledgerline.orgs.models import Membership, Org
@@ -85,20 +85,23 @@ class OrgGuard(SecurityBase):
         return _decide(found.org, found.user_id, found.role, self.permission)
 
 
+_ORG_AND_ROLE = (
+    select(Org, Membership.role)
+    .join(Membership, Membership.org_id == Org.id)
+    .where(
+        Org.id == uuid_parameter("org_id"),
+        Membership.user_id == uuid_parameter("user_id"),
+        Membership.is_active.is_(True),
+    )
+)
+
+
 async def org_context(
     session: AsyncSession, user: User, org_id: uuid.UUID, permission: Permission
 ) -> OrgContext:
     """The guard's decision for any caller: the API's bearer user or the web app's session."""
     row = (
-        await session.execute(
-            select(Org, Membership.role)
-            .join(Membership, Membership.org_id == Org.id)
-            .where(
-                Org.id == org_id,
-                Membership.user_id == user.id,
-                Membership.is_active.is_(True),
-            )
-        )
+        await session.execute(_ORG_AND_ROLE, {"org_id": org_id, "user_id": user.id})
     ).one_or_none()
     if row is None:
         raise NotFound(ORG_NOT_FOUND)

@@ -13,6 +13,7 @@ from ledgerline.accounts import service as accounts_service
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core.config import Settings
+from ledgerline.core.db import uuid_parameter
 from ledgerline.core.errors import Conflict, NotFound
 from ledgerline.core.money import normalize_currency
 from ledgerline.core.text import fold_key
@@ -27,13 +28,17 @@ LAST_ADMIN = "an organization must keep at least one active admin"
 ALREADY_MEMBER = "this user is already a member of the organization"
 
 
+_ORGS_OF_USER = (
+    select(Org, Membership.role)
+    .join(Membership, Membership.org_id == Org.id)
+    .where(Membership.user_id == uuid_parameter("user_id"), Membership.is_active.is_(True))
+    .order_by(Org.name, Org.id)
+)
+"""Built once: it is read for ``GET /orgs`` and for every page of the web app."""
+
+
 async def list_orgs_of(session: AsyncSession, user_id: uuid.UUID) -> list[OrgWithRole]:
-    rows = await session.execute(
-        select(Org, Membership.role)
-        .join(Membership, Membership.org_id == Org.id)
-        .where(Membership.user_id == user_id, Membership.is_active.is_(True))
-        .order_by(Org.name, Org.id)
-    )
+    rows = await session.execute(_ORGS_OF_USER, {"user_id": user_id})
     return [
         OrgWithRole(
             id=org.id, name=org.name, currency=org.currency, created_at=org.created_at, role=role
@@ -62,13 +67,16 @@ async def list_all_orgs(session: AsyncSession) -> list[OrgSummary]:
     return [OrgSummary(*row) for row in rows]
 
 
+_MEMBERSHIPS_OF_USER = (
+    select(Membership.org_id, Org.name, Membership.role, Membership.is_active)
+    .join(Org, Org.id == Membership.org_id)
+    .where(Membership.user_id == uuid_parameter("user_id"))
+    .order_by(Org.name, Org.id)
+)
+
+
 async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[MembershipSummary]:
-    rows = await session.execute(
-        select(Membership.org_id, Org.name, Membership.role, Membership.is_active)
-        .join(Org, Org.id == Membership.org_id)
-        .where(Membership.user_id == user_id)
-        .order_by(Org.name, Org.id)
-    )
+    rows = await session.execute(_MEMBERSHIPS_OF_USER, {"user_id": user_id})
     return [
         MembershipSummary(org_id=org_id, org_name=name, role=role, is_active=active)
         for org_id, name, role, active in rows
