@@ -29,6 +29,7 @@ SCRIPTS: list[tuple[str, list[str], str | None]] = [
     ("write_python", ["--writes", "50"], None),
     ("profile_requests", ["--records", "200", "--requests", "10", "--top", "0"], None),
     ("in_process", ["--records", "200", "--requests", "2"], None),
+    ("create_database_work", ["--records", "200", "--creates", "5"], None),
     (
         "load",
         ["--backends", "sqlite", "--records", "200", "--rounds", "1", "--seconds", "0.2",
