@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     bindparam,
     column,
+    event,
     func,
     insert,
     select,
@@ -335,3 +336,126 @@ async def test_a_closed_connection_is_rolled_back_without_a_trip_or_an_error(
         driver_connection.rollback()
         driver_connection.commit()
         await connection.invalidate()
+
+
+async def _read_then_hold_back(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """A writer's transaction as a create has it: a read first (its ``BEGIN IMMEDIATE`` runs
+    with it, on the event loop's thread), then writes held back for the commit."""
+    await session.execute(select(func.count()).select_from(NAMES))
+    async with deferred_writes(session) as writes:
+        await writes.execute(insert(NAMES), rows)
+
+
+async def _autocheckpoint_of(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.dbapi_connection
+        return int(driver.driver._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+
+async def test_a_small_write_under_the_write_lock_commits_without_a_trip(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        trips.clear()
+        await _read_then_hold_back(session, [{"name": "ada"}, {"name": "grace"}])
+    assert trips == [], "the writes and their COMMIT ran on the event loop's thread"
+    other = sqlite3.connect(engine.url.database or "")
+    assert sorted(row[0] for row in other.execute("SELECT name FROM names")) == ["ada", "grace"]
+    other.close()
+    assert await _autocheckpoint_of(engine) == 0, "the connection runs its own checkpoints"
+
+
+async def test_many_held_back_rows_commit_on_the_drivers_thread(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    rows = [{"name": f"n{i}"} for i in range(sqlite_driver.INLINE_COMMIT_ROWS + 1)]
+    async with AsyncSession(engine) as session, session.begin():
+        trips.clear()
+        await _read_then_hold_back(session, rows)
+    assert trips == ["_commit"]
+
+
+async def test_writes_that_did_not_begin_under_the_write_lock_commit_on_the_drivers_thread(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    """Held back with their ``BEGIN IMMEDIATE`` (no read before them), the writes could wait
+    for another process's writer: they take the trip."""
+    async with (
+        AsyncSession(engine) as session,
+        session.begin(),
+        deferred_writes(session) as writes,
+    ):
+        trips.clear()
+        await writes.execute(insert(NAMES), [{"name": "ada"}])
+    assert trips == ["_commit"]
+
+
+async def test_an_inline_commits_error_is_raised_and_nothing_is_kept(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(NAMES).values(name="taken"))
+    session = AsyncSession(engine)
+    async with session:
+        await session.begin()
+        trips.clear()
+        await _read_then_hold_back(session, [{"name": "fresh"}, {"name": "taken"}])
+        with pytest.raises(IntegrityError, match="UNIQUE"):
+            await session.commit()
+        assert trips == []
+    async with AsyncSession(engine) as session, session.begin():
+        await _read_then_hold_back(session, [{"name": "after"}])
+    async with engine.connect() as connection:
+        names = (await connection.execute(select(NAMES.c.name).order_by(NAMES.c.id))).scalars()
+        assert list(names) == ["taken", "after"]
+
+
+async def test_the_log_is_checkpointed_on_the_drivers_thread_after_an_inline_commit(
+    tmp_path: Path, trips: list[str]
+) -> None:
+    """At SQLite's threshold (2 frames here), the checkpoint its ``COMMIT`` would have run on
+    the event loop's thread runs on the driver's, after the commit."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'log.db'}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _small_threshold(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection._conn.execute("PRAGMA wal_autocheckpoint=2")
+
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+            )
+        async with AsyncSession(engine) as session, session.begin():
+            trips.clear()
+            await _read_then_hold_back(session, [{"name": "ada"}])
+        assert trips == ["checkpoint"]
+        log = sqlite3.connect(tmp_path / "log.db")
+        busy, frames, copied = log.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        log.close()
+        assert (busy, frames) == (0, copied), "every frame of the log was copied already"
+    finally:
+        await engine.dispose()
+
+
+async def test_without_a_write_ahead_log_writes_commit_on_the_drivers_thread(
+    tmp_path: Path, trips: list[str]
+) -> None:
+    """No log to read, no checkpoints taken over: SQLite keeps its own, and the commit its
+    trip."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'journal.db'}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _rollback_journal(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection._conn.execute("PRAGMA journal_mode=DELETE")
+
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT)"))
+        async with AsyncSession(engine) as session, session.begin():
+            trips.clear()
+            await _read_then_hold_back(session, [{"name": "ada"}])
+        assert trips == ["_commit"]
+    finally:
+        await engine.dispose()

@@ -25,9 +25,13 @@ requests for longer than that; a stopped ``SELECT`` leaves its transaction as it
 takes the trip straight away for a while (``LongReads``). Inline, the busy timeout is off: a
 ``BEGIN IMMEDIATE`` that would wait for another process's writer, or a read that would wait
 for a lock (under WAL, only while a connection recovers the log; or where WAL is
-unavailable), is sent to the driver's thread to wait there. Writes always take the trip, and so
-does the commit of a transaction that wrote; one that only read (a snapshot several reads
-share) ends on the event loop's thread. The thread has nothing of the connection's in hand
+unavailable), is sent to the driver's thread to wait there. Writes take the trip, and so does
+the commit of a transaction that wrote, with two exceptions on the event loop's thread: a
+transaction that only read (a snapshot several reads share) ends there, and so does one that
+began under the write lock and whose few writes were all held back for its commit (a record's
+create: its record, audit entry and aggregates), which wait for no one and take less than the
+trip's hand-offs. Such a connection runs the log's checkpoints itself, on the driver's thread,
+so that none runs in a ``COMMIT`` on the event loop's (``core/sqlite_wal.py``). The thread has nothing of the connection's in hand
 meanwhile: SQLAlchemy awaits each statement before the next, and a request cancelled while a
 statement ran (an exit exception) invalidates the connection rather than reuse it (sqlite3 is
 in serialized mode besides).
@@ -39,6 +43,7 @@ tests/core/test_sqlite_driver.py fails should either change.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -53,6 +58,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util import await_
 
+from ledgerline.core.sqlite_wal import WalCheckpoints, checkpoint
+
 Outcome = tuple[Any, int, int | None, list[Any]]
 """What one statement left: description, rowcount, lastrowid and every row."""
 
@@ -66,12 +73,17 @@ class Deferred(NamedTuple):
 
 
 BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
+BEGIN_WRITING = "BEGIN IMMEDIATE"
 BUSY_TIMEOUT_MS = 30_000
 """How long a statement on the driver's thread waits for a lock another connection holds."""
 INLINE_READ_BUDGET = 0.0005
 """Seconds a ``SELECT`` may run on the event loop's thread before it is sent to the driver's."""
+INLINE_COMMIT_ROWS = 32
+"""Rows a transaction's held-back writes may hold for its commit to run on the event loop's
+thread (a create holds 7: its record, audit entry and five aggregate rows; 0.1 to 0.3 ms)."""
 _STEPS_BETWEEN_CHECKS = 1000
 """SQLite virtual machine instructions between two looks at the clock (a few microseconds)."""
+log = logging.getLogger(__name__)
 _SENT_TO_THREAD = frozenset({sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
@@ -163,15 +175,22 @@ def _inline(connection: sqlite3.Connection) -> Iterator[None]:
         connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}").close()
 
 
-def _commit(connection: sqlite3.Connection, deferred: Sequence[Deferred]) -> None:
+def _commit(
+    connection: sqlite3.Connection,
+    deferred: Sequence[Deferred],
+    checkpoints: WalCheckpoints | None = None,
+) -> None:
     """The statements held back, then the commit; should either fail, the transaction is rolled
-    back here, as SQLAlchemy takes a failed commit for an ended transaction."""
+    back here, as SQLAlchemy takes a failed commit for an ended transaction. Then the log's
+    checkpoint, if the connection runs its own and one is due (``core/sqlite_wal.py``)."""
     try:
         _run_deferred(connection, deferred)
         connection.commit()
     except BaseException:
         connection.rollback()
         raise
+    if checkpoints is not None and checkpoints.due():
+        checkpoint(connection)
 
 
 class OneTripCursor:
@@ -205,6 +224,8 @@ class OneTripCursor:
         else:
             connection.wrote = True
         if outcome is None:
+            if connection.wrote:
+                connection.wrote_on_thread = True
             outcome = await driver._execute(  # type: ignore[no-untyped-call]
                 _run, driver._conn, connection.take_deferred(), sql, parameters, many=many
             )
@@ -242,7 +263,14 @@ class _OneTripAdaptedCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's adapted aiosqlite connection, holding back what has nothing to answer."""
 
-    __slots__ = ("_deferred", "wrote")
+    __slots__ = (
+        "_checkpoints",
+        "_deferred",
+        "_holds_write_lock",
+        "_wal_looked_at",
+        "wrote",
+        "wrote_on_thread",
+    )
     _cursor_cls = _OneTripAdaptedCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
@@ -250,6 +278,12 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self._deferred: list[Deferred] = []
         self.wrote = False
         """Whether anything but a ``SELECT`` ran since the last commit or rollback."""
+        self.wrote_on_thread = False
+        """Whether any of that ran on the driver's thread (not held back for the commit)."""
+        self._holds_write_lock = False
+        """Whether the transaction began with ``BEGIN IMMEDIATE``: its writes wait for no one."""
+        self._checkpoints: WalCheckpoints | None = None
+        self._wal_looked_at = False
 
     @property
     def driver(self) -> aiosqlite.Connection:
@@ -281,6 +315,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             with _inline(connection):
                 if self._deferred:
                     connection.execute(self._deferred[0].sql).close()
+                    self._holds_write_lock = self._deferred[0].sql == BEGIN_WRITING
                 return _run(connection, (), sql, parameters, many=False)
         except _WouldWait as stopped:
             if stopped.ran_long:
@@ -294,6 +329,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def take_deferred(self) -> list[Deferred]:
         deferred, self._deferred = self._deferred, []
+        if deferred and deferred[0].sql == BEGIN_WRITING:
+            self._holds_write_lock = True
         return deferred
 
     def _holds_its_begin(self) -> bool:
@@ -311,28 +348,67 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         """A transaction that only read ends on the calling thread (a read's ``COMMIT`` only
-        lets go of its snapshot, and waits for no lock); one that wrote takes the trip."""
+        lets go of its snapshot, and waits for no lock), and so does a small one holding the
+        write lock whose writes were all held back for the commit (``_commits_inline``); the
+        others take the trip."""
         wrote, self.wrote = self.wrote, False
+        on_thread, self.wrote_on_thread = self.wrote_on_thread, False
+        holds_write_lock, self._holds_write_lock = self._holds_write_lock, False
         if self._holds_its_begin() and len(self._deferred) == 1:
             self._deferred.clear()
             return
         if not self._deferred and not self._in_transaction():
             return
         driver = self.driver
+        inline = self._inline_commit_checkpoints() if holds_write_lock and not on_thread else None
         try:
-            if wrote or self._deferred:
-                await_(driver._execute(_commit, driver._conn, self.take_deferred()))  # type: ignore[no-untyped-call]
-            else:
+            if not (wrote or self._deferred):
                 _commit(driver._conn, ())
+            elif inline is not None:
+                _commit(driver._conn, self.take_deferred())
+            else:
+                deferred, checkpoints = self.take_deferred(), self._checkpoints
+                await_(driver._execute(_commit, driver._conn, deferred, checkpoints))  # type: ignore[no-untyped-call]
         except Exception as error:
             self._handle_exception(error)
+        if inline is not None and inline.due():
+            self._checkpoint_on_thread()
+
+    def _inline_commit_checkpoints(self) -> WalCheckpoints | None:
+        """What runs the log's checkpoints, when the held-back writes, few enough, may run
+        with the ``COMMIT`` on the calling thread: under the write lock they wait for no one,
+        and with no checkpoint in the ``COMMIT`` (this connection runs its own,
+        ``core/sqlite_wal.py``) they take a tenth to a third of a millisecond, less than the
+        trip's hand-offs between threads. None when they take the trip."""
+        rows = sum(len(held.parameters) if held.many else 1 for held in self._deferred)
+        if not self._deferred or rows > INLINE_COMMIT_ROWS:
+            return None
+        if not self._wal_looked_at:
+            self._wal_looked_at = True
+            self._checkpoints = WalCheckpoints.take_over(self.driver._conn)
+        return self._checkpoints
+
+    def _checkpoint_on_thread(self) -> None:
+        """The log's checkpoint, after a commit made on the calling thread, on the driver's:
+        the commit stands, and a checkpoint that cannot run is logged and left to the next."""
+        driver = self.driver
+        try:
+            await_(driver._execute(checkpoint, driver._conn))  # type: ignore[no-untyped-call]
+        except Exception:
+            log.warning("could not run a write-ahead log checkpoint", exc_info=True)
+
+    def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+            self._checkpoints = None
+        super().close()
 
     def rollback(self) -> None:
         """What was held back never ran: with the ``BEGIN`` among it, or out of a transaction
         (the pool's rollback of a connection it takes back), there is nothing to undo."""
         began = not self._holds_its_begin()
         self._deferred.clear()
-        self.wrote = False
+        self.wrote = self.wrote_on_thread = self._holds_write_lock = False
         if began and self._in_transaction():
             super().rollback()
 
