@@ -31,7 +31,9 @@ transaction that only read (a snapshot several reads share) ends there, and so d
 began under the write lock and whose few writes were all held back for its commit (a record's
 create: its record, audit entry and aggregates), which wait for no one and take less than the
 trip's hand-offs. Such a connection runs the log's checkpoints itself, on the driver's thread,
-so that none runs in a ``COMMIT`` on the event loop's (``core/sqlite_wal.py``). The thread has nothing of the connection's in hand
+so that none runs in a ``COMMIT`` on the event loop's (``core/sqlite_wal.py``).
+
+Whatever runs on the calling thread, the driver's has nothing of the connection's in hand
 meanwhile: SQLAlchemy awaits each statement before the next, and a request cancelled while a
 statement ran (an exit exception) invalidates the connection rather than reuse it (sqlite3 is
 in serialized mode besides).
