@@ -9,6 +9,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -411,22 +412,31 @@ async def test_an_inline_commits_error_is_raised_and_nothing_is_kept(
         assert list(names) == ["taken", "after"]
 
 
-async def test_the_log_is_checkpointed_on_the_drivers_thread_after_an_inline_commit(
-    tmp_path: Path, trips: list[str]
-) -> None:
-    """At SQLite's threshold (2 frames here), the checkpoint its ``COMMIT`` would have run on
-    the event loop's thread runs on the driver's, after the commit."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'log.db'}")
+@asynccontextmanager
+async def _engine_with(path: Path, pragma: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a new database at ``path`` whose connections also run ``pragma``."""
+    engine = create_engine(f"sqlite:///{path}")
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _small_threshold(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.driver_connection._conn.execute("PRAGMA wal_autocheckpoint=2")
+    def _also(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection._conn.execute(f"PRAGMA {pragma}")
 
     try:
         async with engine.begin() as connection:
             await connection.execute(
                 text("CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
             )
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def test_the_log_is_checkpointed_on_the_drivers_thread_after_an_inline_commit(
+    tmp_path: Path, trips: list[str]
+) -> None:
+    """At SQLite's threshold (2 frames here), the checkpoint its ``COMMIT`` would have run on
+    the event loop's thread runs on the driver's, after the commit."""
+    async with _engine_with(tmp_path / "log.db", "wal_autocheckpoint=2") as engine:
         async with AsyncSession(engine) as session, session.begin():
             trips.clear()
             await _read_then_hold_back(session, [{"name": "ada"}])
@@ -435,8 +445,6 @@ async def test_the_log_is_checkpointed_on_the_drivers_thread_after_an_inline_com
         busy, frames, copied = log.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         log.close()
         assert (busy, frames) == (0, copied), "every frame of the log was copied already"
-    finally:
-        await engine.dispose()
 
 
 async def test_without_a_write_ahead_log_writes_commit_on_the_drivers_thread(
@@ -444,18 +452,8 @@ async def test_without_a_write_ahead_log_writes_commit_on_the_drivers_thread(
 ) -> None:
     """No log to read, no checkpoints taken over: SQLite keeps its own, and the commit its
     trip."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'journal.db'}")
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _rollback_journal(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.driver_connection._conn.execute("PRAGMA journal_mode=DELETE")
-
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text("CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT)"))
+    async with _engine_with(tmp_path / "journal.db", "journal_mode=DELETE") as engine:
         async with AsyncSession(engine) as session, session.begin():
             trips.clear()
             await _read_then_hold_back(session, [{"name": "ada"}])
         assert trips == ["_commit"]
-    finally:
-        await engine.dispose()
