@@ -6,6 +6,7 @@ statement."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -457,3 +458,24 @@ async def test_without_a_write_ahead_log_writes_commit_on_the_drivers_thread(
             trips.clear()
             await _read_then_hold_back(session, [{"name": "ada"}])
         assert trips == ["_commit"]
+
+
+@pytest.mark.parametrize("ending", ["close", "invalidate"])
+async def test_a_connection_that_ends_stops_reading_the_log(
+    engine: AsyncEngine, ending: str
+) -> None:
+    async with AsyncSession(engine) as session:
+        await session.begin()
+        await _read_then_hold_back(session, [{"name": "ada"}])
+        raw = await (await session.connection()).get_raw_connection()
+        driver: Any = raw.dbapi_connection
+        await session.commit()
+    shared_file = driver._checkpoints._shared_file
+    os.fstat(shared_file)
+    async with engine.connect() as connection:
+        if ending == "invalidate":
+            await connection.invalidate()
+    if ending == "close":
+        await engine.dispose()
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(shared_file)

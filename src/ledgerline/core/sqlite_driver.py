@@ -400,10 +400,18 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             log.warning("could not run a write-ahead log checkpoint", exc_info=True)
 
     def close(self) -> None:
+        self._stop_reading_the_log()
+        super().close()
+
+    def terminate(self) -> None:
+        """How SQLAlchemy closes a connection it invalidates (not through ``close``)."""
+        self._stop_reading_the_log()
+        super().terminate()
+
+    def _stop_reading_the_log(self) -> None:
         if self._checkpoints is not None:
             self._checkpoints.close()
             self._checkpoints = None
-        super().close()
 
     def rollback(self) -> None:
         """What was held back never ran: with the ``BEGIN`` among it, or out of a transaction
