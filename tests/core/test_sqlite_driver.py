@@ -296,21 +296,33 @@ async def test_deferred_writes_go_with_the_next_statement_or_the_commit(
         assert await connection.scalar(select(func.count()).select_from(NAMES)) == 4
 
 
-async def test_a_deferred_writes_error_is_raised_by_the_commit_and_nothing_is_kept(
-    engine: AsyncEngine,
+@pytest.mark.parametrize(
+    ("read_first", "trips_taken"),
+    [(False, ["_commit"]), (True, [])],
+    ids=["on the drivers thread", "on the event loops thread"],
+)
+async def test_a_held_back_writes_error_is_raised_by_the_commit_and_nothing_is_kept(
+    engine: AsyncEngine, trips: list[str], read_first: bool, trips_taken: list[str]
 ) -> None:
     async with engine.begin() as connection:
         await connection.execute(insert(NAMES).values(name="taken"))
-    session = AsyncSession(engine)
-    async with session:
+    rows = [{"name": "fresh"}, {"name": "taken"}]
+    async with AsyncSession(engine) as session:
         await session.begin()
-        async with deferred_writes(session) as writes:
-            await writes.execute(insert(NAMES), [{"name": "fresh"}, {"name": "taken"}])
+        trips.clear()
+        if read_first:
+            await _read_then_hold_back(session, rows)
+        else:
+            async with deferred_writes(session) as writes:
+                await writes.execute(insert(NAMES), rows)
         with pytest.raises(IntegrityError, match="UNIQUE"):
             await session.commit()
+        assert trips == trips_taken
+    async with AsyncSession(engine) as session, session.begin():
+        await _read_then_hold_back(session, [{"name": "after"}])
     async with engine.connect() as connection:
-        names = (await connection.execute(select(NAMES.c.name))).scalars()
-        assert list(names) == ["taken"]
+        names = (await connection.execute(select(NAMES.c.name).order_by(NAMES.c.id))).scalars()
+        assert list(names) == ["taken", "after"]
 
 
 async def test_a_rollback_drops_what_was_deferred_without_a_trip(
@@ -391,26 +403,6 @@ async def test_writes_that_did_not_begin_under_the_write_lock_commit_on_the_driv
         trips.clear()
         await writes.execute(insert(NAMES), [{"name": "ada"}])
     assert trips == ["_commit"]
-
-
-async def test_an_inline_commits_error_is_raised_and_nothing_is_kept(
-    engine: AsyncEngine, trips: list[str]
-) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(insert(NAMES).values(name="taken"))
-    session = AsyncSession(engine)
-    async with session:
-        await session.begin()
-        trips.clear()
-        await _read_then_hold_back(session, [{"name": "fresh"}, {"name": "taken"}])
-        with pytest.raises(IntegrityError, match="UNIQUE"):
-            await session.commit()
-        assert trips == []
-    async with AsyncSession(engine) as session, session.begin():
-        await _read_then_hold_back(session, [{"name": "after"}])
-    async with engine.connect() as connection:
-        names = (await connection.execute(select(NAMES.c.name).order_by(NAMES.c.id))).scalars()
-        assert list(names) == ["taken", "after"]
 
 
 @asynccontextmanager
