@@ -85,3 +85,14 @@ async def test_the_next_write_takes_the_lock(database: Database, held_back: bool
         await first.commit()
     await asyncio.wait_for(second, timeout=5)
     assert await _names(database) == ["first", "second"]
+
+
+async def test_a_writer_that_wrote_nothing_leaves_no_lock_to_its_connections_next_user(
+    database: Database,
+) -> None:
+    async with _writer(database) as first:
+        await _who_is_calling(first)
+    async with _writer(database) as second:
+        await _who_is_calling(second)
+        await asyncio.wait_for(_write(database, "third"), timeout=5)
+    assert await _names(database) == ["third"]

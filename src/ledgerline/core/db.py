@@ -312,6 +312,7 @@ def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
                 await_(take_write_lock_if_due(info))
 
     def _release(_dbapi_connection: Any, record: ConnectionPoolEntry, *_: Any) -> None:
+        record.info.pop(_WRITE_LOCK_AT_NEXT_STATEMENT, None)
         lock = record.info.pop(_HELD_WRITE_LOCK, None)
         if lock is not None:
             lock.release()
