@@ -471,3 +471,27 @@ async def test_a_connection_that_ends_stops_reading_the_log(
         await engine.dispose()
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(shared_file)
+
+
+async def test_writes_whose_begin_went_with_them_leave_the_next_transactions_on_the_thread(
+    tmp_path: Path, engine: AsyncEngine, trips: list[str]
+) -> None:
+    """A transaction whose ``BEGIN IMMEDIATE`` travelled with its commit held the write lock
+    only then: the next one on the connection, held back the same way, waits for another
+    process's writer on the driver's thread, the event loop going on meanwhile."""
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.dbapi_connection
+
+        async def write_held_back(name: str) -> None:
+            await connection.begin()
+            driver.defer("INSERT INTO names (name) VALUES (?)", [(name,)])
+            await connection.commit()
+
+        await write_held_back("first")
+        trips.clear()
+        finished = await _order_of_finishing(
+            tmp_path, "BEGIN IMMEDIATE", lambda: write_held_back("second")
+        )
+    assert finished == ["tick", "work"]
+    assert trips == ["_commit"]

@@ -330,6 +330,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
                 self._deferred.clear()
 
     def take_deferred(self) -> list[Deferred]:
+        """What was held back, to travel with a statement: a ``BEGIN IMMEDIATE`` among it
+        takes the write lock for the rest of the transaction."""
         deferred, self._deferred = self._deferred, []
         if deferred and deferred[0].sql == BEGIN_WRITING:
             self._holds_write_lock = True
@@ -351,8 +353,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def commit(self) -> None:
         """A transaction that only read ends on the calling thread (a read's ``COMMIT`` only
         lets go of its snapshot, and waits for no lock), and so does a small one holding the
-        write lock whose writes were all held back for the commit (``_commits_inline``); the
-        others take the trip."""
+        write lock whose writes were all held back for the commit
+        (``_inline_commit_checkpoints``); the others take the trip."""
         wrote, self.wrote = self.wrote, False
         on_thread, self.wrote_on_thread = self.wrote_on_thread, False
         holds_write_lock, self._holds_write_lock = self._holds_write_lock, False
@@ -367,10 +369,11 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             if not (wrote or self._deferred):
                 _commit(driver._conn, ())
             elif inline is not None:
-                _commit(driver._conn, self.take_deferred())
+                deferred, self._deferred = self._deferred, []
+                _commit(driver._conn, deferred)
             else:
-                deferred, checkpoints = self.take_deferred(), self._checkpoints
-                await_(driver._execute(_commit, driver._conn, deferred, checkpoints))  # type: ignore[no-untyped-call]
+                deferred, self._deferred = self._deferred, []
+                await_(driver._execute(_commit, driver._conn, deferred, self._checkpoints))  # type: ignore[no-untyped-call]
         except Exception as error:
             self._handle_exception(error)
         if inline is not None and inline.due():
@@ -383,7 +386,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         ``core/sqlite_wal.py``) they take a tenth to a third of a millisecond, less than the
         trip's hand-offs between threads. None when they take the trip."""
         rows = sum(len(held.parameters) if held.many else 1 for held in self._deferred)
-        if not self._deferred or rows > INLINE_COMMIT_ROWS:
+        if not self._deferred or self._holds_its_begin() or rows > INLINE_COMMIT_ROWS:
             return None
         if not self._wal_looked_at:
             self._wal_looked_at = True
