@@ -26,7 +26,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
-from ledgerline.core.sqlite_driver import BUSY_TIMEOUT_MS, OneTripDBAPI
+from ledgerline.core.sqlite_driver import BEGIN_WRITING, BUSY_TIMEOUT_MS, OneTripDBAPI
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -157,7 +157,7 @@ def create_engine(
         engine = create_async_engine(target, echo=echo, module=OneTripDBAPI(), **pool)
         pragmas = _sqlite_pragmas_for_migrations if for_migrations else _sqlite_pragmas
         event.listen(engine.sync_engine, "connect", pragmas)
-        _begin_explicitly(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
+        _begin_explicitly(engine, "BEGIN" if read_only else BEGIN_WRITING)
         return engine
     if timeouts is None:
         return create_async_engine(
@@ -383,7 +383,7 @@ class read_before_writing:  # noqa: N801 - used as a function: ``async with read
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if self._apart and exc_type is None:
             connection = await self._session.connection()
-            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            await connection.exec_driver_sql(BEGIN_WRITING)
             pooled = (await connection.get_raw_connection()).info
             pooled[_WRITE_LOCK_AT_NEXT_STATEMENT] = True
 

@@ -74,8 +74,9 @@ class Deferred(NamedTuple):
     many: bool
 
 
-BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 BEGIN_WRITING = "BEGIN IMMEDIATE"
+"""How the writers' engine begins (``core/db.py``); the driver knows it by this exact text."""
+BEGINS = frozenset({"BEGIN", BEGIN_WRITING})
 BUSY_TIMEOUT_MS = 30_000
 """How long a statement on the driver's thread waits for a lock another connection holds."""
 INLINE_READ_BUDGET = 0.0005
