@@ -25,6 +25,23 @@ async def test_the_engines_take_the_configured_pool_size(database_url: str) -> N
         await database.dispose()
 
 
+async def test_the_connection_given_back_last_is_handed_out_first(database_url: str) -> None:
+    """After a burst opened several connections, one request at a time keeps to the one whose
+    caches are warm, rather than rotating over all of them."""
+    database = Database(database_url, pool_size=3)
+    try:
+        burst = [await database.engine.connect() for _ in range(3)]
+        drivers = [(await each.get_raw_connection()).driver_connection for each in burst]
+        for connection in burst:
+            await connection.close()
+        for _ in range(2):
+            async with database.engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                assert raw.driver_connection is drivers[-1]
+    finally:
+        await database.dispose()
+
+
 async def test_an_in_memory_sqlite_database_keeps_its_one_connection() -> None:
     database = Database("sqlite://", pool_size=3)
     try:
