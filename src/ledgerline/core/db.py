@@ -9,7 +9,7 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BindParameter, DateTime, MetaData, Uuid, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,7 +26,12 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
-from ledgerline.core.sqlite_driver import BEGIN_WRITING, BUSY_TIMEOUT_MS, OneTripDBAPI
+from ledgerline.core.sqlite_driver import (
+    BEGIN_WRITING,
+    BUSY_TIMEOUT_MS,
+    OneTripConnection,
+    OneTripDBAPI,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -381,22 +386,22 @@ class read_before_writing:  # noqa: N801 - used as a function: ``async with read
     every request to an org enters one, and most do nothing in it.
     """
 
-    __slots__ = ("_apart", "_session")
+    __slots__ = ("_apart", "_pooled", "_session")
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._apart = bool(session.info.get(DEFER_WRITE_LOCK)) and not session.in_transaction()
+        self._pooled: PoolProxiedConnection | None = None
 
     async def __aenter__(self) -> None:
         if self._apart:
-            await self._session.connection(execution_options={DEFER_WRITE_LOCK: True})
+            connection = await self._session.connection(execution_options={DEFER_WRITE_LOCK: True})
+            self._pooled = await connection.get_raw_connection()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        if self._apart and exc_type is None:
-            connection = await self._session.connection()
-            await connection.exec_driver_sql(BEGIN_WRITING)
-            pooled = (await connection.get_raw_connection()).info
-            pooled[_WRITE_LOCK_AT_NEXT_STATEMENT] = True
+        if self._pooled is not None and exc_type is None:
+            cast(OneTripConnection, self._pooled.dbapi_connection).begin_writing()
+            self._pooled.info[_WRITE_LOCK_AT_NEXT_STATEMENT] = True
 
 
 AUTOCOMMIT = "AUTOCOMMIT"

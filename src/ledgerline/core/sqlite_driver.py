@@ -292,6 +292,14 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def driver(self) -> aiosqlite.Connection:
         return cast(aiosqlite.Connection, self._connection)
 
+    def begin_writing(self) -> None:
+        """Begin the writers' transaction, held back for the next statement as its execution
+        through SQLAlchemy would be, without that execution's cost (a twentieth of a create):
+        for a connection SQLAlchemy has begun already (``read_before_writing``)."""
+        if self._deferred or self._in_transaction():
+            raise RuntimeError("the connection's transaction has begun already")
+        self._deferred.append(Deferred(BEGIN_WRITING, (), many=False))
+
     def holds_back(self, statement: Deferred) -> bool:
         """Whether ``statement`` waits for the next one: a transaction's ``BEGIN``."""
         if statement.sql in BEGINS and not self._deferred:
@@ -316,18 +324,17 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         connection: sqlite3.Connection = self.driver._conn
         try:
             with _inline(connection):
-                if self._deferred:
-                    connection.execute(self._deferred[0].sql).close()
-                    self._holds_write_lock = self._deferred[0].sql == BEGIN_WRITING
-                return _run(connection, (), sql, parameters, many=False)
+                return _run(connection, self._deferred, sql, parameters, many=False)
         except _WouldWait as stopped:
             if stopped.ran_long:
                 long_reads.ran_long(sql)
             return None
         finally:
-            # By the transaction's state, not by whether it raised: SQLite may stop a statement
-            # (a cached one counts its steps on) as it ends, when it has taken effect.
+            # Whether the BEGIN ran by the transaction's state, not by whether it raised:
+            # SQLite may stop a statement (a cached one counts its steps on) as it ends, when
+            # it has taken effect.
             if self._deferred and connection.in_transaction:
+                self._holds_write_lock = self._deferred[0].sql == BEGIN_WRITING
                 self._deferred.clear()
 
     def take_deferred(self) -> list[Deferred]:
