@@ -51,6 +51,12 @@ class Statement(NamedTuple):
     many: bool
 
 
+def _held_back_writes(deferred: Sequence[sqlite_driver.Deferred]) -> list[Statement]:
+    """What the driver held back and no cursor event saw: a ``BEGIN`` comes through
+    SQLAlchemy (its cursor event recorded it where it was held back), the writes do not."""
+    return [Statement(*held) for held in deferred if held.sql not in sqlite_driver.BEGINS]
+
+
 class Recorder:
     """Every statement the drivers receive while ``on``: through SQLAlchemy's cursor events,
     and the writes Ledgerline's SQLite driver held back, where they run."""
@@ -77,10 +83,11 @@ class Recorder:
             *,
             many: bool,
         ) -> sqlite_driver.Outcome:
-            if self.on and deferred:
+            writes = _held_back_writes(deferred)
+            if self.on and writes:
                 # The cursor event saw the statement already; what was held back ran before it.
                 last = self.statements.pop()
-                self.statements += [Statement(*held) for held in deferred]
+                self.statements += writes
                 self.statements.append(last)
             run_deferred(connection, deferred)
             return run(connection, (), sql, parameters, many=many)
@@ -89,7 +96,7 @@ class Recorder:
             connection: sqlite3.Connection, deferred: Sequence[sqlite_driver.Deferred]
         ) -> None:
             if self.on:
-                self.statements += [Statement(*held) for held in deferred]
+                self.statements += _held_back_writes(deferred)
             run_deferred(connection, deferred)
 
         event.listen(Engine, "before_cursor_execute", self.executed)

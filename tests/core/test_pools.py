@@ -1,5 +1,5 @@
 """Both databases' engines hold ``LEDGERLINE_DB_POOL_SIZE`` connections, and as many again in
-overflow: fewer than the requests in flight, and a waiting request can be passed over."""
+overflow, but for SQLite's writers, who take one connection in turn."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from tests.factories import World
 async def test_the_engines_take_the_configured_pool_size(database_url: str) -> None:
     database = Database(database_url, pool_size=3)
     try:
-        for engine in (database.engine, database.read_engine):
-            pool = engine.sync_engine.pool
-            assert isinstance(pool, QueuePool)
-            assert pool.size() == 3
-            assert pool._max_overflow == 3
+        pool = database.read_engine.sync_engine.pool
+        assert isinstance(pool, QueuePool)
+        assert (pool.size(), pool._max_overflow) == (3, 3)
+        writers = database.engine.sync_engine.pool
+        assert isinstance(writers, QueuePool)
+        expected = (1, 0) if database.is_sqlite else (3, 3)
+        assert (writers.size(), writers._max_overflow) == expected
     finally:
         await database.dispose()
 
@@ -30,12 +32,12 @@ async def test_the_connection_given_back_last_is_handed_out_first(database_url: 
     caches are warm, rather than rotating over all of them."""
     database = Database(database_url, pool_size=3)
     try:
-        burst = [await database.engine.connect() for _ in range(3)]
+        burst = [await database.read_engine.connect() for _ in range(3)]
         drivers = [(await each.get_raw_connection()).driver_connection for each in burst]
         for connection in burst:
             await connection.close()
         for _ in range(2):
-            async with database.engine.connect() as connection:
+            async with database.read_engine.connect() as connection:
                 raw = await connection.get_raw_connection()
                 assert raw.driver_connection is drivers[-1]
     finally:

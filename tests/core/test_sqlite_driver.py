@@ -184,18 +184,6 @@ async def test_a_begin_stopped_as_it_ends_is_not_sent_again(
         assert await connection.scalar(select(NAMES.c.name)) == "ada"
 
 
-async def test_a_writers_begin_is_refused_once_the_transaction_began(engine: AsyncEngine) -> None:
-    async with engine.begin() as connection:
-        await connection.scalar(select(func.count()).select_from(NAMES))
-        driver = (await connection.get_raw_connection()).dbapi_connection
-        assert isinstance(driver, sqlite_driver.OneTripConnection)
-        with pytest.raises(RuntimeError, match="begun already"):
-            driver.begin_writing()
-        await connection.execute(insert(NAMES).values(name="ada"))
-    async with engine.connect() as connection:
-        assert await connection.scalar(select(NAMES.c.name)) == "ada"
-
-
 async def test_a_begin_that_must_wait_for_another_writer_waits_on_the_drivers_thread(
     tmp_path: Path, engine: AsyncEngine, trips: list[str]
 ) -> None:

@@ -12,7 +12,7 @@ from ledgerline.auth import service as auth_service
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.auth.service import Authenticated
 from ledgerline.auth.tokens import AccessTokens
-from ledgerline.core.db import read_before_writing
+from ledgerline.core.db import adopt, read_before_writing
 from ledgerline.core.deps import RateLimiterDep, SessionDep
 from ledgerline.core.errors import Unauthorized
 from ledgerline.core.ratelimit import RateLimiter
@@ -43,8 +43,12 @@ async def get_authenticated(
 ) -> Authenticated:
     if not token:
         raise Unauthorized()
-    async with read_before_writing(session):
-        caller = await auth_service.authenticate(session, tokens, token)
+    async with read_before_writing(session) as reader:
+        caller = await auth_service.authenticate(reader, tokens, token)
+    if reader is not session:
+        caller = Authenticated(
+            user=await adopt(session, caller.user), login=await adopt(session, caller.login)
+        )
     await count_request(limiter, caller.user.id)
     return caller
 

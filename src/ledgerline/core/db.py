@@ -6,10 +6,9 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, DateTime, MetaData, Uuid, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,7 +28,6 @@ from sqlalchemy.util import await_
 from ledgerline.core.sqlite_driver import (
     BEGIN_WRITING,
     BUSY_TIMEOUT_MS,
-    OneTripConnection,
     OneTripDBAPI,
 )
 
@@ -158,7 +156,12 @@ def create_engine(
     """An engine for ``url``; ``timeouts`` (PostgreSQL) bound every connect and statement."""
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
-        pool = {} if _in_memory(target) else _pool(pool_size)
+        if _in_memory(target):
+            pool = {}
+        elif read_only or for_migrations:
+            pool = _pool(pool_size)
+        else:
+            pool = _ONE_WRITER
         engine = create_async_engine(target, echo=echo, module=OneTripDBAPI(), **pool)
         pragmas = _sqlite_pragmas_for_migrations if for_migrations else _sqlite_pragmas
         event.listen(engine.sync_engine, "connect", pragmas)
@@ -195,6 +198,20 @@ def _pool(size: int) -> dict[str, Any]:
     difference was within the runs' spread; LIFO also lets the server's idle timeouts retire
     what a burst opened."""
     return {"pool_size": size, "max_overflow": size, "pool_use_lifo": True}
+
+
+WRITE_WAIT = 30.0
+"""Seconds a SQLite writer waits for the writers' connection (SQLite's busy timeout, too):
+past it, the request is answered 503."""
+_ONE_WRITER: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_timeout": WRITE_WAIT}
+"""The SQLite writers' pool: one connection, which the process's writers take in turn.
+
+SQLite lets one connection write at a time anyway; this is where the process's writers queue
+for it, woken one at a time in arrival order (SQLite's busy handler has waiters poll with
+sleeps of up to 100 ms, which once made a 16-writer p95 forty times its p50). And since no
+other connection of the process writes, its page cache stays warm: SQLite drops a
+connection's whole cache when another connection wrote since its last transaction, and with a
+pool of writers every create read its pages afresh (docs/benchmarks.md, tenth pass)."""
 
 
 def _in_memory(target: URL) -> bool:
@@ -271,137 +288,70 @@ def _restore_command_timeout(
     driver._config = driver._config._replace(command_timeout=command_timeout)
 
 
-DEFER_WRITE_LOCK = "ledgerline_defer_write_lock"
-"""Execution option: this SQLite transaction begins with a read of one statement, which runs
-with no ``BEGIN`` at all, even on the writers' engine, in SQLite's autocommit mode (its own
-implicit read transaction); ``read_before_writing`` then begins the writing on the same
-connection."""
-_HELD_WRITE_LOCK = "ledgerline_held_write_lock"
-_WRITE_LOCKS = "ledgerline_write_locks"
-_WRITE_LOCK_AT_NEXT_STATEMENT = "ledgerline_write_lock_at_next_statement"
-WRITE_LOCK_WAIT = 30.0
-"""Seconds a writer waits for the process's write lock (SQLite's busy timeout, too): past it,
-it goes on to ``BEGIN IMMEDIATE`` and SQLite's own waiting, as it did without the lock."""
+_Mapped = TypeVar("_Mapped")
+READERS = "ledgerline_readers"
+"""``session.info`` key: the read sessions' factory, for a SQLite writer's read before it
+writes (``read_before_writing``)."""
 
 
 def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
     """Issue SQLite's BEGIN ourselves (the recipe in SQLAlchemy's SQLite dialect documentation).
 
     Writers use ``BEGIN IMMEDIATE``, taking the write lock at the start, so two writers queue
-    instead of one failing when it upgrades a read lock. They queue first on an asyncio lock of
-    this process, held from the ``BEGIN IMMEDIATE`` until the connection goes back to the pool
-    (after the commit or rollback): the waiters are woken one at a time in arrival order the
-    moment the lock is free, where SQLite's busy handler has each of them poll with sleeps of
-    up to 100 ms, which is what made a 16-writer p95 forty times its p50. Writers of other
-    processes still queue on the busy timeout. Readers run statement by statement, with no
-    ``BEGIN`` (``_statement_by_statement``), or under a plain ``BEGIN`` when they ask for one
-    snapshot (``SNAPSHOT``): under WAL they never block and are never blocked. A writer's one
-    read done before it writes (who is calling, ``DEFER_WRITE_LOCK``) runs with no ``BEGIN`` at
-    all, in autocommit.
+    instead of one failing when it upgrades a read lock. Within a process they queue before
+    that, for the writers' one connection (``_ONE_WRITER``). Writers of other processes queue
+    on the busy timeout. Readers run statement by statement, with no ``BEGIN``
+    (``_statement_by_statement``), or under a plain ``BEGIN`` when they ask for one snapshot
+    (``SNAPSHOT``): under WAL they never block and are never blocked.
     """
-    write_locks = _WriteLocks()
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _no_driver_transactions(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    def _no_driver_transactions(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None
-        record.info[_WRITE_LOCKS] = write_locks
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
         options = conn.get_execution_options()
-        if options.get(DEFER_WRITE_LOCK, False):
-            return
         if options.get(STATEMENT_BY_STATEMENT, False) and not options.get(SNAPSHOT, False):
             return
-        if begin == "BEGIN":
-            conn.exec_driver_sql("BEGIN")
-            return
-        await_(write_locks.take(conn.connection.info))
         conn.exec_driver_sql(begin)
-
-    if begin != "BEGIN":
-
-        @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def _lock_before_writing(conn: Any, *_: Any) -> None:
-            info = conn.connection.info
-            if _WRITE_LOCK_AT_NEXT_STATEMENT in info:
-                await_(take_write_lock_if_due(info))
-
-    def _release(_dbapi_connection: Any, record: ConnectionPoolEntry, *_: Any) -> None:
-        record.info.pop(_WRITE_LOCK_AT_NEXT_STATEMENT, None)
-        lock = record.info.pop(_HELD_WRITE_LOCK, None)
-        if lock is not None:
-            lock.release()
-
-    event.listen(engine.sync_engine, "checkin", _release)
-    event.listen(engine.sync_engine, "invalidate", _release)
-
-
-class _WriteLocks:
-    """One SQLite engine's write lock in this process, one for each event loop."""
-
-    def __init__(self) -> None:
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    async def take(self, info: dict[str, Any]) -> None:
-        """Take the lock for the connection whose pool record keeps ``info`` (it is let go
-        when the connection goes back to the pool), unless that connection holds it."""
-        if _HELD_WRITE_LOCK in info:
-            return
-        lock = self._by_loop.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-        if await _acquire(lock):
-            info[_HELD_WRITE_LOCK] = lock
-
-
-async def take_write_lock_if_due(info: dict[str, Any]) -> None:
-    """Take the write lock for the connection whose pool record keeps ``info`` if its writing
-    begins with its next statement (``read_before_writing``): by a statement, or by writes held
-    back for one (``deferred_writes``)."""
-    if info.pop(_WRITE_LOCK_AT_NEXT_STATEMENT, False):
-        await info[_WRITE_LOCKS].take(info)
-
-
-async def _acquire(lock: asyncio.Lock) -> bool:
-    try:
-        await asyncio.wait_for(lock.acquire(), WRITE_LOCK_WAIT)
-    except TimeoutError:
-        return False
-    return True
 
 
 class read_before_writing:  # noqa: N801 - used as a function: ``async with read_before_writing(s)``
-    """Run the block's read (the caller's authentication and role: one statement) on its own,
-    taking no write lock, when ``session`` writes to SQLite and has not begun.
+    """The session to read who is calling with, before ``session`` writes: for a SQLite
+    writer that has not begun, a read session of its own, closed at the block's end.
 
-    So a writer holds SQLite's write lock only for its own work, not while its credentials are
-    checked; the role still comes from the database on every request, as it would under
-    PostgreSQL's read committed. The read runs in SQLite's autocommit mode, and the writing
-    begins on the same connection: its ``BEGIN IMMEDIATE`` is held back by the driver, and the
-    process's write lock taken, for the next statement (an import may read its file first). That
-    saves ending the session's transaction and checking a connection out again, 0.1 ms of a
-    create. Elsewhere (PostgreSQL, a session that began already) the block runs in the
-    session's transaction as it is. A class rather than a generator-based context manager:
-    every request to an org enters one, and most do nothing in it.
+    So a writer holds the writers' connection only for its own work, not while its
+    credentials are checked, nor while it does what comes between that and its first write
+    (an import reads its file, the request limit may ask Redis); the role still comes from
+    the database on every request, as it would under PostgreSQL's read committed. What the
+    read loaded is not in ``session``: ``adopt`` it to change it there. Elsewhere
+    (PostgreSQL, a session that began already) it is ``session`` itself. A class rather than
+    a generator-based context manager: every request to an org enters one.
     """
 
-    __slots__ = ("_apart", "_pooled", "_session")
+    __slots__ = ("_reader", "_session")
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._apart = bool(session.info.get(DEFER_WRITE_LOCK)) and not session.in_transaction()
-        self._pooled: PoolProxiedConnection | None = None
+        self._reader: AsyncSession | None = None
 
-    async def __aenter__(self) -> None:
-        if self._apart:
-            connection = await self._session.connection(execution_options={DEFER_WRITE_LOCK: True})
-            self._pooled = await connection.get_raw_connection()
+    async def __aenter__(self) -> AsyncSession:
+        readers = self._session.info.get(READERS)
+        if readers is None or self._session.in_transaction():
+            return self._session
+        self._reader = readers()
+        return self._reader
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        if self._pooled is not None and exc_type is None:
-            cast(OneTripConnection, self._pooled.dbapi_connection).begin_writing()
-            self._pooled.info[_WRITE_LOCK_AT_NEXT_STATEMENT] = True
+    async def __aexit__(self, *_: object) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+
+
+async def adopt(session: AsyncSession, instance: _Mapped) -> _Mapped:
+    """``instance``, loaded by another session (``read_before_writing``), as ``session``'s own,
+    without reading it again."""
+    return await session.merge(instance, load=False)
 
 
 AUTOCOMMIT = "AUTOCOMMIT"

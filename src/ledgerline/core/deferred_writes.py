@@ -23,7 +23,6 @@ from sqlalchemy import Insert, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from ledgerline.core.db import take_write_lock_if_due
 from ledgerline.core.sqlite_driver import OneTripConnection
 
 Row = Mapping[str, Any]
@@ -100,12 +99,9 @@ class DeferredWrites:
 @asynccontextmanager
 async def deferred_writes(session: AsyncSession) -> AsyncIterator[DeferredWrites]:
     """Writes on the session's connection, held back on SQLite until its next statement or
-    commit. What the ORM holds is flushed first, so the rows written come after it. A SQLite
-    writer whose writing begins with them (``read_before_writing``) takes its write lock here,
-    as its next statement would."""
+    commit. What the ORM holds is flushed first, so the rows written come after it."""
     await session.flush()
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.dbapi_connection
-    await take_write_lock_if_due(raw.info)
     yield DeferredWrites(connection, driver if isinstance(driver, OneTripConnection) else None)

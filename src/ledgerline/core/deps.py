@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.config import Settings
-from ledgerline.core.db import DEFER_WRITE_LOCK, Database, read_in_snapshot
+from ledgerline.core.db import READERS, Database, read_in_snapshot
 from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.core.routing import CLOSED_AFTER_SENDING, SESSION_STATE_KEY
 
@@ -35,13 +35,14 @@ async def get_session(request: Request) -> AsyncSession:
     closes it (a plain dependency: FastAPI's solving of one that yields costs about 45 us more).
 
     Requests that cannot change anything (GET, HEAD) read through the read sessions. On SQLite
-    the others may read who is calling before they take the write lock (``read_before_writing``).
+    the others read who is calling through a read session before they take the writers'
+    connection (``read_before_writing``).
     """
     database: Database = request.app.state.database
     reads_only = request.method in _READ_METHODS
     session = (database.read_sessions if reads_only else database.sessions)()
     if database.is_sqlite and not reads_only:
-        session.info[DEFER_WRITE_LOCK] = True
+        session.info[READERS] = database.read_sessions
     setattr(request.state, SESSION_STATE_KEY, session)
     return session
 

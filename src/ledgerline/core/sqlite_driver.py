@@ -292,14 +292,6 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def driver(self) -> aiosqlite.Connection:
         return cast(aiosqlite.Connection, self._connection)
 
-    def begin_writing(self) -> None:
-        """Begin the writers' transaction, held back for the next statement as its execution
-        through SQLAlchemy would be, without that execution's cost (a twentieth of a create):
-        for a connection SQLAlchemy has begun already (``read_before_writing``)."""
-        if self._deferred or self._in_transaction():
-            raise RuntimeError("the connection's transaction has begun already")
-        self._deferred.append(Deferred(BEGIN_WRITING, (), many=False))
-
     def holds_back(self, statement: Deferred) -> bool:
         """Whether ``statement`` waits for the next one: a transaction's ``BEGIN``."""
         if statement.sql in BEGINS and not self._deferred:

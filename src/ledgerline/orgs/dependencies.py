@@ -75,9 +75,9 @@ class OrgGuard(SecurityBase):
         token = await bearer_scheme(request)
         if not token:
             raise Unauthorized()
-        async with read_before_writing(session):
+        async with read_before_writing(session) as reader:
             found = await auth_service.authenticate_in_org(
-                session, state.access_tokens, token, org_id
+                reader, state.access_tokens, token, org_id
             )
         await count_request(state.rate_limiter, found.user_id)
         if found.org is None or found.role is None:
