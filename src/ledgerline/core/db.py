@@ -25,11 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
-from ledgerline.core.sqlite_driver import (
-    BEGIN_WRITING,
-    BUSY_TIMEOUT_MS,
-    OneTripDBAPI,
-)
+from ledgerline.core.sqlite_driver import BEGIN_WRITING, BUSY_TIMEOUT_MS, OneTripDBAPI
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -288,7 +284,6 @@ def _restore_command_timeout(
     driver._config = driver._config._replace(command_timeout=command_timeout)
 
 
-_Mapped = TypeVar("_Mapped")
 READERS = "ledgerline_readers"
 """``session.info`` key: the read sessions' factory, for a SQLite writer's read before it
 writes (``read_before_writing``)."""
@@ -346,6 +341,9 @@ class read_before_writing:  # noqa: N801 - used as a function: ``async with read
     async def __aexit__(self, *_: object) -> None:
         if self._reader is not None:
             await self._reader.close()
+
+
+_Mapped = TypeVar("_Mapped")
 
 
 async def adopt(session: AsyncSession, instance: _Mapped) -> _Mapped:
