@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -281,6 +282,16 @@ class TestHealth:
         async with root_client(app) as client:
             response = await client.get("/readyz")
         assert response.status_code == 200
+
+    async def test_readyz_answers_while_a_long_write_holds_the_writers(self, app: FastAPI) -> None:
+        """SQLite's writers share one connection; an import holding it leaves the database
+        ready."""
+        database: Database = app.state.database
+        async with database.engine.connect() as writing, root_client(app) as client:
+            await writing.execute(select(literal(1)))
+            response = await asyncio.wait_for(client.get("/readyz"), timeout=5)
+        assert response.status_code == 200
+        assert response.json()["database"] == "ok"
 
 
 @pytest.fixture(params=["sqlite-missing-directory", "postgresql-closed-port"])

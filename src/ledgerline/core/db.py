@@ -466,7 +466,11 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     async def ping(self) -> None:
-        async with self.engine.connect() as connection:
+        """``SELECT 1`` where a request would read: on SQLite on a reader, as the writers' one
+        connection may be held by a long write (an import) that leaves the database as
+        available as ever."""
+        engine = self.read_engine if self.is_sqlite else self.engine
+        async with engine.connect() as connection:
             await connection.exec_driver_sql("SELECT 1")
 
     async def answers_within(self, seconds: float) -> bool:
