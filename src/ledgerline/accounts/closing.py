@@ -24,13 +24,11 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Row,
-    Select,
     Text,
     bindparam,
     cast,
@@ -47,6 +45,7 @@ from ledgerline.accounts.schemas import ReconcileRequest, ReconcileResult
 from ledgerline.accounts.service import account_in_org, signed_minor
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
+from ledgerline.core.compiled_select import CompiledSelect
 from ledgerline.core.db import is_postgresql
 from ledgerline.core.errors import Conflict
 from ledgerline.core.money import format_amount
@@ -113,6 +112,14 @@ def shared_lock_of(account_id: uuid.UUID | ColumnElement[uuid.UUID]) -> ColumnEl
     return func.pg_advisory_xact_lock_shared(_lock_key(account_id))
 
 
+class ClosedPeriod(NamedTuple):
+    """An account's closed period: its records dated on or before ``reconciled_through``."""
+
+    id: uuid.UUID
+    name: str
+    reconciled_through: dt.date | None
+
+
 @dataclass(frozen=True, slots=True)
 class UncheckedPeriod:
     """A write to ``account_id`` on or after ``earliest`` whose transaction holds the account's
@@ -123,17 +130,23 @@ class UncheckedPeriod:
     account_id: uuid.UUID
     earliest: dt.date
 
-    read: ClassVar[Select[uuid.UUID, str, dt.date | None]] = select(
-        Account.id, Account.name, Account.reconciled_through
-    ).where(Account.id == bindparam("closing_account_id"))
+    read: ClassVar[CompiledSelect[ClosedPeriod]]
 
     @property
     def parameters(self) -> dict[str, Any]:
         return {"closing_account_id": self.account_id}
 
-    def require_open(self, rows: Iterable[Row[Any]]) -> None:
+    def require_open(self, rows: Iterable[Sequence[Any]]) -> None:
         """Refuse (409) if the rows ``read`` found say the period is closed."""
         _refuse_closed({self.account_id: self.earliest}, rows)
+
+
+UncheckedPeriod.read = CompiledSelect(
+    select(Account.id, Account.name, Account.reconciled_through).where(
+        Account.id == bindparam("closing_account_id")
+    ),
+    ClosedPeriod,
+)
 
 
 def _refuse_closed(

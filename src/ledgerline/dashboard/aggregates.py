@@ -24,14 +24,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from typing import cast as cast_type
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Insert,
-    Row,
     Select,
     Table,
     and_,
@@ -47,6 +46,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts.models import AccountDailyBalance, AccountMonthlyBalance, Transfer
+from ledgerline.core.compiled_select import CompiledSelect, RowT
 from ledgerline.core.db import Base, is_postgresql
 from ledgerline.core.deferred_writes import NewRow, deferred_writes
 from ledgerline.dashboard.models import DailyTotal, DailyTypeTotal, MonthlyTotal
@@ -278,15 +278,17 @@ async def apply(
     deltas: Deltas,
     *,
     along: Sequence[NewRow] = (),
-    then_read: tuple[Select[*tuple[Any, ...]], Mapping[str, Any]] | None = None,
-) -> Sequence[Row[Any]]:
+    then_read: tuple[CompiledSelect[RowT], Mapping[str, Any]] | None = None,
+) -> Sequence[RowT | Written]:
     """Add the deltas to every grain, and insert the rows ``along`` with them: in one
     statement on PostgreSQL, in one trip on SQLite, whatever the number of rows.
 
-    ``then_read`` (a query and its parameters, named apart from the writes'): on PostgreSQL,
-    the statement's final ``SELECT`` instead of ``SELECT 1``, in the snapshot the statement
-    began with (it does not see the statement's own writes); its rows are returned, a round
-    trip fewer than reading them apart. Elsewhere it is not read and nothing is returned.
+    ``then_read`` (a ``CompiledSelect`` and its parameters, named apart from the writes'): on
+    PostgreSQL, the statement's final ``SELECT`` instead of ``SELECT 1``, in the snapshot the
+    statement began with (it does not see the statement's own writes); its rows are returned, a
+    round trip fewer than reading them apart. Elsewhere it is not read and nothing is returned.
+    The statement runs below SQLAlchemy's execution layer (``CompiledSelect``): binding its
+    sixty-odd parameters through it took 80 us of a create.
 
     On PostgreSQL the rows travel as one array per column and each grain's upsert reads them
     back with ``unnest``; the five upserts, and the inserts of ``along``, are the
@@ -317,13 +319,12 @@ async def apply(
         for position, row in enumerate(along):
             for name, value in row.values.items():
                 parameters[_insert_name(position, name)] = value
-        final = None
+        final: CompiledSelect[Any] = _WRITTEN
         if then_read is not None:
             final, read_parameters = then_read
             parameters.update(read_parameters)
-        statement = _postgresql_upserts(tuple(row.shape for row in along), final, one_row_each)
-        connection = await session.connection()
-        return (await connection.execute(statement, parameters)).all()
+        write = _postgresql_upserts(tuple(row.shape for row in along), final, one_row_each)
+        return await write.all(session, parameters)
     async with deferred_writes(session) as writes:
         for row in along:
             await writes.execute(_insert(row.table.name), [row.values])
@@ -351,12 +352,21 @@ def _sqlite_upserts() -> tuple[Insert, ...]:
     return tuple(_accumulate(sqlite.insert(grain.table), grain) for grain in GRAINS)
 
 
+class Written(NamedTuple):
+    """The row of a write's statement that reads nothing else (``SELECT 1``)."""
+
+    written: int
+
+
+_WRITTEN = CompiledSelect(select(literal(1).label("written")), Written)
+
+
 @functools.cache
 def _postgresql_upserts(
-    shapes: tuple[tuple[str, tuple[str, ...]], ...] = (),
-    final: Select[*tuple[Any, ...]] | None = None,
-    one_row_each: bool = False,
-) -> Any:
+    shapes: tuple[tuple[str, tuple[str, ...]], ...],
+    final: CompiledSelect[RowT],
+    one_row_each: bool,
+) -> CompiledSelect[RowT]:
     """``WITH insert_r0 AS (INSERT ...), upsert_<table> AS (INSERT ... SELECT FROM
     unnest(arrays) ON CONFLICT ...), ... SELECT 1``: the rows of ``shapes`` (table, columns)
     inserted and every grain's upsert, in one statement, its values bound by name; ``final``
@@ -397,7 +407,7 @@ def _postgresql_upserts(
             columns, select(*(rows.c[name] for name in columns))
         )
         upserts.append(_accumulate(insert, grain).cte(f"upsert_{table.name}"))
-    return (select(literal(1)) if final is None else final).add_cte(*inserts, *upserts)
+    return CompiledSelect(final.statement.add_cte(*inserts, *upserts), final.row)
 
 
 def live_records(org_id: uuid.UUID) -> Select[Any]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.core.compiled_select import CompiledSelect
 from ledgerline.core.db import read_in_snapshot, uuid_parameter
 from ledgerline.core.errors import BadRequest, FieldError, ValidationFailed
 from ledgerline.core.money import format_amount
@@ -136,7 +137,9 @@ def records_of(
     )
 
 
-RECORD_BY_ID = records_of(uuid_parameter("org_id")).where(RECORDS.c.id == bindparam("record_id"))
+RECORD_BY_ID = CompiledSelect(
+    records_of(uuid_parameter("org_id")).where(RECORDS.c.id == bindparam("record_id")), RecordRow
+)
 """A live record by ``org_id`` and ``record_id``, built once for the most frequent read."""
 
 

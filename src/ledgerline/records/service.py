@@ -3,6 +3,7 @@ one transaction. Services flush; the route layer commits."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -18,6 +19,7 @@ from ledgerline.accounts.models import Account, AccountFacts
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
+from ledgerline.core.compiled_select import CompiledSelect
 from ledgerline.core.db import is_postgresql, utcnow, uuid_parameter
 from ledgerline.core.deferred_writes import NewRow
 from ledgerline.core.errors import (
@@ -156,20 +158,40 @@ def _account_with_category(*conditions: ColumnElement[bool]) -> Select[Any]:
     )
 
 
-_DEFAULT_ACCOUNT_AND_CATEGORY = _account_with_category(
+class _AccountAndCategory(NamedTuple):
+    """A row of ``_account_with_category``: the account's ``AccountFacts`` and the category."""
+
+    id: uuid.UUID
+    name: str
+    currency: str
+    reconciled_through: dt.date | None
+    category_id: uuid.UUID | None
+    category_name: str | None
+
+
+_BY_DEFAULT_ACCOUNT = _account_with_category(
     _ACCOUNTS.c.currency == bindparam("currency"), _ACCOUNTS.c.is_default.is_(True)
 )
-_ACCOUNT_AND_CATEGORY = _account_with_category(_ACCOUNTS.c.id == bindparam("account_id"))
+_BY_ACCOUNT_ID = _account_with_category(_ACCOUNTS.c.id == bindparam("account_id"))
+_DEFAULT_ACCOUNT_AND_CATEGORY, _ACCOUNT_AND_CATEGORY = (
+    CompiledSelect(statement, _AccountAndCategory)
+    for statement in (_BY_DEFAULT_ACCOUNT, _BY_ACCOUNT_ID)
+)
 _TAKING_LOCKS = {
-    statement: statement.add_columns(shared_lock_of(_ACCOUNTS.c.id), aggregates.SHARED_REBUILD_LOCK)
-    for statement in (_DEFAULT_ACCOUNT_AND_CATEGORY, _ACCOUNT_AND_CATEGORY)
+    plain: CompiledSelect(
+        plain.statement.add_columns(shared_lock_of(_ACCOUNTS.c.id), aggregates.SHARED_REBUILD_LOCK),
+        _AccountAndCategory,
+    )
+    for plain in (_DEFAULT_ACCOUNT_AND_CATEGORY, _ACCOUNT_AND_CATEGORY)
 }
 """The same on PostgreSQL, taking the found account's closing lock and the org's rebuild lock,
 shared, as ``require_open`` would (built once: adding the columns took 0.1 ms)."""
 
 
-def _category_of(row: Any) -> CategoryFacts | None:
-    return None if row.category_id is None else _Category(row.category_id, row.category_name)
+def _category_of(row: _AccountAndCategory) -> CategoryFacts | None:
+    if row.category_id is None or row.category_name is None:
+        return None
+    return _Category(row.category_id, row.category_name)
 
 
 class _NewRecordTarget(NamedTuple):
@@ -202,7 +224,7 @@ async def _account_and_category(
     if locking:
         statement = _TAKING_LOCKS[statement]
         parameters |= aggregates.rebuild_lock_parameters(ctx.org_id)
-    row = (await session.execute(statement, parameters)).one_or_none()
+    row = await statement.one_or_none(session, parameters)
     if row is None:
         if data.account_id is not None:
             account = await accounts_service.account_for_record(
@@ -302,12 +324,12 @@ async def create_record(
 
 
 async def get_record(session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID) -> RecordRead:
-    row = (
-        await session.execute(queries.RECORD_BY_ID, {"org_id": ctx.org_id, "record_id": record_id})
-    ).one_or_none()
+    row = await queries.RECORD_BY_ID.one_or_none(
+        session, {"org_id": ctx.org_id, "record_id": record_id}
+    )
     if row is None:
         raise NotFound(RECORD_NOT_FOUND)
-    return queries.read_row(row)
+    return queries.to_read(row, row.category)
 
 
 async def list_records(
