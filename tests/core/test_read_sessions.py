@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerline.core.db import Database, read_in_snapshot
+from ledgerline.core.db import Database, has_nothing_to_commit, read_in_snapshot
 from ledgerline.orgs.models import Org
 
 
@@ -69,3 +69,25 @@ async def test_a_readers_request_takes_no_trip_on_sqlite(
         await _orgs(session)
         await session.commit()
     assert trips == [], "short reads run on the event loop's thread; no BEGIN, no COMMIT"
+
+
+async def test_only_a_reader_with_nothing_to_keep_skips_its_commit(database: Database) -> None:
+    """``has_nothing_to_commit``: the route layer leaves such a session to its close."""
+    async with database.read_sessions() as session:
+        assert has_nothing_to_commit(session)
+        await _orgs(session)
+        assert has_nothing_to_commit(session), "statements that each were a transaction"
+        session.add(Org(name="Pending", currency="USD"))
+        assert not has_nothing_to_commit(session), "an object to flush"
+    await _add_org(database)
+    async with database.read_sessions() as session:
+        org = (await session.scalars(select(Org).limit(1))).one()
+        org.name = "Changed"
+        assert not has_nothing_to_commit(session), "a changed object"
+    async with database.read_sessions() as session:
+        await read_in_snapshot(session)
+        await _orgs(session)
+        assert not has_nothing_to_commit(session), "a snapshot ends with its COMMIT"
+    async with database.sessions() as session:
+        await _orgs(session)
+        assert not has_nothing_to_commit(session), "a writer's transaction"

@@ -32,6 +32,7 @@ from starlette.routing import compile_path
 from starlette.types import Message, Receive
 
 from ledgerline.core.config import Settings
+from ledgerline.core.db import has_nothing_to_commit
 from ledgerline.core.errors import (
     AppError,
     BadRequest,
@@ -209,7 +210,7 @@ def request_session(request: Request) -> AsyncSession | None:
 
 async def _commit(request: Request) -> None:
     session = request_session(request)
-    if session is not None:
+    if session is not None and not has_nothing_to_commit(session):
         await session.commit()
 
 
