@@ -21,7 +21,8 @@ from typing import Any
 
 from sqlalchemy import Insert, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ledgerline.core.sqlite_driver import OneTripConnection
 
@@ -82,17 +83,21 @@ def _compiled(statement: Insert, keys: tuple[str, ...], dialect: Dialect) -> _Co
 class DeferredWrites:
     """Inserts (and upserts) of whole rows: ``insert(table)``, not ``.values(...)``."""
 
-    def __init__(self, connection: AsyncConnection, driver: OneTripConnection | None) -> None:
-        self._connection = connection
+    def __init__(
+        self, session: AsyncSession, dialect: Dialect, driver: OneTripConnection | None
+    ) -> None:
+        self._session = session
+        self._dialect = dialect
         self._driver = driver
 
     async def execute(self, statement: Insert, rows: Sequence[Row]) -> None:
         if not rows:
             return
         if self._driver is None:
-            await self._connection.execute(statement, list(rows))
+            connection = await self._session.connection()
+            await connection.execute(statement, list(rows))
             return
-        compiled = _compiled(statement, tuple(rows[0]), self._connection.dialect)
+        compiled = _compiled(statement, tuple(rows[0]), self._dialect)
         self._driver.defer(compiled.sql, [compiled.bind(row) for row in rows])
 
 
@@ -100,8 +105,14 @@ class DeferredWrites:
 async def deferred_writes(session: AsyncSession) -> AsyncIterator[DeferredWrites]:
     """Writes on the session's connection, held back on SQLite until its next statement or
     commit. What the ORM holds is flushed first, so the rows written come after it."""
-    await session.flush()
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.dbapi_connection
-    yield DeferredWrites(connection, driver if isinstance(driver, OneTripConnection) else None)
+    dialect, driver = await session.run_sync(_flushed_connection)
+    yield DeferredWrites(session, dialect, driver)
+
+
+def _flushed_connection(session: Session) -> tuple[Dialect, OneTripConnection | None]:
+    """The session flushed, and its connection's dialect and one-trip driver (None on
+    PostgreSQL): in one hop to SQLAlchemy's greenlet, where three took 10 us more."""
+    session.flush()
+    connection = session.connection()
+    driver = connection.connection.dbapi_connection
+    return connection.dialect, driver if isinstance(driver, OneTripConnection) else None
