@@ -72,7 +72,11 @@ async def test_every_request_gives_its_connection_back_whatever_its_answer(
             await client.get(f"{org}/records"),
         ]
         assert [answer.status_code for answer in answers] == [201, 200, 200, 403, 422, 404, 401]
-        for engine in {database.engine, database.read_engine}:
-            assert engine.sync_engine.pool.checkedout() == 0
+        kept = int(database.readers is not None and database.readers.keeps_one)
+        assert database.read_engine.sync_engine.pool.checkedout() == kept, (
+            "SQLite's kept reader connection alone stays out (core/readers.py)"
+        )
+        if database.engine is not database.read_engine:
+            assert database.engine.sync_engine.pool.checkedout() == 0
     finally:
         gc.enable()

@@ -1,23 +1,25 @@
-"""A SQLite writer reads who is calling through a read session of its own
-(``core/db.py``, ``read_before_writing``), and takes the process's one writers' connection
-only at its first write: a reader holds no writer back, and the writers take the connection in
-turn."""
+"""A SQLite writer reads who is calling through a reader (``core/readers.py``: a read session
+of its own, or the reader connection the process keeps for plain reads), and takes the
+process's one writers' connection only at its first write: a reader holds no writer back, and
+the writers take the connection in turn."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import Integer, String, column, event, func, insert, select, table, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ledgerline.core import db
-from ledgerline.core.db import READERS, Database, adopt, read_before_writing
+from ledgerline.core.compiled_select import CompiledSelect
+from ledgerline.core.db import Database
 from ledgerline.core.deferred_writes import deferred_writes
+from ledgerline.core.readers import READERS, adopt, plain_reader, read_before_writing
 from ledgerline.users.models import User
 from tests.factories import World
 
@@ -37,7 +39,7 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 
 def _writer(database: Database) -> AsyncSession:
     session = database.sessions()
-    session.info[READERS] = database.read_sessions
+    session.info[READERS] = database.readers
     return session
 
 
@@ -144,3 +146,58 @@ async def test_what_the_read_loaded_is_adopted_without_reading_it_again(
             assert not any(sql.lstrip().upper().startswith("SELECT") for sql in executed)
     finally:
         await database.dispose()
+
+
+class _Count(NamedTuple):
+    count: int
+
+
+_COUNT_NAMES = CompiledSelect(select(func.count().label("count")).select_from(NAMES), _Count)
+
+
+async def _plainly_who_is_calling(session: AsyncSession) -> int:
+    async with plain_reader(session) as reader:
+        row = await _COUNT_NAMES.one_or_none(reader, {})
+    assert row is not None
+    return row.count
+
+
+async def test_plain_reads_go_to_the_one_reader_connection_the_process_keeps(
+    database: Database,
+) -> None:
+    checkouts = _checkouts(database)
+    for name in ("ada", "grace"):
+        async with _writer(database) as session:
+            assert await _plainly_who_is_calling(session) == len(await _names(database))
+            await session.execute(insert(NAMES).values(name=name))
+            await session.commit()
+    assert len(checkouts["writers"]) == 2
+    assert len(checkouts["readers"]) == 1 + 2, "the kept connection once, and _names' twice"
+    assert database.readers is not None
+    await database.readers.close()
+    assert database.read_engine.sync_engine.pool.checkedout() == 0, "given back when closed"
+    async with _writer(database) as session:
+        assert await _plainly_who_is_calling(session) == 2, "opened again"
+
+
+async def test_a_plain_read_while_the_kept_connection_is_in_use_takes_a_session(
+    database: Database,
+) -> None:
+    async with _writer(database) as first, plain_reader(first) as kept:
+        assert isinstance(kept, AsyncConnection)
+        async with _writer(database) as second, plain_reader(second) as other:
+            assert isinstance(other, AsyncSession), "a read session of its own"
+            assert other is not second
+            assert await _COUNT_NAMES.one_or_none(other, {}) == (0,)
+        assert await _COUNT_NAMES.one_or_none(kept, {}) == (0,)
+    async with _writer(database) as third, plain_reader(third) as again:
+        assert again is kept, "given back, and taken again"
+
+
+async def test_a_writer_that_began_reads_through_its_own_session(database: Database) -> None:
+    async with _writer(database) as session:
+        await session.execute(insert(NAMES).values(name="ada"))
+        async with plain_reader(session) as reader:
+            assert reader is session
+            assert await _COUNT_NAMES.one_or_none(reader, {}) == (1,), "its own write"
+        await session.rollback()

@@ -12,10 +12,10 @@ from ledgerline.auth import service as auth_service
 from ledgerline.auth.passwords import PasswordHasher
 from ledgerline.auth.service import Authenticated
 from ledgerline.auth.tokens import AccessTokens
-from ledgerline.core.db import adopt, read_before_writing
 from ledgerline.core.deps import RateLimiterDep, SessionDep
 from ledgerline.core.errors import Unauthorized
 from ledgerline.core.ratelimit import RateLimiter
+from ledgerline.core.readers import adopt, read_before_writing
 from ledgerline.users.models import User
 
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, cast
 
 from sqlalchemy import Table, and_, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ledgerline.auth.models import Login, RefreshToken
 from ledgerline.auth.passwords import PasswordHasher
@@ -114,14 +114,14 @@ class AuthenticatedInOrg:
 
 
 async def authenticate_in_org(
-    session: AsyncSession, tokens: AccessTokens, token: str, org_id: uuid.UUID
+    reader: AsyncSession | AsyncConnection, tokens: AccessTokens, token: str, org_id: uuid.UUID
 ) -> AuthenticatedInOrg:
     """``authenticate`` and the caller's active membership of ``org_id`` in one query: a
     request to an org's resources costs one round trip before its own work, and both are read
     from the database on every request."""
     claims = tokens.decode(token)
     row = await _CALLER_IN_ORG.one_or_none(
-        session, {"login_id": claims.login_id, "user_id": claims.user_id, "org_id": org_id}
+        reader, {"login_id": claims.login_id, "user_id": claims.user_id, "org_id": org_id}
     )
     if row is None:
         raise Unauthorized("this sign-in has ended; sign in again")

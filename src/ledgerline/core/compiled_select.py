@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -71,19 +71,27 @@ class CompiledSelect(Generic[RowT]):
             weakref.WeakKeyDictionary()
         )
 
-    async def all(self, session: AsyncSession, parameters: Mapping[str, Any]) -> list[RowT]:
-        return await session.run_sync(self._run, parameters)
+    async def all(
+        self, reader: AsyncSession | AsyncConnection, parameters: Mapping[str, Any]
+    ) -> list[RowT]:
+        """The rows, read through ``reader``: a session (in its transaction, if it has one) or
+        a connection (as it is)."""
+        if isinstance(reader, AsyncConnection):
+            return await reader.run_sync(self._run_on, parameters)
+        return await reader.run_sync(self._run, parameters)
 
     async def one_or_none(
-        self, session: AsyncSession, parameters: Mapping[str, Any]
+        self, reader: AsyncSession | AsyncConnection, parameters: Mapping[str, Any]
     ) -> RowT | None:
-        rows = await session.run_sync(self._run, parameters)
+        rows = await self.all(reader, parameters)
         if len(rows) > 1:
             raise ValueError(f"more than one row where at most one was expected: {self.statement}")
         return rows[0] if rows else None
 
     def _run(self, session: Session, parameters: Mapping[str, Any]) -> list[RowT]:
-        connection = session.connection()
+        return self._run_on(session.connection(), parameters)
+
+    def _run_on(self, connection: Connection, parameters: Mapping[str, Any]) -> list[RowT]:
         compiled = self._compiled(connection.dialect)
         arguments = compiled.arguments(parameters)
         cursor = connection.connection.cursor()

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import BindParameter, DateTime, MetaData, Uuid, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
+from ledgerline.core.readers import Readers
 from ledgerline.core.sqlite_driver import BEGIN_WRITING, BUSY_TIMEOUT_MS, OneTripDBAPI
 
 NAMING_CONVENTION = {
@@ -284,11 +285,6 @@ def _restore_command_timeout(
     driver._config = driver._config._replace(command_timeout=command_timeout)
 
 
-READERS = "ledgerline_readers"
-"""``session.info`` key: the read sessions' factory, for a SQLite writer's read before it
-writes (``read_before_writing``)."""
-
-
 def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
     """Issue SQLite's BEGIN ourselves (the recipe in SQLAlchemy's SQLite dialect documentation).
 
@@ -310,46 +306,6 @@ def _begin_explicitly(engine: AsyncEngine, begin: str) -> None:
         if options.get(STATEMENT_BY_STATEMENT, False) and not options.get(SNAPSHOT, False):
             return
         conn.exec_driver_sql(begin)
-
-
-class read_before_writing:  # noqa: N801 - used as a function: ``async with read_before_writing(s)``
-    """The session to read who is calling with, before ``session`` writes: for a SQLite
-    writer that has not begun, a read session of its own, closed at the block's end.
-
-    So a writer holds the writers' connection only for its own work, not while its
-    credentials are checked, nor while it does what comes between that and its first write
-    (an import reads its file, the request limit may ask Redis); the role still comes from
-    the database on every request, as it would under PostgreSQL's read committed. What the
-    read loaded is not in ``session``: ``adopt`` it to change it there. Elsewhere
-    (PostgreSQL, a session that began already) it is ``session`` itself. A class rather than
-    a generator-based context manager: every request to an org enters one.
-    """
-
-    __slots__ = ("_reader", "_session")
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._reader: AsyncSession | None = None
-
-    async def __aenter__(self) -> AsyncSession:
-        readers = self._session.info.get(READERS)
-        if readers is None or self._session.in_transaction():
-            return self._session
-        self._reader = readers()
-        return self._reader
-
-    async def __aexit__(self, *_: object) -> None:
-        if self._reader is not None:
-            await self._reader.close()
-
-
-_Mapped = TypeVar("_Mapped")
-
-
-async def adopt(session: AsyncSession, instance: _Mapped) -> _Mapped:
-    """``instance``, loaded by another session (``read_before_writing``), as ``session``'s own,
-    without reading it again."""
-    return await session.merge(instance, load=False)
 
 
 AUTOCOMMIT = "AUTOCOMMIT"
@@ -472,7 +428,11 @@ class Database:
                 read_only=True,
                 timeouts=timeouts,
             )
-        self.read_sessions = create_session_factory(_statement_by_statement(self.read_engine))
+        statement_by_statement = _statement_by_statement(self.read_engine)
+        self.read_sessions = create_session_factory(statement_by_statement)
+        self.readers = (
+            Readers(self.read_sessions, statement_by_statement) if self.is_sqlite else None
+        )
         self._check: asyncio.Future[None] | None = None
 
     @property
@@ -506,6 +466,8 @@ class Database:
         if self._check is not None and not self._check.done():
             self._check.cancel()
             await asyncio.wait({self._check})
+        if self.readers is not None:
+            await self.readers.close()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

@@ -13,8 +13,9 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.core.config import Settings
-from ledgerline.core.db import READERS, Database, read_in_snapshot
+from ledgerline.core.db import Database, read_in_snapshot
 from ledgerline.core.ratelimit import RateLimiter
+from ledgerline.core.readers import READERS
 from ledgerline.core.routing import CLOSED_AFTER_SENDING, SESSION_STATE_KEY
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
@@ -41,8 +42,8 @@ async def get_session(request: Request) -> AsyncSession:
     database: Database = request.app.state.database
     reads_only = request.method in _READ_METHODS
     session = (database.read_sessions if reads_only else database.sessions)()
-    if database.is_sqlite and not reads_only:
-        session.info[READERS] = database.read_sessions
+    if database.readers is not None and not reads_only:
+        session.info[READERS] = database.readers
     setattr(request.state, SESSION_STATE_KEY, session)
     return session
 

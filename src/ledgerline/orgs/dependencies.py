@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.auth import service as auth_service
 from ledgerline.auth.dependencies import bearer_scheme, count_request
-from ledgerline.core.db import read_before_writing, uuid_parameter
+from ledgerline.core.db import uuid_parameter
 from ledgerline.core.deps import SessionDep
 from ledgerline.core.errors import Forbidden, NotFound, Unauthorized
+from ledgerline.core.readers import plain_reader
 from ledgerline.orgs.models import Membership, Org
 from ledgerline.orgs.permissions import Permission, Role, role_allows
 from ledgerline.orgs.schemas import OrgRead
@@ -75,7 +76,7 @@ class OrgGuard(SecurityBase):
         token = await bearer_scheme(request)
         if not token:
             raise Unauthorized()
-        async with read_before_writing(session) as reader:
+        async with plain_reader(session) as reader:
             found = await auth_service.authenticate_in_org(
                 reader, state.access_tokens, token, org_id
             )
