@@ -1,16 +1,19 @@
-"""Time GET requests to the app in this process: no server, no sockets, so the few tenths of a
+"""Time requests to the app in this process: no server, no sockets, so the few tenths of a
 millisecond a change takes off a request show through a shared machine's noise.
 
 The app runs under an ASGI client on a fresh database seeded as ``bench.load`` seeds it. Each
 path is requested ``--requests`` times in a row, five times over; the figure is the fastest
-of the five means. Paths take ``{org}`` and ``{account}`` (the org's first account). Compare
-two trees as ``bench.load`` does, running each tree's interpreter (whose editable install is
-that tree's code) from this checkout, alternately:
+of the five means. Paths take ``{org}``, ``{account}`` (the org's first account) and
+``{record}`` (its newest record). A path after ``POST `` is a create, sent ``bench.load``'s
+record. Compare two trees as ``bench.load`` does, running each tree's interpreter (whose
+editable install is that tree's code) from this checkout, alternately:
 
     .venv/bin/python -m bench.in_process --backend sqlite
     /path/to/other/tree/.venv/bin/python -m bench.in_process --backend sqlite
     .venv/bin/python -m bench.in_process --backend postgresql \\
         --paths '/orgs/{org}/dashboard/summary,/orgs/{org}/accounts'
+    .venv/bin/python -m bench.in_process --requests 1000 \\
+        --paths 'POST /orgs/{org}/records,/orgs/{org}/records/{record}'
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from bench.dashboard import EMAIL, PASSWORD, SECRET, prepare
-from bench.load import fresh_database
+from bench.load import CREATE_BODY, fresh_database
 
 DEFAULT_PATHS = (
     "/orgs/{org}/dashboard/summary",
@@ -75,14 +78,18 @@ async def signed_in(app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncClient, str]
 async def measure(url: str, paths: Sequence[str], requests: int) -> None:
     async with signed_in(app_on(url)) as (client, org):
         account = (await client.get(f"/orgs/{org}/accounts")).json()[0]["id"]
+        listed = await client.get(f"/orgs/{org}/records", params={"limit": 1})
+        record = listed.json()["items"][0]["id"]
         for template in paths:
-            path = template.format(org=org, account=account)
-            (await client.get(path)).raise_for_status()
+            method, _, path = template.rpartition(" ")
+            path = path.format(org=org, account=account, record=record)
+            body = CREATE_BODY if method == "POST" else None
+            (await client.request(method or "GET", path, json=body)).raise_for_status()
             fastest = float("inf")
             for _ in range(REPEATS):
                 began = time.perf_counter()
                 for _ in range(requests):
-                    (await client.get(path)).raise_for_status()
+                    (await client.request(method or "GET", path, json=body)).raise_for_status()
                 fastest = min(fastest, (time.perf_counter() - began) / requests)
             print(f"{fastest * 1000:7.3f} ms  {template}", flush=True)
 

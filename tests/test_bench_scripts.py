@@ -29,6 +29,12 @@ SCRIPTS: list[tuple[str, list[str], str | None]] = [
     ("write_python", ["--writes", "50"], None),
     ("profile_requests", ["--records", "200", "--requests", "10", "--top", "0"], None),
     ("in_process", ["--records", "200", "--requests", "2"], None),
+    (
+        "in_process",
+        ["--records", "200", "--requests", "2",
+         "--paths", "POST /orgs/{{org}}/records,/orgs/{{org}}/records/{{record}}"],
+        None,
+    ),
     ("create_database_work", ["--records", "200", "--creates", "5"], None),
     (
         "load",
