@@ -35,6 +35,7 @@ from ledgerline.core.compiled_select import CompiledSelect
 from ledgerline.core.db import Database, Timeouts, UTCDateTime
 from ledgerline.core.faults import is_database_unavailable
 from tests.conftest import _pg_admin
+from tests.probe_tables import database_with
 from tests.statements import statements_counted
 
 PROBES = Table(
@@ -94,16 +95,8 @@ BY_FLAG = select(PROBES).where(PROBES.c.flag == bindparam("flag")).order_by(PROB
 
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(PROBES.create)
-        await connection.execute(insert(PROBES), ROWS)
-    try:
+    async with database_with(database_url, PROBES, ROWS) as database:
         yield database
-    finally:
-        async with database.engine.begin() as connection:
-            await connection.run_sync(PROBES.drop)
-        await database.dispose()
 
 
 @pytest.mark.parametrize("flag", [True, False])

@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, Uui
 
 from ledgerline.core.db import Database, UTCDateTime, utcnow
 from ledgerline.core.deferred_writes import deferred_writes
+from tests.probe_tables import database_with
 
 PROBES = Table(
     "deferred_write_probes",
@@ -35,15 +36,8 @@ ROW = {
 
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(PROBES.create)
-    try:
+    async with database_with(database_url, PROBES) as database:
         yield database
-    finally:
-        async with database.engine.begin() as connection:
-            await connection.run_sync(PROBES.drop)
-        await database.dispose()
 
 
 async def test_a_deferred_row_is_stored_as_sqlalchemy_stores_it(database: Database) -> None:
