@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select
@@ -41,7 +41,7 @@ class _Compiled:
     names: tuple[str, ...]
     bind_processors: tuple[_Processor, ...]
     defaults: Mapping[str, Any]
-    result_processors: tuple[_Processor, ...] | None = field(default=None)
+    result_processors: tuple[_Processor, ...] | None = None
 
     def arguments(self, parameters: Mapping[str, Any]) -> tuple[Any, ...]:
         values = []
