@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from ledgerline.core.compiled_select import CompiledSelect
+from ledgerline.core.compiled_select import CompiledSelect, compilable
 from ledgerline.core.db import Database, Timeouts, UTCDateTime
 from ledgerline.core.faults import is_database_unavailable
 from tests.conftest import _pg_admin
@@ -175,9 +175,10 @@ async def test_one_or_none_refuses_several_rows(database: Database) -> None:
 
 
 async def test_expanding_parameters_are_refused(database: Database) -> None:
-    listed = CompiledSelect(
-        select(PROBES).where(PROBES.c.id.in_(bindparam("ids", expanding=True))), Probe
-    )
+    statement = select(PROBES).where(PROBES.c.id.in_(bindparam("ids", expanding=True)))
+    assert not compilable(statement), "told before it is tried"
+    assert compilable(BY_FLAG)
+    listed = CompiledSelect(statement, Probe)
     async with database.read_sessions() as session:
         with pytest.raises(ValueError, match="expanding"):
             await listed.all(session, {"ids": [ROWS[0]["id"]]})

@@ -132,6 +132,13 @@ class CompiledSelect(Generic[RowT]):
         )
 
 
+def compilable(statement: Select[*tuple[Any, ...]]) -> bool:
+    """Whether a ``CompiledSelect`` can run ``statement``: no parameter that SQLAlchemy expands
+    (``IN`` lists) or renders into the SQL as it executes."""
+    compiled = statement.compile()
+    return not (compiled.literal_execute_params or compiled.post_compile_params)
+
+
 def _converted(values: tuple[Any, ...], processors: Iterable[_Processor]) -> Iterable[Any]:
     return (
         value if processor is None or value is None else processor(value)
@@ -142,7 +149,9 @@ def _converted(values: tuple[Any, ...], processors: Iterable[_Processor]) -> Ite
 def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
     if compiled.literal_execute_params or compiled.post_compile_params:
-        raise ValueError(f"a CompiledSelect takes no expanding parameters: {statement}")
+        raise ValueError(
+            f"a CompiledSelect takes no expanding parameters (compilable): {statement}"
+        )
     names = tuple(compiled.positiontup or ())
     binds = [compiled.binds[name] for name in names]
     return _Compiled(

@@ -31,6 +31,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from ledgerline.core.compiled_select import CompiledSelect, compilable
 from ledgerline.core.db import uuid_parameter
 from ledgerline.dashboard import periods
 from ledgerline.dashboard.aggregates import Totals
@@ -174,10 +175,21 @@ def _sums(rows: Subquery) -> tuple[Any, Any, Any]:
     )
 
 
+class CurrencyTypeTotal(NamedTuple):
+    currency: str
+    type: str
+    high: int
+    low: int
+    n: int
+
+
 @functools.cache
-def currency_type_totals(shape: RangeShape, *, of_categories: bool) -> Select[Any]:
+def currency_type_totals(
+    shape: RangeShape, *, of_categories: bool
+) -> CompiledSelect[CurrencyTypeTotal] | Select[Any]:
     """Per currency and type, the range's sums; ``of_categories``: of the categories bound to
-    ``category_ids`` only."""
+    ``category_ids`` only. A ``CompiledSelect`` (the summary reads it on every request) unless
+    a list of the shape's is one SQLAlchemy expands as it executes."""
     rows = range_rows(shape)
     statement = select(rows.c.currency, rows.c.type, *_sums(rows)).group_by(
         rows.c.currency, rows.c.type
@@ -186,7 +198,7 @@ def currency_type_totals(shape: RangeShape, *, of_categories: bool) -> Select[An
         statement = statement.where(
             rows.c.category_id.in_(bindparam("category_ids", expanding=True))
         )
-    return statement
+    return CompiledSelect(statement, CurrencyTypeTotal) if compilable(statement) else statement
 
 
 def category_totals_of(

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.core.compiled_select import CompiledSelect
 from ledgerline.core.db import is_postgresql, read_in_snapshot
 from ledgerline.core.errors import FieldError, ValidationFailed
 from ledgerline.core.money import amount_formatter, format_amount, minor_digits
@@ -94,8 +95,13 @@ async def filtered_totals(
     if of_categories:
         parameters["category_ids"] = category_ids
     statement = queries.currency_type_totals(shape, of_categories=of_categories)
+    rows = (
+        await statement.all(session, parameters)
+        if isinstance(statement, CompiledSelect)
+        else await session.execute(statement, parameters)
+    )
     totals: dict[str, dict[str, int]] = defaultdict(_zero)
-    for row_currency, row_kind, high, low, count in await session.execute(statement, parameters):
+    for row_currency, row_kind, high, low, count in rows:
         totals[row_currency][row_kind] = join_halves(high, low)
         totals[row_currency][COUNT] += int(count)
     return [_currency_totals(c, totals[c]) for c in sorted(totals)]
