@@ -130,7 +130,12 @@ class UncheckedPeriod:
     account_id: uuid.UUID
     earliest: dt.date
 
-    read: ClassVar[CompiledSelect[ClosedPeriod]]
+    read: ClassVar[CompiledSelect[ClosedPeriod]] = CompiledSelect(
+        select(Account.id, Account.name, Account.reconciled_through).where(
+            Account.id == bindparam("closing_account_id")
+        ),
+        ClosedPeriod,
+    )
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -139,14 +144,6 @@ class UncheckedPeriod:
     def require_open(self, rows: Iterable[Sequence[Any]]) -> None:
         """Refuse (409) if the rows ``read`` found say the period is closed."""
         _refuse_closed({self.account_id: self.earliest}, rows)
-
-
-UncheckedPeriod.read = CompiledSelect(
-    select(Account.id, Account.name, Account.reconciled_through).where(
-        Account.id == bindparam("closing_account_id")
-    ),
-    ClosedPeriod,
-)
 
 
 def _refuse_closed(

@@ -36,8 +36,8 @@ async def get_session(request: Request) -> AsyncSession:
     closes it (a plain dependency: FastAPI's solving of one that yields costs about 45 us more).
 
     Requests that cannot change anything (GET, HEAD) read through the read sessions. On SQLite
-    the others read who is calling through a read session before they take the writers'
-    connection (``read_before_writing``).
+    the others read who is calling through a reader before they take the writers' connection
+    (``core/readers.py``).
     """
     database: Database = request.app.state.database
     reads_only = request.method in _READ_METHODS
