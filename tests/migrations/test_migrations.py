@@ -381,3 +381,31 @@ class TestAccountsMigration:
         assert "accounts" not in await tables(fresh_url)
         await upgrade(fresh_url)
         assert "accounts" in await tables(fresh_url)
+
+
+async def _functions(url: str) -> set[str]:
+    """Ledgerline's own functions in the database (PostgreSQL)."""
+
+    def names(connection: Connection) -> set[str]:
+        rows = connection.exec_driver_sql(
+            "SELECT proname FROM pg_proc WHERE proname LIKE 'ledgerline%'"
+        )
+        return {name for (name,) in rows}
+
+    found: set[str] = await _run(names, url)
+    return found
+
+
+class TestClosedThroughFunctionMigration:
+    """0013: the function a one-statement write reads its closed period through
+    (``accounts.closing.closed_through``), on PostgreSQL only."""
+
+    async def test_it_comes_and_goes_with_its_revision(self, fresh_url: str, backend: str) -> None:
+        if backend != "postgresql":
+            pytest.skip("SQLite needs no function: its writers run one at a time")
+        await upgrade(fresh_url, "0012")
+        assert await _functions(fresh_url) == set()
+        await upgrade(fresh_url, "0013")
+        assert await _functions(fresh_url) == {"ledgerline_closed_through"}
+        await downgrade(fresh_url, "0012")
+        assert await _functions(fresh_url) == set()

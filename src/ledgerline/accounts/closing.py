@@ -12,7 +12,9 @@ record written while its account is being reconciled either committed first (the
 reconciliation's balance counts it) or reads the new date and is refused; none slips in
 behind. A writer may take the lock in the statement that finds its account and read the
 closed period in its write statement (``shared_lock_of``, ``UncheckedPeriod``): what matters
-is that the read begins after the lock. An advisory lock rather than the account row's
+is that the read begins after the lock. A write made of one statement takes the lock and reads
+the period through a function whose read takes a snapshot of its own (``closed_through``).
+An advisory lock rather than the account row's
 ``FOR KEY SHARE``/``FOR UPDATE``: row lockers that share a lock can overtake a waiting
 exclusive one, so a steady stream of writers starved reconciliation for minutes, where the
 lock manager queues requests in order. SQLite runs one writing transaction at a time anyway.
@@ -29,6 +31,7 @@ from typing import Any, ClassVar, NamedTuple
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Date,
     Text,
     bindparam,
     cast,
@@ -110,6 +113,15 @@ def shared_lock_of(account_id: uuid.UUID | ColumnElement[uuid.UUID]) -> ColumnEl
     ``require_open``. The statement read the row in a snapshot taken before the lock: the
     closed period must be read again by a later statement (``UncheckedPeriod``)."""
     return func.pg_advisory_xact_lock_shared(_lock_key(account_id))
+
+
+def closed_through(account_id: ColumnElement[uuid.UUID]) -> ColumnElement[dt.date]:
+    """A column for a PostgreSQL write made of one statement: it takes the account's closing
+    lock shared, then reads the account's ``reconciled_through`` in a snapshot taken after the
+    lock, through ``ledgerline_closed_through`` (migration 0013). Within one statement the
+    lock and the read cannot be apart otherwise: a statement's own reads see the snapshot it
+    began with, where a VOLATILE function's statements each take one of their own."""
+    return func.ledgerline_closed_through(account_id, _lock_key(account_id), type_=Date)
 
 
 class ClosedPeriod(NamedTuple):
