@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from typing import cast as cast_type
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     ColumnElement,
     Insert,
@@ -382,19 +383,12 @@ def _postgresql_upserts(
             for name in inserted
         }
         inserts.append(into.insert().values(values).cte(f"insert_r{position}"))
+    if one_row_each:
+        return CompiledSelect(final.statement.add_cte(*inserts, *upserts_found_in()), final.row)
     upserts = []
     for index, grain in enumerate(GRAINS):
         table = grain.table
         columns = [*grain.key, *SUMMED]
-        if one_row_each:
-            row = postgresql.insert(table).values(
-                {
-                    name: bindparam(_array_name(index, name), type_=table.c[name].type)
-                    for name in columns
-                }
-            )
-            upserts.append(_accumulate(row, grain).cte(f"upsert_{table.name}"))
-            continue
         arrays = [
             cast(
                 bindparam(_array_name(index, name), type_=postgresql.ARRAY(table.c[name].type)),
@@ -408,6 +402,42 @@ def _postgresql_upserts(
         )
         upserts.append(_accumulate(insert, grain).cte(f"upsert_{table.name}"))
     return CompiledSelect(final.statement.add_cte(*inserts, *upserts), final.row)
+
+
+def upserts_found_in(source: CTE | None = None, found: Sequence[str] = ()) -> list[CTE]:
+    """Every grain's upsert of one bucket (a record's create), as a write statement's CTEs, in
+    ``apply``'s order (so writers lock rows in one order). Its values are bound by name
+    (``one_bucket_parameters``), but for the key columns ``found`` (its account, its category),
+    taken from ``source``: another CTE of the statement, which found them, and whose rows are
+    the buckets counted (one, or none to count nothing)."""
+    upserts = []
+    for index, grain in enumerate(GRAINS):
+        table = grain.table
+        values = {
+            name: source.c[name]
+            if source is not None and name in found
+            else bindparam(_array_name(index, name), type_=table.c[name].type)
+            for name in (*grain.key, *SUMMED)
+        }
+        insert = postgresql.insert(table)
+        if source is None:
+            insert = insert.values(values)
+        else:
+            insert = insert.from_select(list(values), select(*values.values()).select_from(source))
+        upserts.append(_accumulate(insert, grain).cte(f"upsert_{table.name}"))
+    return upserts
+
+
+def one_bucket_parameters(deltas: Deltas, found: Sequence[str] = ()) -> dict[str, Any]:
+    """The parameters of ``upserts_found_in``'s upserts for ``deltas``' one bucket, but for
+    the columns ``found``: the statement finds them."""
+    parameters: dict[str, Any] = {}
+    for index, grain in enumerate(GRAINS):
+        (row,) = deltas.rows(grain)
+        for name, value in row.items():
+            if name not in found:
+                parameters[_array_name(index, name)] = value
+    return parameters
 
 
 def live_records(org_id: uuid.UUID) -> Select[Any]:
