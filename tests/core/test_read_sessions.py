@@ -5,10 +5,10 @@ of its own (no ``BEGIN``, no ``COMMIT``), unless the reader asks for one snapsho
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ledgerline.core.db import Database, has_nothing_to_commit, read_in_snapshot
+from ledgerline.core.db import Database, begin_writing, has_nothing_to_commit, read_in_snapshot
 from ledgerline.orgs.models import Org
 
 
@@ -91,3 +91,58 @@ async def test_only_a_reader_with_nothing_to_keep_skips_its_commit(database: Dat
     async with database.sessions() as session:
         await _orgs(session)
         assert not has_nothing_to_commit(session), "a writer's transaction"
+
+
+def _one_statement_sessions(database: Database) -> async_sessionmaker[AsyncSession]:
+    if database.one_statement_sessions is None:
+        pytest.skip("SQLite's writers take their one connection; no session runs them apart")
+    return database.one_statement_sessions
+
+
+async def test_a_one_statement_session_commits_each_statement_as_it_runs(
+    database: Database,
+) -> None:
+    """``Database.one_statement_sessions``: a write route's session, each statement a
+    transaction of its own until the write asks for one."""
+    sessions = _one_statement_sessions(database)
+    async with sessions() as session:
+        await session.execute(insert(Org).values(name="At once", currency="USD"))
+        assert has_nothing_to_commit(session), "the statement committed as it ran"
+        async with database.read_sessions() as reader:
+            assert await reader.scalar(select(func.count()).where(Org.name == "At once")) == 1
+
+
+async def test_begin_writing_makes_the_next_statements_one_transaction(
+    database: Database,
+) -> None:
+    """``begin_writing``: what follows is kept by the commit, or by nothing at all."""
+    sessions = _one_statement_sessions(database)
+    async with sessions() as session:
+        before = await _orgs(session)
+        await begin_writing(session)
+        await begin_writing(session)
+        await session.execute(insert(Org).values(name="Pending one", currency="USD"))
+        await session.execute(insert(Org).values(name="Pending two", currency="USD"))
+        assert not has_nothing_to_commit(session), "a transaction to commit"
+        async with database.read_sessions() as reader:
+            assert await _orgs(reader) == before, "nothing seen before the commit"
+        await session.rollback()
+    async with sessions() as session:
+        assert await _orgs(session) == before, "both statements rolled back together"
+        await begin_writing(session)
+        await session.execute(insert(Org).values(name="Kept", currency="USD"))
+        await session.commit()
+    async with database.read_sessions() as reader:
+        assert await _orgs(reader) == before + 1
+
+
+async def test_begin_writing_leaves_a_writers_session_as_it_is(database: Database) -> None:
+    async with database.sessions() as session:
+        await session.execute(insert(Org).values(name="In its transaction", currency="USD"))
+        await begin_writing(session)
+        assert session.in_transaction(), "the writer's transaction goes on"
+        await session.rollback()
+    async with database.read_sessions() as reader:
+        assert (
+            await reader.scalar(select(func.count()).where(Org.name == "In its transaction")) == 0
+        )

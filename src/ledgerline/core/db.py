@@ -135,6 +135,12 @@ class Timeouts:
 
 
 COMMAND_TIMEOUT_GRACE = 1.0
+CLIENT_CHECK_MILLISECONDS = 200
+"""PostgreSQL's ``client_connection_check_interval`` for the app's connections (PostgreSQL 14
+or later): a statement whose client went away (a request cancelled at the shutdown timeout, a
+process that died) is ended within this long, even while it waits on a lock, rather than run
+to its end. A write that is one statement (a record's create) commits as it ends: ended, it
+writes nothing."""
 _LIFTED_COMMAND_TIMEOUT = "ledgerline_lifted_command_timeout"
 _IDLE_SINCE = "ledgerline_idle_since"
 PING_AFTER_IDLE = 1.0
@@ -174,7 +180,10 @@ def create_engine(
         connect_args={
             "timeout": timeouts.connect,
             "command_timeout": timeouts.command,
-            "server_settings": {"statement_timeout": str(round(timeouts.statement * 1000))},
+            "server_settings": {
+                "statement_timeout": str(round(timeouts.statement * 1000)),
+                "client_connection_check_interval": str(CLIENT_CHECK_MILLISECONDS),
+            },
         },
     )
     event.listen(engine.sync_engine, "checkout", _pinger(timeouts.connect))
@@ -359,6 +368,27 @@ async def read_in_snapshot(session: AsyncSession) -> None:
     await session.connection(execution_options=options)
 
 
+WRITING = "ledgerline_writing"
+"""``session.info`` key: a session that ran statement by statement is one transaction now
+(``begin_writing``)."""
+READ_COMMITTED = "READ COMMITTED"
+
+
+async def begin_writing(session: AsyncSession) -> None:
+    """Make a session running statement by statement one transaction from its next statement
+    to the request's commit, for a write route whose usual work is one statement
+    (``@one_statement_write``) when this write needs more. It holds no changes; what it
+    read stays read (its objects are not expired). The transaction takes the database's
+    default isolation, as a writer's session does. Any other session is left as it is."""
+    if not _reads_statement_by_statement(session) or session.info.get(WRITING):
+        return
+    if session.in_transaction():
+        await session.commit()
+    session.info[WRITING] = True
+    level = session.bind.dialect.default_isolation_level if session.bind is not None else None
+    await session.connection(execution_options={"isolation_level": level or READ_COMMITTED})
+
+
 def _reads_statement_by_statement(session: AsyncSession) -> bool:
     bind = session.bind
     return isinstance(bind, AsyncEngine) and bool(
@@ -373,7 +403,8 @@ def has_nothing_to_commit(session: AsyncSession) -> bool:
     SQLAlchemy's bookkeeping (20 us of a small request); closing it gives its connection back
     all the same. A snapshot's ``COMMIT`` is kept: on SQLite it ends there without the trip a
     rollback takes."""
-    if not _reads_statement_by_statement(session) or session.info.get(SNAPSHOT):
+    info = session.info
+    if not _reads_statement_by_statement(session) or info.get(SNAPSHOT) or info.get(WRITING):
         return False
     sync = session.sync_session
     return not (sync.new or sync.dirty or sync.deleted)
@@ -404,6 +435,9 @@ class Database:
     ``read_sessions`` serve requests that only read (GET): statement by statement, with no
     transaction unless one is asked for (``read_in_snapshot``), never taking SQLite's write
     lock; on PostgreSQL they may go to a read replica (``read_url``).
+    ``one_statement_sessions`` (PostgreSQL) serve the write routes whose usual work is one
+    statement (``@one_statement_write``): statement by statement on the primary, each statement
+    a transaction of its own, until the write asks for one (``begin_writing``).
     ``timeouts`` bound PostgreSQL for the app serving requests; the command line runs without.
     """
 
@@ -430,6 +464,9 @@ class Database:
             )
         statement_by_statement = _statement_by_statement(self.read_engine)
         self.read_sessions = create_session_factory(statement_by_statement)
+        self.one_statement_sessions = (
+            None if self.is_sqlite else create_session_factory(_statement_by_statement(self.engine))
+        )
         self.readers = (
             Readers(self.read_sessions, statement_by_statement) if self.is_sqlite else None
         )

@@ -16,7 +16,11 @@ from ledgerline.core.config import Settings
 from ledgerline.core.db import Database, read_in_snapshot
 from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.core.readers import READERS
-from ledgerline.core.routing import CLOSED_AFTER_SENDING, SESSION_STATE_KEY
+from ledgerline.core.routing import (
+    CLOSED_AFTER_SENDING,
+    SESSION_STATE_KEY,
+    writes_in_one_statement,
+)
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -37,11 +41,17 @@ async def get_session(request: Request) -> AsyncSession:
 
     Requests that cannot change anything (GET, HEAD) read through the read sessions. On SQLite
     the others read who is calling through a reader before they take the writers' connection
-    (``core/readers.py``).
+    (``core/readers.py``); on PostgreSQL a ``one_statement_write`` runs statement by statement
+    until it asks for a transaction.
     """
     database: Database = request.app.state.database
     reads_only = request.method in _READ_METHODS
-    session = (database.read_sessions if reads_only else database.sessions)()
+    if reads_only:
+        session = database.read_sessions()
+    elif database.one_statement_sessions is not None and writes_in_one_statement(request):
+        session = database.one_statement_sessions()
+    else:
+        session = database.sessions()
     if database.readers is not None and not reads_only:
         session.info[READERS] = database.readers
     setattr(request.state, SESSION_STATE_KEY, session)

@@ -2,7 +2,9 @@
 
 Each request is one transaction. Services flush and never commit; this route class commits after
 the endpoint returns and *before* the response is sent, so a client is never told 2xx for a change
-that failed to commit, then closes the request's session. (Since FastAPI 0.118 the code after
+that failed to commit, then closes the request's session. (A ``one_statement_write``'s session on
+PostgreSQL runs each statement as a transaction of its own until its service asks for one: what
+it writes in one statement is that one transaction.) (Since FastAPI 0.118 the code after
 ``yield`` in a dependency runs after the response has gone out, which is too late for a commit;
 and a dependency that yields costs more to solve than one that returns.)
 
@@ -50,6 +52,7 @@ CLOSED_AFTER_SENDING = "ledgerline_closed_after_sending"
 """Session info key: the session serves a streamed answer and is closed once it is sent."""
 BodyLimit = Callable[[Settings], int]
 _BODY_LIMIT_ATTRIBUTE = "__ledgerline_body_limit__"
+_ONE_STATEMENT_ATTRIBUTE = "__ledgerline_one_statement_write__"
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 CHARACTER_NOT_IN_REPERTOIRE = "22021"
@@ -277,6 +280,20 @@ def body_limit(limit: BodyLimit) -> Callable[[Endpoint], Endpoint]:
         return endpoint
 
     return mark
+
+
+def one_statement_write(endpoint: Endpoint) -> Endpoint:
+    """Mark a write endpoint whose service usually writes in one statement, and opens a
+    transaction itself (``begin_writing``) before it writes more: on PostgreSQL its session runs
+    statement by statement, each statement a transaction of its own, which saves the
+    ``BEGIN`` and ``COMMIT`` round trips (``Database.one_statement_sessions``)."""
+    setattr(endpoint, _ONE_STATEMENT_ATTRIBUTE, True)
+    return endpoint
+
+
+def writes_in_one_statement(request: Request) -> bool:
+    """Whether the request's endpoint is a ``one_statement_write``."""
+    return getattr(request.scope.get("endpoint"), _ONE_STATEMENT_ATTRIBUTE, False) is True
 
 
 def _json_body_limit(settings: Settings) -> int:
