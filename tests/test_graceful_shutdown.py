@@ -108,6 +108,9 @@ def start_server(
         "LEDGERLINE_PASSWORD_HASH_MEMORY_KIB": "1024",
         "LEDGERLINE_LOG_JSON": "false",
         "LEDGERLINE_SHUTDOWN_TIMEOUT_SECONDS": str(shutdown_timeout),
+        # Longer than any wait here: a statement left waiting on a lock ends because its
+        # client is gone, not because it timed out.
+        "LEDGERLINE_DB_STATEMENT_TIMEOUT": "600",
     }
     with log_file.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - the test's own interpreter
@@ -209,6 +212,20 @@ async def wait_for_lock_waiter(holder: asyncpg.Connection) -> None:
     raise AssertionError("the second record never waited for the lock")
 
 
+async def wait_for_no_lock_waiter(holder: asyncpg.Connection) -> None:
+    """Until no statement waits for the lock: the one whose client is gone has been ended by
+    the server (``client_connection_check_interval``, ``core/db.py``)."""
+    for _ in range(1200):
+        waiting = await holder.fetchval(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        if not waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the cancelled request's statement still waits for the lock")
+
+
 @pytest.mark.postgres_only
 async def test_a_transaction_in_flight_at_sigterm_commits_whole(
     postgres_backend: None, server: Server
@@ -240,9 +257,12 @@ async def test_a_transaction_still_running_at_the_timeout_is_rolled_back(
         connection.sendall(server.raw_request("POST", path, body, expect_continue=False) + body)
         await wait_for_lock_waiter(holder)
         await asyncio.to_thread(stopped_listening, server)
-        # It gave up on the request and cancelled it, then ended.
+        # It gave up on the request and cancelled it, then ended. The create is one statement
+        # (``records/create_statement.py``), which would commit as it ends: the server ends it
+        # first, having found its client gone, and only then is the lock released.
         assert await asyncio.to_thread(ended_by_itself, server)
         answer = await asyncio.to_thread(read_response, connection)
+        await wait_for_no_lock_waiter(holder)
     await holder.execute("ROLLBACK")
     await holder.close()
     assert not answer.startswith(b"HTTP/1.1 201"), answer

@@ -267,7 +267,16 @@ async def test_a_record_written_during_reconciliation_is_counted_or_refused(
     assert refused, "no writer met the closed period"
 
 
-WRITER_CHECKS = ["require_open", "create in the account", "create in the default account"]
+WRITER_CHECKS = [
+    "require_open",
+    "create in the account",
+    "create in the account, its currency given",
+    "create in the default account",
+    "create in one statement",
+]
+"""``require_open`` alone, and a record's create: the way that reads the account first (its
+currency unknown), and the one statement (``records/create_statement.py``) in the writer's
+transaction or as a transaction of its own (the API's session for a create)."""
 
 
 @pytest.mark.postgres_only
@@ -279,14 +288,25 @@ async def test_a_writer_checking_during_an_uncommitted_reconciliation_waits_and_
     """The interleaving the lock exists for, step by step: a reconciliation has locked the
     period but not committed; a writer's check meanwhile must wait for it and then refuse,
     never read the old date and go ahead. A record's create takes the lock as it finds its
-    account and reads the period in its write statement (``closing.UncheckedPeriod``)."""
-    if writer == "create in the default account":
+    account and reads the period in its write statement (``closing.UncheckedPeriod``), or in
+    one statement through ``closing.closed_through``. Its category exists, so a create that read
+    the old date would insert."""
+    by_default = writer in ("create in the default account", "create in one statement")
+    if by_default:
         first = await create_record(client, org_id=world.org_id, actor=world.analyst)
         account = uuid.UUID(first["account_id"])
     else:
         account = uuid.UUID((await create_account(client, world.org_id, world.admin))["id"])
+    await create_record(
+        client, org_id=world.org_id, actor=world.analyst, account_id=str(account),
+        category="Pay", date="2026-03-10",
+    )  # fmt: skip
     day = dt.date(2026, 2, 28)
-    async with database.sessions() as reconciling, database.sessions() as writing:
+    sessions = database.sessions
+    if writer == "create in one statement":
+        assert database.one_statement_sessions is not None
+        sessions = database.one_statement_sessions
+    async with database.sessions() as reconciling, sessions() as writing:
         ctx = OrgContext(
             org=OrgRead.model_validate(await reconciling.get_one(Org, world.org_id)),
             user_id=world.admin.user_id,
@@ -307,7 +327,8 @@ async def test_a_writer_checking_during_an_uncommitted_reconciliation_waits_and_
                 type=RecordType.INCOME,
                 category="Pay",
                 date=day,
-                account_id=account if writer == "create in the account" else None,
+                account_id=None if by_default else account,
+                currency="USD" if writer == "create in the account, its currency given" else None,
             )
             write = records_service.create_record(writing, ctx, new)
         check = asyncio.create_task(write)

@@ -15,7 +15,7 @@ from ledgerline.core.headers import (
 )
 from ledgerline.core.openapi import error_responses
 from ledgerline.core.protocol import PRIVATE_REVALIDATE
-from ledgerline.core.routing import LedgerlineRoute
+from ledgerline.core.routing import LedgerlineRoute, one_statement_write
 from ledgerline.orgs.dependencies import RecordsDeleter, RecordsReader, RecordsWriter
 from ledgerline.records import service as records_service
 from ledgerline.records.schemas import (
@@ -38,6 +38,7 @@ _BODY = (400, 413, 415)
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(403, 409, *_ORG, *_BODY),
 )
+@one_statement_write
 async def create_record(
     body: RecordCreate,
     request: Request,

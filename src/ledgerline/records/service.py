@@ -20,7 +20,7 @@ from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
 from ledgerline.core.compiled_select import CompiledSelect
-from ledgerline.core.db import is_postgresql, utcnow, uuid_parameter
+from ledgerline.core.db import begin_writing, is_postgresql, utcnow, uuid_parameter
 from ledgerline.core.deferred_writes import NewRow
 from ledgerline.core.errors import (
     Conflict,
@@ -38,7 +38,7 @@ from ledgerline.dashboard.models import MonthlyTotal
 from ledgerline.dashboard.schemas import DashboardRange
 from ledgerline.orgs.dependencies import OrgContext
 from ledgerline.orgs.permissions import Permission
-from ledgerline.records import queries
+from ledgerline.records import create_statement, queries
 from ledgerline.records.models import Category, Record
 from ledgerline.records.schemas import (
     SCALE,
@@ -252,19 +252,62 @@ async def create_record(
     *,
     idempotency_key: str | None = None,
 ) -> RecordRead:
-    """Create a record; with an idempotency key, a repeat returns the first answer unchanged."""
+    """Create a record; with an idempotency key, a repeat returns the first answer unchanged.
+
+    On PostgreSQL, a create that needs nothing else (an account and a category that exist, no
+    idempotency key) is one statement (``create_statement``); the others take a transaction.
+    """
+    if idempotency_key is None and is_postgresql(session):
+        created = await _create_in_one_statement(session, ctx, data)
+        if created is not None:
+            return created
+    await begin_writing(session)
     idempotent = idempotency.IdempotentCreate(
         ctx.user_id, f"records.create:{ctx.org_id}", idempotency_key
     )
     if (replayed := await idempotent.replay(session, data, RecordRead)) is not None:
         return replayed
     account, category, unchecked = await _account_and_category(session, ctx, data)
-    currency = account.currency
-    amount_minor = minor_amount(data.amount, currency)
+    amount_minor = minor_amount(data.amount, account.currency)
     if unchecked is None:
         await require_open(session, ctx.org_id, [(account.id, data.date)], read=[account])
     if category is None:
         category = await category_for(session, ctx.org_id, data.category)
+    new = _new_record(ctx, data, account.currency, amount_minor, account.id, category)
+    result = queries.to_read(new.row, category.name)
+    await idempotent.remember(session, result)
+    # The record and its audit entry inserted through Core, not the session's unit of work
+    # (which costs more than the inserts), in the aggregates' statement (PostgreSQL) or trip
+    # (SQLite). The aggregates last: their upserts lock rows every create of the same day,
+    # category and account shares (on PostgreSQL until the commit).
+    rows = await aggregates.apply(
+        session,
+        new.deltas,
+        along=[NewRow(queries.RECORDS, new.values), new.entry],
+        then_read=None if unchecked is None else (unchecked.read, unchecked.parameters),
+    )
+    if unchecked is not None:
+        unchecked.require_open(rows)
+    return result
+
+
+class _NewRecord(NamedTuple):
+    """A create's record (as a row and as the values to insert), audit entry and aggregates."""
+
+    row: queries.RecordRow
+    values: dict[str, Any]
+    entry: NewRow
+    deltas: aggregates.Deltas
+
+
+def _new_record(
+    ctx: OrgContext,
+    data: RecordCreate,
+    currency: str,
+    amount_minor: int,
+    account_id: uuid.UUID,
+    category: CategoryFacts,
+) -> _NewRecord:
     now = utcnow()
     # Its values as a row, not a ``Record``: the ORM's instrumented construction cost a tenth
     # of the service's work, for an object the session never holds.
@@ -276,7 +319,7 @@ async def create_record(
         type=data.type.value,
         date=data.date,
         notes=data.notes,
-        account_id=account.id,
+        account_id=account_id,
         transfer_id=None,
         external_id=None,
         created_at=now,
@@ -292,16 +335,9 @@ async def create_record(
         category_id=category.id,
         search_key=search_key(category.name, data.notes),
     )
-    result = queries.to_read(record, category.name)
-    await idempotent.remember(session, result)
-    created = {k: [None, v] for k, v in _audit_values(record, category.name).items()}
-    # The record and its audit entry inserted through Core, not the session's unit of work
-    # (which costs more than the inserts), in the aggregates' statement (PostgreSQL) or trip
-    # (SQLite). The aggregates last: their upserts lock rows every create of the same day,
-    # category and account shares (on PostgreSQL until the commit).
     deltas = aggregates.Deltas()
     bucket = aggregates.Bucket(
-        ctx.org_id, data.date, record.type, category.id, currency, account.id
+        ctx.org_id, data.date, record.type, category.id, currency, account_id
     )
     deltas.add(bucket, amount_minor)
     entry = audit_service.new_entry(
@@ -310,17 +346,42 @@ async def create_record(
         action=AuditAction.RECORD_CREATED,
         entity_type=EntityType.RECORD,
         entity_id=record.id,
-        changes=created,
+        changes={k: [None, v] for k, v in _audit_values(record, category.name).items()},
     )
-    rows = await aggregates.apply(
+    return _NewRecord(record, values, entry, deltas)
+
+
+_FOUND_LATER = uuid.UUID(int=0)
+"""The account and category of a create whose statement finds them (``create_statement``)."""
+
+
+async def _create_in_one_statement(
+    session: AsyncSession, ctx: OrgContext, data: RecordCreate
+) -> RecordRead | None:
+    """The record created in one statement (``create_statement``), or None when it takes more:
+    its currency known only from its account, an amount that currency refuses (answered the
+    usual way), or what the statement found. ``PeriodClosed`` when its date is closed."""
+    currency = data.currency if data.account_id is not None else data.currency or ctx.org.currency
+    if currency is None:
+        return None
+    try:
+        amount_minor = minor_amount(data.amount, currency)
+    except ValidationFailed:
+        return None
+    category = _Category(_FOUND_LATER, data.category)
+    account_id = data.account_id or _FOUND_LATER
+    new = _new_record(ctx, data, currency, amount_minor, account_id, category)
+    found = await create_statement.create(
         session,
-        deltas,
-        along=[NewRow(queries.RECORDS, values), entry],
-        then_read=None if unchecked is None else (unchecked.read, unchecked.parameters),
+        new.values,
+        new.entry.values,
+        new.deltas,
+        category=data.category,
+        account_id=data.account_id,
     )
-    if unchecked is not None:
-        unchecked.require_open(rows)
-    return result
+    if found is None or not found.created:
+        return None
+    return queries.to_read(new.row._replace(account_id=found.account_id), data.category)
 
 
 async def get_record(session: AsyncSession, ctx: OrgContext, record_id: uuid.UUID) -> RecordRead:
