@@ -7,9 +7,10 @@ On a fresh database seeded as ``bench.load`` seeds it, Ledgerline and the floor
 timed, alternately (the fastest of five means of ``--creates``). Then one create of each is
 recorded as its driver receives it (every statement with its parameters, in order; on SQLite
 with the writes Ledgerline holds back for the commit) and replayed ``--creates`` times on a
-bare driver connection (sqlite3, asyncpg), with new ids each time and in transactions as the
-app has them. The floor's whole create plus the database work Ledgerline does beyond the
-floor's is what a lean app keeping Ledgerline's guarantees would take:
+bare driver connection (sqlite3, asyncpg), with new ids each time and in transactions as the app
+has them (on PostgreSQL a statement the app ran as a transaction of its own runs so). The
+floor's whole create plus the database work Ledgerline does beyond the floor's is what a lean
+app keeping Ledgerline's guarantees would take:
 
     .venv/bin/python -m bench.create_database_work --backend sqlite
     .venv/bin/python -m bench.create_database_work --backend postgresql
@@ -25,7 +26,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
+from itertools import groupby
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -49,6 +51,8 @@ class Statement(NamedTuple):
     sql: str
     parameters: Any
     many: bool
+    alone: bool = False
+    """Run as a transaction of its own (autocommit): no ``BEGIN`` or ``COMMIT`` around it."""
 
 
 def _held_back_writes(deferred: Sequence[sqlite_driver.Deferred]) -> list[Statement]:
@@ -66,10 +70,11 @@ class Recorder:
         self.on = False
 
     def executed(
-        self, _conn: Any, _cursor: Any, sql: str, parameters: Any, _ctx: Any, many: bool
+        self, conn: Any, _cursor: Any, sql: str, parameters: Any, _ctx: Any, many: bool
     ) -> None:
         if self.on:
-            self.statements.append(Statement(sql, parameters, many))
+            alone = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+            self.statements.append(Statement(sql, parameters, many, alone))
 
     @contextmanager
     def listening(self) -> Iterator[None]:
@@ -240,9 +245,12 @@ async def _replay_postgresql(
         creates = _creates(statements, new, n)
         began = time.perf_counter()
         for parameters_of in creates:
-            async with connection.transaction():
-                for statement, parameters in zip(prepared, parameters_of, strict=True):
-                    await statement.fetch(*parameters)
+            for alone, run in groupby(
+                zip(statements, prepared, parameters_of, strict=True), key=lambda s: s[0].alone
+            ):
+                async with nullcontext() if alone else connection.transaction():
+                    for _, statement, parameters in run:
+                        await statement.fetch(*parameters)
         fastest = min(fastest, (time.perf_counter() - began) / n * 1000)
     await connection.close()
     return fastest
