@@ -200,30 +200,28 @@ async def blocked_on_a_lock(server: Server) -> asyncpg.Connection:
     return holder
 
 
-async def wait_for_lock_waiter(holder: asyncpg.Connection) -> None:
+async def _until_lock_waiters(holder: asyncpg.Connection, *, some: bool, failure: str) -> None:
     for _ in range(1200):
         waiting = await holder.fetchval(
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
-        if waiting:
+        if bool(waiting) == some:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("the second record never waited for the lock")
+    raise AssertionError(failure)
+
+
+async def wait_for_lock_waiter(holder: asyncpg.Connection) -> None:
+    await _until_lock_waiters(holder, some=True, failure="the second record never waited")
 
 
 async def wait_for_no_lock_waiter(holder: asyncpg.Connection) -> None:
     """Until no statement waits for the lock: the one whose client is gone has been ended by
     the server (``client_connection_check_interval``, ``core/db.py``)."""
-    for _ in range(1200):
-        waiting = await holder.fetchval(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        if not waiting:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the cancelled request's statement still waits for the lock")
+    await _until_lock_waiters(
+        holder, some=False, failure="the cancelled request's statement still waits for the lock"
+    )
 
 
 @pytest.mark.postgres_only
