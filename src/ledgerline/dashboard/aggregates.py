@@ -117,6 +117,13 @@ class Grain:
     def table(self) -> Table:
         return cast_type(Table, self.model.__table__)
 
+    def counts(self, bucket: Bucket) -> bool:
+        """Whether the grain counts ``bucket``: the dashboard's never count transfers."""
+        return self.signed or bucket.type in DASHBOARD_TYPES
+
+    def sign_of(self, bucket: Bucket) -> int:
+        return BALANCE_SIGNS[bucket.type] if self.signed else 1
+
 
 GRAINS = (
     Grain(
@@ -180,9 +187,9 @@ class Deltas:
         """The changes rolled up to ``grain``, in key order, without those that cancel out."""
         rolled: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
         for bucket, (high, low, count) in self._changes.items():
-            if not grain.signed and bucket.type not in DASHBOARD_TYPES:
+            if not grain.counts(bucket):
                 continue
-            sign = BALANCE_SIGNS[bucket.type] if grain.signed else 1
+            sign = grain.sign_of(bucket)
             change = rolled[grain.of(bucket)]
             change[0] += sign * high
             change[1] += sign * low
@@ -201,6 +208,11 @@ class Deltas:
 
     def orgs(self) -> list[uuid.UUID]:
         return sorted({bucket.org_id for bucket in self._changes})
+
+    def only(self) -> tuple[Bucket, tuple[int, int, int]]:
+        """The one bucket changed and its change (a record's create)."""
+        ((bucket, (high, low, count)),) = self._changes.items()
+        return bucket, (high, low, count)
 
 
 def _lock_key(org_id: uuid.UUID) -> int:
@@ -338,6 +350,13 @@ def _array_name(index: int, column: str) -> str:
     return f"g{index}_{column}"
 
 
+_PARAMETER_NAMES = tuple(
+    (grain, tuple((column, _array_name(index, column)) for column in (*grain.key, *SUMMED)))
+    for index, grain in enumerate(GRAINS)
+)
+"""Each grain's columns, key then sums, with their parameters' names."""
+
+
 def _insert_name(position: int, column: str) -> str:
     return f"r{position}_{column}"
 
@@ -430,13 +449,18 @@ def upserts_found_in(source: CTE | None = None, found: Sequence[str] = ()) -> li
 
 def one_bucket_parameters(deltas: Deltas, found: Sequence[str] = ()) -> dict[str, Any]:
     """The parameters of ``upserts_found_in``'s upserts for ``deltas``' one bucket, but for
-    the columns ``found``: the statement finds them."""
+    the columns ``found``: the statement finds them. Rolled up as ``Deltas.totals`` would,
+    without its sorting and merging of many buckets (a fifth of a create's own Python)."""
+    bucket, (high, low, count) = deltas.only()
     parameters: dict[str, Any] = {}
-    for index, grain in enumerate(GRAINS):
-        (row,) = deltas.rows(grain)
-        for name, value in row.items():
-            if name not in found:
-                parameters[_array_name(index, name)] = value
+    for grain, names in _PARAMETER_NAMES:
+        if not grain.counts(bucket):
+            raise ValueError(f"{grain.model.__tablename__} does not count {bucket.type}")
+        sign = grain.sign_of(bucket)
+        values = (*grain.of(bucket), sign * high, sign * low, count)
+        for (column, name), value in zip(names, values, strict=True):
+            if column not in found:
+                parameters[name] = value
     return parameters
 
 
