@@ -25,21 +25,19 @@ import datetime as dt
 import functools
 import uuid
 from collections.abc import Mapping
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, literal, null, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import JSON, Text
 
 from ledgerline.accounts.closing import UncheckedPeriod, closed_through
-from ledgerline.accounts.models import Account
 from ledgerline.audit.service import AUDIT_ENTRIES
 from ledgerline.core.compiled_select import CompiledSelect
 from ledgerline.core.text import fold_key
 from ledgerline.dashboard import aggregates
 from ledgerline.records import queries
 
-ACCOUNTS = cast(Table, Account.__table__)
 FOUND = ("account_id", "category_id")
 """A new record's columns the statement finds (its account, its category); the service binds
 the others."""
@@ -124,22 +122,21 @@ def _statement(
     rebuild lock), insert_record AS (INSERT ... SELECT ... FROM target WHERE it may be created
     RETURNING its account and category), insert_audit, upsert_<grain>... SELECT what target
     found, whether the record was inserted``. Built once for each shape of its values."""
-    records = queries.RECORDS
+    records, accounts, categories = queries.RECORDS, queries.ACCOUNTS, queries.CATEGORIES
     bound = {
         name: bindparam(_record_name(name), type_=records.c[name].type) for name in record_columns
     }
     where_account = (
-        [ACCOUNTS.c.id == bindparam("account_id", type_=ACCOUNTS.c.id.type)]
+        [accounts.c.id == bindparam("account_id", type_=accounts.c.id.type)]
         if by_account_id
-        else [ACCOUNTS.c.currency == bound["currency"], ACCOUNTS.c.is_default.is_(True)]
+        else [accounts.c.currency == bound["currency"], accounts.c.is_default.is_(True)]
     )
-    categories = queries.CATEGORIES
     target = (
         select(
-            ACCOUNTS.c.id.label("account_id"),
-            ACCOUNTS.c.name.label("account_name"),
-            ACCOUNTS.c.currency.label("account_currency"),
-            closed_through(ACCOUNTS.c.id).label("reconciled_through"),
+            accounts.c.id.label("account_id"),
+            accounts.c.name.label("account_name"),
+            accounts.c.currency.label("account_currency"),
+            closed_through(accounts.c.id).label("reconciled_through"),
             categories.c.id.label("category_id"),
             categories.c.name.label("category_name"),
             aggregates.SHARED_REBUILD_LOCK.label("rebuild_locked"),
@@ -147,11 +144,11 @@ def _statement(
         .outerjoin(
             categories,
             and_(
-                categories.c.org_id == ACCOUNTS.c.org_id,
+                categories.c.org_id == accounts.c.org_id,
                 categories.c.name_key == bindparam("category_key", type_=Text),
             ),
         )
-        .where(ACCOUNTS.c.org_id == bound["org_id"], *where_account)
+        .where(accounts.c.org_id == bound["org_id"], *where_account)
         .cte("target")
     )
     may_create = and_(

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerline.accounts.models import Account
 from ledgerline.core.compiled_select import CompiledSelect
 from ledgerline.core.db import read_in_snapshot, uuid_parameter
 from ledgerline.core.errors import BadRequest, FieldError, ValidationFailed
@@ -50,6 +51,7 @@ from ledgerline.records.schemas import (
 
 RECORDS = cast(Table, Record.__table__)
 CATEGORIES = cast(Table, Category.__table__)
+ACCOUNTS = cast(Table, Account.__table__)
 """The statements here name the tables' columns, not the mapped classes' attributes: a statement
 with no mapped attribute in it runs as plain Core (``Session.execute`` skips the ORM's
 compilation and its per-column row processing, which cost more than the query on a page of 50)

@@ -7,15 +7,15 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerline.accounts import service as accounts_service
 from ledgerline.accounts.closing import UncheckedPeriod, require_open, shared_lock_of
-from ledgerline.accounts.models import Account, AccountFacts
+from ledgerline.accounts.models import AccountFacts
 from ledgerline.audit import service as audit_service
 from ledgerline.audit.schemas import AuditAction, EntityType
 from ledgerline.core import idempotency
@@ -118,9 +118,6 @@ def _audit_values(
     }
 
 
-_ACCOUNTS = cast(Table, Account.__table__)
-
-
 class CategoryFacts(Protocol):
     @property
     def id(self) -> uuid.UUID: ...
@@ -140,21 +137,21 @@ def _account_with_category(*conditions: ColumnElement[bool]) -> Select[Any]:
     the statement."""
     return (
         select(
-            _ACCOUNTS.c.id,
-            _ACCOUNTS.c.name,
-            _ACCOUNTS.c.currency,
-            _ACCOUNTS.c.reconciled_through,
+            queries.ACCOUNTS.c.id,
+            queries.ACCOUNTS.c.name,
+            queries.ACCOUNTS.c.currency,
+            queries.ACCOUNTS.c.reconciled_through,
             queries.CATEGORIES.c.id.label("category_id"),
             queries.CATEGORIES.c.name.label("category_name"),
         )
         .outerjoin(
             queries.CATEGORIES,
             and_(
-                queries.CATEGORIES.c.org_id == _ACCOUNTS.c.org_id,
+                queries.CATEGORIES.c.org_id == queries.ACCOUNTS.c.org_id,
                 queries.CATEGORIES.c.name_key == bindparam("category_key"),
             ),
         )
-        .where(_ACCOUNTS.c.org_id == bindparam("org_id"), *conditions)
+        .where(queries.ACCOUNTS.c.org_id == bindparam("org_id"), *conditions)
     )
 
 
@@ -170,16 +167,18 @@ class _AccountAndCategory(NamedTuple):
 
 
 _BY_DEFAULT_ACCOUNT = _account_with_category(
-    _ACCOUNTS.c.currency == bindparam("currency"), _ACCOUNTS.c.is_default.is_(True)
+    queries.ACCOUNTS.c.currency == bindparam("currency"), queries.ACCOUNTS.c.is_default.is_(True)
 )
-_BY_ACCOUNT_ID = _account_with_category(_ACCOUNTS.c.id == bindparam("account_id"))
+_BY_ACCOUNT_ID = _account_with_category(queries.ACCOUNTS.c.id == bindparam("account_id"))
 _DEFAULT_ACCOUNT_AND_CATEGORY, _ACCOUNT_AND_CATEGORY = (
     CompiledSelect(statement, _AccountAndCategory)
     for statement in (_BY_DEFAULT_ACCOUNT, _BY_ACCOUNT_ID)
 )
 _TAKING_LOCKS = {
     plain: CompiledSelect(
-        plain.statement.add_columns(shared_lock_of(_ACCOUNTS.c.id), aggregates.SHARED_REBUILD_LOCK),
+        plain.statement.add_columns(
+            shared_lock_of(queries.ACCOUNTS.c.id), aggregates.SHARED_REBUILD_LOCK
+        ),
         _AccountAndCategory,
     )
     for plain in (_DEFAULT_ACCOUNT_AND_CATEGORY, _ACCOUNT_AND_CATEGORY)
