@@ -5,19 +5,19 @@ statement's date; with ``lock`` and no difference it sets ``reconciled_through``
 account's records on or before that date: no write may then create, change, delete or restore
 one of them (409).
 
-Closed periods hold under concurrency on PostgreSQL through a per-account advisory lock held
-to the commit: every writer takes it shared before it reads ``reconciled_through`` (writers do
-not block each other), reconciling takes it exclusively before it reads the balance. So a
-record written while its account is being reconciled either committed first (the
-reconciliation's balance counts it) or reads the new date and is refused; none slips in
-behind. A writer may take the lock in the statement that finds its account and read the
-closed period in its write statement (``shared_lock_of``, ``UncheckedPeriod``): what matters
-is that the read begins after the lock. A write made of one statement takes the lock and reads
-the period through a function whose read takes a snapshot of its own (``closed_through``).
-An advisory lock rather than the account row's
-``FOR KEY SHARE``/``FOR UPDATE``: row lockers that share a lock can overtake a waiting
-exclusive one, so a steady stream of writers starved reconciliation for minutes, where the
-lock manager queues requests in order. SQLite runs one writing transaction at a time anyway.
+Closed periods hold under concurrency on PostgreSQL through a per-account advisory lock held to
+the commit: every writer takes it shared before it reads ``reconciled_through`` (writers do not
+block each other), reconciling takes it exclusively before it reads the balance. So a record
+written while its account is being reconciled either committed first (the reconciliation's
+balance counts it) or reads the new date and is refused; none slips in behind. A writer may
+take the lock in the statement that finds its account and read the closed period in its write
+statement (``shared_lock_of``, ``UncheckedPeriod``): what matters is that the read begins after
+the lock. A write made of one statement takes the lock and reads the period through a function
+whose read takes a snapshot of its own (``closed_through``). An advisory lock rather than the
+account row's ``FOR KEY SHARE``/``FOR UPDATE``: row lockers that share a lock can overtake a
+waiting exclusive one, so a steady stream of writers starved reconciliation for minutes, where
+the lock manager queues requests in order. SQLite runs one writing transaction at a time
+anyway.
 """
 
 from __future__ import annotations
