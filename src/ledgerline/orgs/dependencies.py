@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerline.auth import service as auth_service
 from ledgerline.auth.dependencies import bearer_scheme, count_request
 from ledgerline.core.db import uuid_parameter
-from ledgerline.core.deps import SessionDep
+from ledgerline.core.deps import session_of
 from ledgerline.core.errors import Forbidden, NotFound, Unauthorized
 from ledgerline.core.readers import plain_reader
 from ledgerline.orgs.models import Membership, Org
@@ -66,7 +66,6 @@ class OrgGuard(SecurityBase):
     async def __call__(
         self,
         request: Request,
-        session: SessionDep,
         org_id: Annotated[uuid.UUID, Path(description="organization id")],
     ) -> OrgContext:
         # The app's token verifier and limiter straight from its state, not as dependencies of
@@ -76,7 +75,7 @@ class OrgGuard(SecurityBase):
         token = await bearer_scheme(request)
         if not token:
             raise Unauthorized()
-        async with plain_reader(session) as reader:
+        async with plain_reader(session_of(request)) as reader:
             found = await auth_service.authenticate_in_org(
                 reader, state.access_tokens, token, org_id
             )
