@@ -1,5 +1,7 @@
 """``core/compiled_select.py``: the same rows as ``session.execute``, in the session's
-transaction, seen by the cursor events, and failing as SQLAlchemy's statements fail."""
+transaction, seen by the cursor events, and failing as SQLAlchemy's statements fail, whether it
+runs through SQLAlchemy or on PostgreSQL's driver from the event loop (``asyncpg_direct``: a
+connection in autocommit, from its second run on)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from typing import NamedTuple
 
 import pytest
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
+    Float,
     Integer,
     MetaData,
     Numeric,
@@ -23,6 +27,7 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     column,
+    func,
     insert,
     literal,
     select,
@@ -142,10 +147,31 @@ async def test_the_cursor_events_see_its_statement(database: Database) -> None:
     compiled = CompiledSelect(BY_FLAG, Probe)
     with statements_counted(database) as statements:
         async with database.read_sessions() as session:
-            await compiled.all(session, {"flag": True})
+            first = await compiled.all(session, {"flag": True})
+            again = await compiled.all(session, {"flag": True})
+    assert first == again
     assert [s for s in statements if "compiled_select_probes" in s] == [
         str(BY_FLAG.compile(dialect=database.engine.dialect))
-    ]
+    ] * 2
+
+
+async def test_a_failing_statement_in_autocommit_raises_sqlalchemys_error_and_goes_on(
+    database: Database,
+) -> None:
+    """A read session's statement, run a second time (on PostgreSQL, on the driver itself),
+    fails as the first run would have, and its connection stays in use."""
+    absolute = CompiledSelect(
+        select(func.abs(bindparam("n", type_=BigInteger)).label("id")), OnlyId
+    )
+    async with database.read_sessions() as session:
+        assert await absolute.all(session, {"n": -2}) == [(2,)]
+        connection = await session.connection()
+        raw_before = await connection.get_raw_connection()
+        with pytest.raises(DBAPIError, match=r"out of range|overflow") as raised:
+            await absolute.all(session, {"n": -(2**63)})
+        assert not raised.value.connection_invalidated
+        assert await absolute.all(session, {"n": -5}) == [(5,)]
+        assert (await connection.get_raw_connection()) is raw_before
 
 
 async def test_a_failing_statement_raises_sqlalchemys_error_and_the_session_goes_on(
@@ -193,6 +219,7 @@ async def test_a_lost_connection_is_invalidated_and_the_pool_replaces_it(
     database = Database(database_url, pool_size=1, timeouts=Timeouts())
     try:
         async with database.read_sessions() as session:
+            assert await one.all(session, {}) == [(1,)], "its next run goes to the driver"
             pid = int(await session.scalar(text("SELECT pg_backend_pid()")))
             await _pg_admin(f"SELECT pg_terminate_backend({pid})")
             await _until_gone(database, pid)
@@ -215,3 +242,50 @@ async def _until_gone(database: Database, pid: int) -> None:
                 return
         await asyncio.sleep(0.05)
     raise AssertionError(f"backend {pid} still runs")
+
+
+class Slept(NamedTuple):
+    slept: str
+
+
+async def test_a_cancelled_statement_invalidates_its_connection(
+    database_url: str, backend: str
+) -> None:
+    """As SQLAlchemy does for a statement interrupted on its own path: the connection's state is
+    unknown, so it is closed rather than given back, and the server's backend ends."""
+    if backend != "postgresql":
+        pytest.skip("SQLite's statements run in its driver's thread")
+    sleep = CompiledSelect(
+        select(func.pg_sleep(bindparam("seconds", type_=Float)).cast(String).label("slept")),
+        Slept,
+    )
+    database = Database(database_url, pool_size=1, timeouts=Timeouts())
+    try:
+        async with database.read_sessions() as session:
+            await sleep.all(session, {"seconds": 0})
+            pid = int(await session.scalar(text("SELECT pg_backend_pid()")))
+            sleeping = asyncio.ensure_future(sleep.all(session, {"seconds": 60}))
+            await _until_sleeping(database, pid)
+            sleeping.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sleeping
+        await _until_gone(database, pid)
+        async with database.read_sessions() as session:
+            assert int(await session.scalar(text("SELECT pg_backend_pid()"))) != pid
+            assert await sleep.all(session, {"seconds": 0}) == [("",)]
+    finally:
+        await database.dispose()
+
+
+async def _until_sleeping(database: Database, pid: int) -> None:
+    """Wait for backend ``pid`` to be running its ``pg_sleep``."""
+    sleeping = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE pid = :pid AND state = 'active' AND query LIKE '%pg_sleep%'"
+    )
+    for _ in range(100):
+        async with database.engine.connect() as connection:
+            if await connection.scalar(sleeping, {"pid": pid}):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"backend {pid} is not sleeping")

@@ -9,7 +9,9 @@ processors, as SQLAlchemy would; and it runs on the session's DB-API cursor thro
 ``Connection._cursor_execute``, SQLAlchemy's own path for a statement without an execution
 context, which keeps what matters of the usual one: the cursor events (tests count statements
 with them), and errors wrapped as SQLAlchemy's, a lost connection invalidated. The session
-gives the connection as for any statement, in its transaction when it has one.
+gives the connection as for any statement, in its transaction when it has one. On PostgreSQL,
+a connection in autocommit (read sessions, one-statement writers) runs it on the driver from
+the event loop, with the same events and errors (``asyncpg_direct``).
 
 For statements built once with their parameters bound by name; not for ``IN`` lists that
 expand or parameters rendered into the SQL.
@@ -27,6 +29,9 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
+from sqlalchemy.util import greenlet_spawn
+
+from ledgerline.core import asyncpg_direct
 
 RowT = TypeVar("RowT", bound=tuple[Any, ...])
 
@@ -77,8 +82,27 @@ class CompiledSelect(Generic[RowT]):
         """The rows, read through ``reader``: a session (in its transaction, if it has one) or
         a connection (as it is)."""
         if isinstance(reader, AsyncConnection):
+            started = reader.sync_connection
+            if started is not None and started.dialect.name == "postgresql":
+                return await self._run_on_postgresql(started, parameters)
             return await reader.run_sync(self._run_on, parameters)
+        bind = reader.bind
+        if bind is not None and bind.dialect.name == "postgresql":
+            connection = await greenlet_spawn(reader.sync_session.connection)
+            return await self._run_on_postgresql(connection, parameters)
         return await reader.run_sync(self._run, parameters)
+
+    async def _run_on_postgresql(
+        self, connection: Connection, parameters: Mapping[str, Any]
+    ) -> list[RowT]:
+        """On the driver from the event loop (``asyncpg_direct``) where it may run there, once
+        a first run through SQLAlchemy has given the result's types."""
+        compiled = self._compiled(connection.dialect)
+        if compiled.result_processors is None or not asyncpg_direct.usable(connection):
+            return await greenlet_spawn(self._run_on, connection, parameters)
+        arguments = compiled.arguments(parameters)
+        fetched = await asyncpg_direct.fetch(connection, compiled.sql, arguments)
+        return self._rows(fetched, compiled.result_processors)
 
     async def one_or_none(
         self, reader: AsyncSession | AsyncConnection, parameters: Mapping[str, Any]
