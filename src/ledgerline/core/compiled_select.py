@@ -83,23 +83,42 @@ class CompiledSelect(Generic[RowT]):
         a connection (as it is)."""
         if isinstance(reader, AsyncConnection):
             started = reader.sync_connection
-            if started is not None and started.dialect.name == "postgresql":
-                return await self._run_on_postgresql(started, parameters)
+            if started is not None and self._runs_on_driver(started):
+                return await self._fetch_on_driver(started, parameters)
             return await reader.run_sync(self._run_on, parameters)
         bind = reader.bind
-        if bind is not None and bind.dialect.name == "postgresql":
-            connection = await greenlet_spawn(reader.sync_session.connection)
-            return await self._run_on_postgresql(connection, parameters)
-        return await reader.run_sync(self._run, parameters)
+        if bind is None or bind.dialect.name != "postgresql":
+            return await reader.run_sync(self._run, parameters)
+        ran = await greenlet_spawn(self._run_unless_on_driver, reader.sync_session, parameters)
+        if isinstance(ran, Connection):
+            return await self._fetch_on_driver(ran, parameters)
+        return ran
 
-    async def _run_on_postgresql(
+    def _runs_on_driver(self, connection: Connection) -> bool:
+        """Whether to await the statement on PostgreSQL's driver from the event loop
+        (``asyncpg_direct``): once a first run through SQLAlchemy has given the result's
+        types."""
+        return (
+            connection.dialect.name == "postgresql"
+            and self._compiled(connection.dialect).result_processors is not None
+            and asyncpg_direct.usable(connection)
+        )
+
+    def _run_unless_on_driver(
+        self, session: Session, parameters: Mapping[str, Any]
+    ) -> list[RowT] | Connection:
+        """The rows, or the session's connection for the statement to run on its driver: one
+        trip into SQLAlchemy's greenlet either way."""
+        connection = session.connection()
+        if self._runs_on_driver(connection):
+            return connection
+        return self._run_on(connection, parameters)
+
+    async def _fetch_on_driver(
         self, connection: Connection, parameters: Mapping[str, Any]
     ) -> list[RowT]:
-        """On the driver from the event loop (``asyncpg_direct``) where it may run there, once
-        a first run through SQLAlchemy has given the result's types."""
         compiled = self._compiled(connection.dialect)
-        if compiled.result_processors is None or not asyncpg_direct.usable(connection):
-            return await greenlet_spawn(self._run_on, connection, parameters)
+        assert compiled.result_processors is not None
         arguments = compiled.arguments(parameters)
         fetched = await asyncpg_direct.fetch(connection, compiled.sql, arguments)
         return self._rows(fetched, compiled.result_processors)
