@@ -31,8 +31,10 @@ def etag(version: int) -> str:
 
 def created_location(request: Request, created_id: uuid.UUID) -> str:
     """The ``Location`` of what a ``POST`` to a collection created: the collection's path and
-    the new id. (``request.url_for`` would find the same path by walking every route.)"""
-    return f"{request.url.path.rstrip('/')}/{created_id}"
+    the new id. The path as the request's scope holds it: for a collection's route, what
+    ``request.url.path`` gives without building and parsing the whole URL (about 10 us a
+    create); ``request.url_for`` would walk every route."""
+    return f"{request.scope['path'].rstrip('/')}/{created_id}"
 
 
 async def if_match_version(
