@@ -35,6 +35,12 @@ SCRIPTS: list[tuple[str, list[str], str | None]] = [
          "--paths", "POST /orgs/{{org}}/records,/orgs/{{org}}/records/{{record}}"],
         None,
     ),
+    (
+        "in_process",
+        ["--records", "200", "--requests", "2", "--asgi",
+         "--paths", "POST /orgs/{{org}}/records,/orgs/{{org}}/records?limit=5"],
+        None,
+    ),
     ("create_database_work", ["--records", "200", "--creates", "5"], None),
     (
         "load",
