@@ -48,6 +48,7 @@ SCRIPTS: list[tuple[str, list[str], str | None]] = [
          "--scenarios", "get,create"],
         None,
     ),
+    ("driver_path", ["--records", "200", "--rounds", "2", "--requests", "2"], POSTGRES),
     ("categoriser", ["--records", "300", "--distinct", "30", "--rows", "300"], POSTGRES),
     ("copy_ceiling", ["--database-url", "{admin}", "--rows", "300", "--repeat", "1"], POSTGRES),
     ("explain_queries", ["--admin-url", "{admin}"], POSTGRES),
