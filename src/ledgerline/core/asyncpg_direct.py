@@ -5,8 +5,8 @@ the driver through an adapter awaiting it from there: two greenlet switches, the
 lock, its own cache of prepared statements and a cursor, around asyncpg's work. A statement
 ``CompiledSelect`` compiled once, on a connection in autocommit (PostgreSQL's read sessions and
 one-statement writers), has no transaction to begin and its parameters processed already, so
-it is awaited here on the pooled connection's asyncpg connection instead: 20-35 us less of a
-request to an org (two statements) out of 0.8-1.1 ms, measured in process.
+it is awaited here on the pooled connection's asyncpg connection instead: 15-40 us less of a
+request to an org (two statements) out of 0.6-1.1 ms of CPU (``bench.driver_path``).
 
 What SQLAlchemy does around a statement is kept: the cursor events fire (tests and benchmarks
 count statements with them; no cursor is passed), and an error is raised as SQLAlchemy raises
