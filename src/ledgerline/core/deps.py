@@ -18,7 +18,7 @@ from ledgerline.core.ratelimit import RateLimiter
 from ledgerline.core.readers import READERS
 from ledgerline.core.routing import (
     CLOSED_AFTER_SENDING,
-    SESSION_STATE_KEY,
+    SESSION_SCOPE_KEY,
     request_session,
     writes_in_one_statement,
 )
@@ -66,7 +66,7 @@ def session_of(request: Request) -> AsyncSession:
         session = database.sessions()
     if database.readers is not None and not reads_only:
         session.info[READERS] = database.readers
-    setattr(request.state, SESSION_STATE_KEY, session)
+    request.scope[SESSION_SCOPE_KEY] = session
     return session
 
 

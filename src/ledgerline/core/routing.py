@@ -47,7 +47,9 @@ from ledgerline.core.errors import (
 from ledgerline.core.faults import is_database_unavailable, sqlstate_of
 from ledgerline.core.observability import error_log
 
-SESSION_STATE_KEY = "db_session"
+SESSION_SCOPE_KEY = "ledgerline.session"
+"""Where the request's session is kept: in its ASGI scope, which is the request's own (its
+``state`` is a copy of the app's only if the server makes one, as the ASGI spec asks)."""
 CLOSED_AFTER_SENDING = "ledgerline_closed_after_sending"
 """Session info key: the session serves a streamed answer and is closed once it is sent."""
 BodyLimit = Callable[[Settings], int]
@@ -207,7 +209,7 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 
 def request_session(request: Request) -> AsyncSession | None:
-    session = getattr(request.state, SESSION_STATE_KEY, None)
+    session = request.scope.get(SESSION_SCOPE_KEY)
     return session if isinstance(session, AsyncSession) else None
 
 
